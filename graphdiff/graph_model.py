@@ -1,0 +1,114 @@
+"""A TensorFlow GraphDef as a networkx DAG, and the variables found in it.
+
+Nodes are op names with attributes `op` (type), `dtype`, `shape` (list with None for unknown
+dimensions, or None for unknown rank) and `inputs` (the data inputs in port order, as
+(producer, output index) pairs). Edges carry `kind`: "data" or "control". The back edges of
+v1 loops (NextIteration -> Merge) are dropped so that the result is acyclic; functional
+(v2) loops keep their bodies in the function library and need nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
+RESOURCE_VARIABLE_OPS = frozenset({"VarHandleOp"})
+LOOP_BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
+
+
+@dataclass(frozen=True)
+class VariableNode:
+    """A variable of a graph: the op that owns its storage, as the checkpoint knows it."""
+
+    name: str
+    op: str
+    dtype: str
+    shape: tuple[int | None, ...] | None
+
+    @property
+    def is_resource(self) -> bool:
+        return self.op in RESOURCE_VARIABLE_OPS
+
+    @property
+    def fully_defined(self) -> bool:
+        return self.shape is not None and all(d is not None for d in self.shape)
+
+
+def graph_to_dag(graph_def) -> nx.DiGraph:
+    """Build the DAG of a GraphDef (tf.compat.v1.GraphDef or the `graph_def` of a MetaGraphDef)."""
+    dag = nx.DiGraph()
+    nodes = []
+    edges = []
+    for node in graph_def.node:
+        data_inputs = []
+        for ref in node.input:
+            if ref.startswith("^"):
+                edges.append((ref[1:], node.name, {"kind": "control"}))
+                continue
+            producer, _, port = ref.partition(":")
+            data_inputs.append((producer, int(port) if port else 0))
+            edges.append((producer, node.name, {"kind": "data"}))
+        nodes.append(
+            (
+                node.name,
+                {
+                    "op": node.op,
+                    "dtype": _node_dtype(node),
+                    "shape": _node_shape(node),
+                    "inputs": tuple(data_inputs),
+                },
+            )
+        )
+    dag.add_nodes_from(nodes)
+    loop_back = {name for name, attrs in nodes if attrs["op"] in LOOP_BACK_EDGE_OPS}
+    dag.add_edges_from(e for e in edges if e[0] not in loop_back)
+    return dag
+
+
+def variables_of(dag: nx.DiGraph) -> dict[str, VariableNode]:
+    """Every variable of the graph by name, in graph order."""
+    found = {}
+    for name, attrs in dag.nodes(data=True):
+        if attrs.get("op") in VARIABLE_OPS:
+            found[name] = VariableNode(name, attrs["op"], attrs["dtype"] or "", attrs["shape"])
+    return found
+
+
+def _node_dtype(node) -> str | None:
+    for key in ("dtype", "T"):
+        if key in node.attr and node.attr[key].type:
+            return _dtype_name(node.attr[key].type)
+    return None
+
+
+def _node_shape(node) -> tuple[int | None, ...] | None:
+    if "shape" in node.attr and node.attr["shape"].HasField("shape"):
+        return shape_from_proto(node.attr["shape"].shape)
+    if "_output_shapes" in node.attr and node.attr["_output_shapes"].list.shape:
+        return shape_from_proto(node.attr["_output_shapes"].list.shape[0])
+    return None
+
+
+def shape_from_proto(shape_proto) -> tuple[int | None, ...] | None:
+    if shape_proto.unknown_rank:
+        return None
+    return tuple(d.size if d.size >= 0 else None for d in shape_proto.dim)
+
+
+_DTYPE_NAMES: dict[int, str] = {}
+
+
+def _dtype_name(enum_value: int) -> str:
+    """The numpy-style name of a DataType enum ('float32'); ref types map to their base."""
+    if not _DTYPE_NAMES:
+        from graphdiff.tf_import import tensorflow
+
+        tf = tensorflow()
+        for value in range(1, 30):
+            try:
+                _DTYPE_NAMES[value] = tf.dtypes.as_dtype(value).name
+            except TypeError:
+                continue
+    return _DTYPE_NAMES.get(enum_value % 100, f"dtype_{enum_value}")

@@ -1,0 +1,126 @@
+"""Build the new graph from a user's `.py` (or a `.meta`), filling in shapes left undefined.
+
+The `.py` runs in a fresh tf.Graph with eager execution off; if it defines `build_graph()`,
+that is called too. A root variable-scope custom getter watches every `get_variable` call:
+one that leaves the shape undefined gets the shape `shape_for(name)` proposes. While planning,
+a variable nobody can propose a shape for is created with an unknown static shape, so that the
+graph still builds and the matcher can resolve it; when applying, the plan's resolutions are
+proposed and every shape is known.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphdiff.errors import BadInput
+from graphdiff.tf_import import tensorflow
+
+ShapeFor = Callable[[str], "tuple[int, ...] | None"]
+
+
+@dataclass
+class BuiltGraph:
+    graph: object  # tf.Graph
+    kind: str  # "python" or "meta"
+    undefined_shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)
+    saver_def: object = None  # from a .meta, when it has one
+
+
+def build_new_graph(path: str | os.PathLike, shape_for: ShapeFor | None = None) -> BuiltGraph:
+    """Build the graph described by `path` (.py or .meta) in a fresh tf.Graph."""
+    file = Path(path)
+    if not file.exists():
+        raise BadInput(path, "no such file")
+    if file.suffix == ".py":
+        return _build_from_python(file, shape_for or (lambda name: None))
+    if file.suffix == ".meta":
+        return _build_from_meta(file)
+    raise BadInput(path, "the new graph must be a .py file that builds it, or a .meta file")
+
+
+def _build_from_python(file: Path, shape_for: ShapeFor) -> BuiltGraph:
+    tf = tensorflow()
+    tf.compat.v1.disable_eager_execution()
+    built = BuiltGraph(graph=tf.Graph(), kind="python")
+    getter = _shape_filling_getter(tf, shape_for, built.undefined_shapes)
+    sys.path.insert(0, str(file.parent.resolve()))
+    try:
+        with built.graph.as_default():
+            root = tf.compat.v1.get_variable_scope()
+            with tf.compat.v1.variable_scope(root, custom_getter=getter):
+                namespace = runpy.run_path(str(file), run_name="__graphdiff_new_graph__")
+                if callable(namespace.get("build_graph")):
+                    namespace["build_graph"]()
+    except SystemExit as error:
+        raise BadInput(file, f"exited with status {error.code} while building the graph") from None
+    except Exception as error:  # the user's code may raise anything
+        raise BadInput(file, f"raised {_where(error, file)}") from None
+    finally:
+        sys.path.remove(str(file.parent.resolve()))
+    if not built.graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES) and not any(
+        op.type in ("VariableV2", "VarHandleOp") for op in built.graph.get_operations()
+    ):
+        raise BadInput(file, "built a graph with no variables: nothing to restore into")
+    return built
+
+
+def _shape_filling_getter(tf, shape_for: ShapeFor, record: dict):
+    def getter(next_getter, name, *args, **kwargs):
+        shape = kwargs.get("shape")
+        initializer = kwargs.get("initializer")
+        from_value = isinstance(initializer, tf.Tensor) or _is_literal(initializer)
+        if from_value or tf.TensorShape(shape).is_fully_defined():
+            return next_getter(name, *args, **kwargs)
+        proposed = shape_for(name)
+        record[name] = proposed
+        if proposed is not None:
+            kwargs["shape"] = proposed
+            return next_getter(name, *args, **kwargs)
+        dtype = tf.as_dtype(kwargs.get("dtype") or tf.float32)
+        kwargs["shape"] = None
+        kwargs["validate_shape"] = False
+        kwargs["initializer"] = tf.compat.v1.placeholder_with_default(
+            tf.zeros([0], dtype=dtype.base_dtype), shape=None, name="graphdiff_unknown_shape"
+        )
+        return next_getter(name, *args, **kwargs)
+
+    return getter
+
+
+def _is_literal(value) -> bool:
+    import numpy as np
+
+    return isinstance(value, (np.ndarray, list, tuple, int, float))
+
+
+def _build_from_meta(file: Path) -> BuiltGraph:
+    from graphdiff.loading import read_meta_graph
+
+    tf = tensorflow()
+    tf.compat.v1.disable_eager_execution()
+    meta = read_meta_graph(file)
+    built = BuiltGraph(graph=tf.Graph(), kind="meta")
+    with built.graph.as_default():
+        try:
+            tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+        except Exception as error:
+            raise BadInput(file, f"cannot be imported: {str(error).splitlines()[0]}") from None
+    built.saver_def = meta.saver_def if meta.HasField("saver_def") else None
+    return built
+
+
+def _where(error: Exception, file: Path) -> str:
+    """'ValueError at line 12: message' — the user's own line, not TensorFlow's."""
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if Path(frame.filename).resolve() == file.resolve():
+            line = frame.lineno
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    at = f" at line {line}" if line else ""
+    return f"{type(error).__name__}{at}: {message}".rstrip(": ")

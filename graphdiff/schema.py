@@ -1,0 +1,39 @@
+"""The plan's JSON Schema, shipped inside the package, and validation against it."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+
+from graphdiff.errors import BadInput
+
+
+@functools.cache
+def plan_schema() -> dict:
+    return json.loads(resources.files("graphdiff.schemas").joinpath("plan.schema.json").read_text())
+
+
+@functools.cache
+def _validator():
+    import jsonschema
+
+    schema = plan_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def schema_errors(document: object) -> list[str]:
+    """Every way `document` breaks the schema, as 'at <json path>: <message>' lines."""
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [f"at {e.json_path}: {e.message}" for e in errors]
+
+
+def validate_plan(document: object, path: object = None) -> None:
+    """Raise BadInput naming the first fault (and how many more) when `document` is no plan."""
+    errors = schema_errors(document)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise BadInput(path or "<plan>", f"not a valid graphdiff plan: {errors[0]}{more}")

@@ -1,0 +1,1 @@
+"""The plan's JSON Schema; installed as the package `graphdiff.schemas`."""
