@@ -71,26 +71,26 @@ def _build_from_python(file: Path, shape_for: ShapeFor) -> BuiltGraph:
 
 
 def _shape_filling_getter(tf, shape_for: ShapeFor, record: dict):
-    def getter(next_getter, name, *args, **kwargs):
+    def shape_filling_getter(getter, name, *args, **kwargs):  # TF passes these by keyword
         shape = kwargs.get("shape")
         initializer = kwargs.get("initializer")
         from_value = isinstance(initializer, tf.Tensor) or _is_literal(initializer)
         if from_value or tf.TensorShape(shape).is_fully_defined():
-            return next_getter(name, *args, **kwargs)
+            return getter(name, *args, **kwargs)
         proposed = shape_for(name)
         record[name] = proposed
         if proposed is not None:
             kwargs["shape"] = proposed
-            return next_getter(name, *args, **kwargs)
+            return getter(name, *args, **kwargs)
         dtype = tf.as_dtype(kwargs.get("dtype") or tf.float32)
         kwargs["shape"] = None
         kwargs["validate_shape"] = False
         kwargs["initializer"] = tf.compat.v1.placeholder_with_default(
             tf.zeros([0], dtype=dtype.base_dtype), shape=None, name="graphdiff_unknown_shape"
         )
-        return next_getter(name, *args, **kwargs)
+        return getter(name, *args, **kwargs)
 
-    return getter
+    return shape_filling_getter
 
 
 def _is_literal(value) -> bool:

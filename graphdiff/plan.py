@@ -236,4 +236,3 @@ def _maybe(cls, value):
 
 def _tuple(value):
     return tuple(value) if isinstance(value, list) else value
-

@@ -1,0 +1,5 @@
+import sys
+
+from graphdiff.cli import main
+
+sys.exit(main())

@@ -1,0 +1,85 @@
+"""What every matcher reads (MatchContext) and the one result they all add to (Assignments).
+
+A matcher is a function `(context, assignments) -> None`. It may only pair new variables that
+are still free; it never removes what an earlier, more trusted matcher decided. Whether a pair
+is allowed at all (dtype, shape) is decided here, once, by `incompatibility`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from graphdiff.graph_model import VariableNode
+from graphdiff.loading import TensorSpec
+from graphdiff.plan import Match
+from graphdiff.roles import Role
+
+
+@dataclass(frozen=True)
+class MatchContext:
+    old_dag: nx.DiGraph
+    new_dag: nx.DiGraph
+    checkpoint: dict[str, TensorSpec]  # every key a variable could be restored from
+    old_roles: dict[str, Role]  # keyed by checkpoint key (old variable name)
+    new_variables: dict[str, VariableNode]
+    new_roles: dict[str, Role]
+
+    def primaries(self) -> list[str]:
+        """New variables that match on their own; slots follow these afterwards."""
+        return [name for name in self.new_variables if self.new_roles[name].kind != "slot"]
+
+    def old_primaries(self) -> list[str]:
+        return [key for key in self.checkpoint if self.old_roles.get(key, _MODEL).kind != "slot"]
+
+
+_MODEL = Role("model")
+
+
+@dataclass
+class Assignments:
+    pairs: dict[str, tuple[str, Match]] = field(default_factory=dict)  # new -> (key, how)
+    refused: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # reason, cands
+    fixed: set[str] = field(default_factory=set)  # decided for good (excluded, refused by rule)
+
+    def is_free(self, new_name: str) -> bool:
+        return new_name not in self.pairs and new_name not in self.fixed
+
+    def assign(self, new_name: str, key: str, match: Match) -> None:
+        self.pairs[new_name] = (key, match)
+        self.refused.pop(new_name, None)
+        self.fixed.add(new_name)
+
+    def refuse(self, new_name: str, reason: str, candidates=(), final: bool = False) -> None:
+        self.refused[new_name] = (reason, tuple(candidates))
+        if final:
+            self.fixed.add(new_name)
+
+    def used_keys(self) -> set[str]:
+        return {key for key, _ in self.pairs.values()}
+
+
+def incompatibility(variable: VariableNode, spec: TensorSpec) -> str | None:
+    """Why `spec` cannot be restored into `variable`, or None when it can.
+
+    A dimension the new graph left unknown accepts any size: the checkpoint then gives it.
+    """
+    if variable.dtype != spec.dtype:
+        return f"dtype {variable.dtype} in the new graph, {spec.dtype} in the checkpoint"
+    if variable.shape is None:
+        return None
+    if len(variable.shape) != len(spec.shape) or any(
+        want is not None and want != have for want, have in zip(variable.shape, spec.shape)
+    ):
+        return (
+            f"shape {format_shape(variable.shape)} in the new graph, "
+            f"{format_shape(spec.shape)} in the checkpoint"
+        )
+    return None
+
+
+def format_shape(shape) -> str:
+    if shape is None:
+        return "<unknown>"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"

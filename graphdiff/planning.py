@@ -1,0 +1,282 @@
+"""make_plan: load both graphs, run the matchers in order of trust, and write down a Plan.
+
+Order of trust: the user's excludes and maps, then same names, then structure (with the
+rename rules it implies), then optimizer slots after their variables. Each stage only adds
+to one Assignments; this module turns the result into plan entries with their reasons.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+from graphdiff import __version__
+from graphdiff.errors import BadInput, PolicyViolation
+from graphdiff.graph_model import graph_to_dag, variables_of
+from graphdiff.loading import (
+    TensorSpec,
+    checkpoint_prefix_for,
+    index_path,
+    read_checkpoint_index,
+    read_meta_graph,
+    sha256_of,
+)
+from graphdiff.match.by_name import match_by_name
+from graphdiff.match.core import Assignments, MatchContext, format_shape
+from graphdiff.match.rules import parse_map, parse_patterns
+from graphdiff.match.slots import follow_slots
+from graphdiff.match.structure import match_by_structure
+from graphdiff.match.user_rules import UserRules, apply_excludes, apply_maps
+from graphdiff.new_graph import build_new_graph
+from graphdiff.plan import (
+    FORMAT_VERSION,
+    INITIALIZE,
+    RESTORE,
+    FileFingerprint,
+    Options,
+    Plan,
+    Provenance,
+    Rule,
+    ShapeResolution,
+    UnusedKey,
+    VariableEntry,
+)
+from graphdiff.roles import Role, roles_of
+from graphdiff.scopes import summarize
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    context: MatchContext
+    undefined: dict  # new variable -> shape proposed at build time (None: none could be)
+    prefix: str
+    has_index: bool
+
+
+def make_plan(
+    old_meta: str | os.PathLike,
+    new_graph: str | os.PathLike,
+    *,
+    checkpoint: str | None = None,
+    output_prefix: str | None = None,
+    options: Options = Options(),
+) -> Plan:
+    """Diff the old meta graph (and its checkpoint) against the new graph into a Plan.
+
+    Raises BadInput for unusable files or rules, PolicyViolation when a --require fails
+    (the plan is attached to the error as `.plan`, so a caller can still write it).
+    """
+    rules = UserRules(
+        maps=[parse_map(text, i + 1) for i, text in enumerate(options.maps)],
+        excludes=parse_patterns("--exclude", options.excludes),
+    )
+    requires = parse_patterns("--require", options.requires)
+    loaded = _load(old_meta, new_graph, checkpoint, rules)
+    context = loaded.context
+    assignments = Assignments()
+    apply_excludes(context, rules, assignments)
+    if options.reset_optimizer:
+        _reset_optimizer_state(context, assignments)
+    support = apply_maps(context, rules, assignments)
+    match_by_name(context, assignments)
+    inferred: list[Rule] = []
+    if options.structural:
+        inferred = match_by_structure(context, assignments)
+    follow_slots(context, assignments)
+    entries = [
+        _entry(context, assignments, loaded.undefined, name) for name in context.new_variables
+    ]
+    unused = _unused(context, assignments, options)
+    user_rules = [
+        Rule(r.id, r.kind, r.old, r.new, r.origin, support.get(r.id, 0)) for r in rules.maps
+    ]
+    old_model_keys = [k for k in context.checkpoint if context.old_roles[k].kind == "model"]
+    plan = Plan(
+        format_version=FORMAT_VERSION,
+        provenance=_provenance(old_meta, new_graph, loaded),
+        output_prefix=output_prefix or _default_output(new_graph),
+        options=options,
+        variables=tuple(entries),
+        unused=tuple(unused),
+        rules=tuple(user_rules + inferred),
+        scopes=tuple(summarize(entries, unused, old_model_keys)),
+    )
+    _check_requires(plan, requires)
+    return plan
+
+
+def _load(old_meta, new_graph, checkpoint, rules: UserRules) -> _Loaded:
+    meta = read_meta_graph(old_meta)
+    old_dag = graph_to_dag(meta.graph_def)
+    old_variables = variables_of(old_dag)
+    prefix = checkpoint or checkpoint_prefix_for(old_meta)
+    has_index = index_path(prefix).exists()
+    if has_index:
+        specs = read_checkpoint_index(prefix)
+    elif checkpoint:
+        raise BadInput(index_path(prefix), "no checkpoint index at the --checkpoint prefix")
+    else:
+        specs = {
+            name: TensorSpec(v.dtype, v.shape)
+            for name, v in old_variables.items()
+            if v.fully_defined
+        }
+
+    def shape_for(name: str):
+        key = rules.key_for(name, specs) or name
+        return specs[key].shape if key in specs else None
+
+    built = build_new_graph(new_graph, shape_for)
+    new_dag = graph_to_dag(built.graph.as_graph_def())
+    new_variables = variables_of(new_dag)
+    old_roles = roles_of(old_dag, set(old_variables) | set(specs))
+    context = MatchContext(
+        old_dag=old_dag,
+        new_dag=new_dag,
+        checkpoint=specs,
+        old_roles={key: old_roles.get(key, Role("model")) for key in specs},
+        new_variables=new_variables,
+        new_roles=roles_of(new_dag, new_variables),
+    )
+    return _Loaded(context, built.undefined_shapes, prefix, has_index)
+
+
+def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> None:
+    for name, role in context.new_roles.items():
+        if role.kind in ("slot", "optimizer", "global_step"):
+            assignments.refuse(name, "optimizer state reset by --reset-optimizer", final=True)
+
+
+def _entry(context: MatchContext, assignments: Assignments, undefined: dict, name: str):
+    variable = context.new_variables[name]
+    role = context.new_roles[name]
+    resolution = None
+    shape = variable.shape
+    if name in undefined and undefined[name] is not None:
+        shape = tuple(undefined[name])
+        resolution = ShapeResolution(
+            shape, _proposer(context, assignments, name), "undefined_in_get_variable"
+        )
+    common = dict(name=name, dtype=variable.dtype, role=role.kind, slot_of=role.primary)
+    if name in assignments.pairs:
+        key, match = assignments.pairs[name]
+        source_shape = context.checkpoint[key].shape
+        if resolution is None and not variable.fully_defined:
+            resolution = ShapeResolution(source_shape, key, "unknown_static_shape")
+        if name in undefined and undefined[name] is None:
+            resolution = ShapeResolution(source_shape, key, "undefined_in_get_variable")
+        reason = f"restored from '{key}' ({_how(match.method)})"
+        return VariableEntry(
+            **common,
+            shape=source_shape,
+            action=RESTORE,
+            reason=reason,
+            source=key,
+            match=match,
+            shape_resolution=resolution,
+        )
+    reason, candidates = assignments.refused.get(name, (_no_counterpart(role), ()))
+    if shape is None or any(d is None for d in shape):
+        if resolution is None:
+            reason += "; its shape is left undefined and nothing in the checkpoint gives it"
+            shape = None
+    return VariableEntry(
+        **common,
+        shape=shape,
+        action=INITIALIZE,
+        reason=reason,
+        shape_resolution=resolution,
+        candidates=candidates,
+    )
+
+
+def _proposer(context: MatchContext, assignments: Assignments, name: str) -> str:
+    if name in assignments.pairs:
+        return assignments.pairs[name][0]
+    return name if name in context.checkpoint else "(a --map rule)"
+
+
+def _how(method: str) -> str:
+    return {
+        "name": "same name",
+        "user_rule": "--map rule",
+        "structure": "same place in the graph",
+        "inferred_rule": "inferred rename rule",
+        "slot": "follows its variable",
+    }[method]
+
+
+def _no_counterpart(role: Role) -> str:
+    if role.kind == "model":
+        return "new: no variable of the checkpoint matches it"
+    return f"new {role.kind.replace('_', ' ')}: nothing in the checkpoint matches it"
+
+
+def _unused(context: MatchContext, assignments: Assignments, options: Options) -> list[UnusedKey]:
+    used = assignments.used_keys()
+    refused_by_key: dict[str, str] = {}
+    for name, (reason, candidates) in assignments.refused.items():
+        for key in candidates:
+            refused_by_key.setdefault(key, f"not restored into '{name}': {reason}")
+    unused = []
+    for key, spec in context.checkpoint.items():
+        if key in used:
+            continue
+        role = context.old_roles[key]
+        if key in refused_by_key:
+            reason = refused_by_key[key]
+        elif options.reset_optimizer and role.kind != "model":
+            reason = "optimizer state reset by --reset-optimizer"
+        elif role.kind == "slot":
+            reason = f"optimizer slot of '{role.primary}', which restores nothing"
+        elif role.kind in ("optimizer", "global_step"):
+            reason = f"{role.kind.replace('_', ' ')}: the new graph has no counterpart"
+        else:
+            reason = (
+                f"removed: no variable of the new graph matches it ({format_shape(spec.shape)})"
+            )
+        unused.append(UnusedKey(key, spec.dtype, spec.shape, reason))
+    return unused
+
+
+def _provenance(old_meta, new_graph, loaded: _Loaded) -> Provenance:
+    index = index_path(loaded.prefix)
+    return Provenance(
+        tool="graphdiff",
+        tool_version=__version__,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        old_meta=FileFingerprint(_abs(old_meta), sha256_of(old_meta)),
+        checkpoint_prefix=_abs(loaded.prefix),
+        checkpoint_index=FileFingerprint(_abs(index), sha256_of(index))
+        if loaded.has_index
+        else None,
+        new_graph=FileFingerprint(_abs(new_graph), sha256_of(new_graph)),
+        new_graph_kind="meta" if str(new_graph).endswith(".meta") else "python",
+    )
+
+
+def _abs(path) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+def _default_output(new_graph) -> str:
+    """`<dir of new_graph>/graphdiff_out/model.ckpt`: beside the new graph, never over the old."""
+    return os.path.join(os.path.dirname(_abs(new_graph)), "graphdiff_out", "model.ckpt")
+
+
+def _check_requires(plan: Plan, requires) -> None:
+    offenders = []
+    for pattern in requires:
+        hits = [e for e in plan.variables if pattern.search(e.name)]
+        if not hits:
+            raise BadInput("--require", f"'{pattern.pattern}' matches no variable of the new graph")
+        offenders += [e.name for e in hits if e.action != RESTORE]
+    if offenders:
+        error = PolicyViolation(
+            f"--require failed: {len(offenders)} variable(s) would be initialized: "
+            + ", ".join(dict.fromkeys(offenders)),
+            list(dict.fromkeys(offenders)),
+        )
+        error.plan = plan
+        raise error

@@ -1,0 +1,44 @@
+"""The few lines `graphdiff plan` prints to standard error for a person to read."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from graphdiff.match.rules import describe
+from graphdiff.plan import Plan
+
+
+def format_summary(plan: Plan) -> str:
+    restored, initialized = plan.restored, plan.initialized
+    lines = [
+        f"{len(restored)} of {len(plan.variables)} variables restored, "
+        f"{len(initialized)} initialized; {len(plan.unused)} checkpoint keys unused"
+    ]
+    methods = Counter(e.match.method for e in restored if e.match)
+    if methods:
+        lines.append("  matched by: " + ", ".join(f"{m} {n}" for m, n in methods.most_common()))
+    for status in ("shared", "partial", "new", "removed"):
+        scopes = [s for s in plan.scopes if s.status == status]
+        if scopes:
+            lines.append(f"  {status}: " + _scope_list(status, scopes))
+    for rule in plan.rules:
+        lines.append(f"  rule ({rule.origin}, {rule.support} variables): {describe(rule)}")
+    for entry in plan.variables:
+        if entry.shape_resolution:
+            r = entry.shape_resolution
+            lines.append(f"  shape of {entry.name} taken from '{r.source}': {list(r.shape)}")
+    for entry in initialized:
+        if entry.role == "model" and not entry.reason.startswith("new:"):
+            lines.append(f"  initialized {entry.name}: {entry.reason}")
+    return "\n".join(lines)
+
+
+def _scope_list(status: str, scopes, limit: int = 12) -> str:
+    def one(s):
+        if status == "shared" and s.old != s.new:
+            return f"{s.old} -> {s.new}"
+        return s.new or s.old
+
+    names = [one(s) for s in scopes[:limit]]
+    more = f" (+{len(scopes) - limit} more)" if len(scopes) > limit else ""
+    return ", ".join(names) + more
