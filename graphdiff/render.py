@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from graphdiff.errors import BadInput
 from graphdiff.plan import Plan, Rule, ScopeSummary
+from graphdiff.scopes import ROOT, scope_of
 
 if TYPE_CHECKING:
     import graphviz
 
-ROOT_SCOPE = "(root)"
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 FONT = "Helvetica,Arial,sans-serif"
 SIDES = {"old": "checkpoint (old)", "new": "new graph"}
@@ -47,11 +47,6 @@ SAME_EDGE = {"color": "#999999"}
 RENAMED_EDGE = {"color": "#0072B2", "penwidth": "2", "label": "renamed", "fontcolor": "#0072B2"}
 
 
-def scope_of(name: str) -> str:
-    """The scope a variable counts under in plan.scopes: all before its last '/', or (root)."""
-    return name.rpartition("/")[0] or ROOT_SCOPE
-
-
 def render_plan(plan: Plan, path: str | os.PathLike) -> pathlib.Path:
     """Write the diff picture of `plan` to `path`; the extension picks the format.
 
@@ -72,23 +67,15 @@ def diff_graph(plan: Plan) -> graphviz.Digraph:
 
     graph = graphviz.Digraph(
         "graphdiff",
-        graph_attr={
-            "rankdir": "LR",
-            "newrank": "true",
-            "ranksep": "1.2",
-            "nodesep": "0.2",
-            "fontname": FONT,
-            "labelloc": "t",
-            "label": _title(plan),
-        },
+        graph_attr={"rankdir": "LR", "newrank": "true", "ranksep": "1.2", "nodesep": "0.2"},
         node_attr={"shape": "box", "fontname": FONT, "fontsize": "11", "margin": "0.15,0.06"},
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7"},
     )
-    scopes = sorted(plan.scopes, key=lambda s: (s.new or s.old or "", s.old or ""))
-    resolved = Counter(scope_of(e.name) for e in plan.variables if e.shape_resolution)
-    old_ids = _add_side(graph, "old", scopes, Counter())
-    new_ids = _add_side(graph, "new", scopes, resolved)
-    _add_links(graph, scopes, old_ids, new_ids)
+    graph.attr(fontname=FONT, labelloc="t", label=_title(plan))
+    old_nodes, new_nodes = _side_scopes(plan.scopes, "old"), _side_scopes(plan.scopes, "new")
+    old_ids = _add_side(graph, "old", old_nodes, Counter())
+    new_ids = _add_side(graph, "new", new_nodes, _resolved_counts(plan, new_nodes))
+    _add_links(graph, plan.scopes, old_ids, new_ids)
     anchor = next(iter(new_ids.values()), None) or next(iter(old_ids.values()), None)
     _add_legend(graph, anchor)
     _add_rules_note(graph, plan.rules, anchor)
@@ -106,17 +93,58 @@ def _title(plan: Plan) -> str:
     )
 
 
-def _add_side(graph, side: str, scopes: list[ScopeSummary], resolved: Counter) -> dict[int, str]:
+def _side_scopes(scopes: tuple[ScopeSummary, ...], side: str) -> dict[str, ScopeSummary]:
+    """One summary per scope name on this side, sorted so that linked pairs face each other.
+
+    A name can have several summaries (old 'A' restored into 'A' and 'tower/A', or with some
+    keys unused): their counts add up, and mixed statuses make the scope 'partial'.
+    """
+    merged: dict[str, ScopeSummary] = {}
+    for scope in scopes:
+        name = scope.old if side == "old" else scope.new
+        seen = merged.get(name)
+        if name is not None:
+            merged[name] = scope if seen is None else _merge(seen, scope)
+    partner = {s.old: s.new for s in scopes if s.old and s.new} if side == "old" else {}
+    return dict(sorted(merged.items(), key=lambda item: (partner.get(item[0], item[0]), item[0])))
+
+
+def _merge(one: ScopeSummary, other: ScopeSummary) -> ScopeSummary:
+    status = one.status if one.status == other.status else "partial"
+    return ScopeSummary(
+        status,
+        one.old,
+        one.new,
+        one.restored + other.restored,
+        one.initialized + other.initialized,
+        one.unused + other.unused,
+    )
+
+
+def _resolved_counts(plan: Plan, drawn: dict[str, ScopeSummary]) -> Counter:
+    """How many shapes came from the checkpoint, per drawn new scope."""
+    counts = Counter(
+        _drawn_scope(scope_of(e.name), drawn) for e in plan.variables if e.shape_resolution
+    )
+    counts.pop(None, None)
+    return counts
+
+
+def _drawn_scope(scope: str, drawn: dict) -> str | None:
+    """The scope itself or its nearest drawn ancestor: summaries collapse uniform subtrees."""
+    while scope not in drawn and scope != ROOT:
+        scope = scope_of(scope)
+    return scope if scope in drawn else None
+
+
+def _add_side(graph, side: str, scopes: dict[str, ScopeSummary], resolved: Counter) -> dict:
     """One cluster holding one column of scopes, so that old and new face each other."""
     ids = {}
     with graph.subgraph(name=f"cluster_{side}") as cluster:
         cluster.attr(label=f"<<B>{SIDES[side]}</B>>", rank="same", style="rounded", color="#BBBBBB")
-        for index, scope in enumerate(scopes):
-            name = scope.old if side == "old" else scope.new
-            if name is None:
-                continue
-            ids[index] = f"{side}{index}"
-            cluster.node(ids[index], **_node_attrs(scope, side, name, resolved[name]))
+        for index, (name, scope) in enumerate(scopes.items()):
+            ids[name] = f"{side}{index}"  # DOT names free of ':' (a port separator in edges)
+            cluster.node(ids[name], **_node_attrs(scope, side, name, resolved[name]))
     return ids
 
 
@@ -151,17 +179,16 @@ def _text(value: str) -> str:
     return html.escape(value).replace("\\", "\\\\")
 
 
-def _add_links(graph, scopes: list[ScopeSummary], old_ids: dict, new_ids: dict) -> None:
+def _add_links(graph, scopes, old_ids: dict, new_ids: dict) -> None:
     """Join the two halves of every shared scope; a rename is drawn loud, a same name quiet."""
     import graphviz
 
-    linked = [i for i in old_ids if i in new_ids]
-    for index in linked:
-        scope = scopes[index]
-        style = SAME_EDGE if scope.old == scope.new else RENAMED_EDGE
-        edge_id = graphviz.escape(f"link:{scope.old}->{scope.new}")
-        graph.edge(old_ids[index], new_ids[index], id=edge_id, **style)
-    if not linked and old_ids and new_ids:  # keep "old" left of "new" with nothing shared
+    links = dict.fromkeys((s.old, s.new) for s in scopes if s.old in old_ids and s.new in new_ids)
+    for old, new in links:
+        style = SAME_EDGE if old == new else RENAMED_EDGE
+        edge_id = graphviz.escape(f"link:{old}->{new}")
+        graph.edge(old_ids[old], new_ids[new], id=edge_id, **style)
+    if not links and old_ids and new_ids:  # keep "old" left of "new" with nothing shared
         graph.edge(next(iter(old_ids.values())), next(iter(new_ids.values())), style="invis")
 
 
@@ -183,7 +210,7 @@ def _add_rules_note(graph, rules: tuple[Rule, ...], anchor: str | None) -> None:
     if not rules:
         return
     lines = [
-        f"{r.kind}: {r.old or ROOT_SCOPE} \u2192 {r.new or ROOT_SCOPE}"
+        f"{r.kind}: {r.old or ROOT} \u2192 {r.new or ROOT}"
         f" ({r.origin}, {r.support} variable{'s' if r.support != 1 else ''})"
         for r in rules
     ]

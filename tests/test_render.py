@@ -9,7 +9,7 @@ from plan_factory import make_plan, restored, sample_plan
 
 from graphdiff.errors import BadInput
 from graphdiff.plan import Rule, ScopeSummary
-from graphdiff.render import render_plan, scope_of
+from graphdiff.render import render_plan
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -212,9 +212,27 @@ def test_big_plan_renders(tmp_path):
     assert sum(1 for key in groups if key.startswith("link:")) == 300
 
 
-@pytest.mark.parametrize(
-    ("name", "scope"),
-    [("A/B/weights", "A/B"), ("A/w", "A"), ("global_step", "(root)"), ("/w", "(root)")],
-)
-def test_scope_of(name, scope):
-    assert scope_of(name) == scope
+def test_resolved_variable_deep_in_a_collapsed_scope_marks_its_drawn_ancestor(tmp_path):
+    plan = make_plan(
+        variables=(restored("encoder/l1/b", "enc/l1/b", resolved=True),),
+        scopes=(ScopeSummary("shared", "enc", "encoder", restored=1),),
+    )
+    groups = svg_groups(render_plan(plan, tmp_path / "diff.svg"))
+    assert "shape-resolved" in groups["new:encoder"].get("class")
+    assert "1 shape from checkpoint" in texts(groups["new:encoder"])
+
+
+def test_one_old_scope_with_several_summaries_is_one_node(tmp_path):
+    plan = make_plan(
+        scopes=(
+            ScopeSummary("shared", "A", "tower_0/A", restored=2),
+            ScopeSummary("shared", "A", "tower_1/A", restored=2),
+            ScopeSummary("removed", "A", None, unused=1),
+        )
+    )
+    groups = svg_groups(render_plan(plan, tmp_path / "diff.svg"))
+    old_nodes = [key for key in groups if key.startswith("old:")]
+    assert old_nodes == ["old:A"]
+    assert groups["old:A"].get("class") == "node partial"
+    assert texts(groups["old:A"]) == ["A", "4 restored", "1 unused"]
+    assert {"link:A->tower_0/A", "link:A->tower_1/A"} <= set(groups)
