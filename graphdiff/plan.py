@@ -82,8 +82,8 @@ class Rule:
     """A rename between the old and the new graph: `old` prefix or pattern becomes `new`.
 
     kind "prefix": a scope prefix at a '/' boundary ("" is the root); "regex": a Python regular
-    expression applied with re.sub to checkpoint keys; "component": one path component renamed
-    wherever it occurs. origin says who made it: "user" (--map) or "inferred" (from matches).
+    expression applied with re.sub to checkpoint keys; "leaf": the last path component renamed
+    (`weights` -> `kernel`). origin says who made it: "user" (--map) or "inferred" (from matches).
     """
 
     id: str

@@ -60,13 +60,14 @@ def make_plan(
     *,
     checkpoint: str | None = None,
     output_prefix: str | None = None,
-    options: Options = Options(),
+    options: Options | None = None,
 ) -> Plan:
     """Diff the old meta graph (and its checkpoint) against the new graph into a Plan.
 
     Raises BadInput for unusable files or rules, PolicyViolation when a --require fails
     (the plan is attached to the error as `.plan`, so a caller can still write it).
     """
+    options = options or Options()
     rules = UserRules(
         maps=[parse_map(text, i + 1) for i, text in enumerate(options.maps)],
         excludes=parse_patterns("--exclude", options.excludes),
@@ -177,10 +178,9 @@ def _entry(context: MatchContext, assignments: Assignments, undefined: dict, nam
             shape_resolution=resolution,
         )
     reason, candidates = assignments.refused.get(name, (_no_counterpart(role), ()))
-    if shape is None or any(d is None for d in shape):
-        if resolution is None:
-            reason += "; its shape is left undefined and nothing in the checkpoint gives it"
-            shape = None
+    if (shape is None or None in shape) and resolution is None:
+        reason += "; its shape is left undefined and nothing in the checkpoint gives it"
+        shape = None
     return VariableEntry(
         **common,
         shape=shape,

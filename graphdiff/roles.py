@@ -39,7 +39,7 @@ def roles_of(dag: nx.DiGraph, variable_names: list[str] | set[str] | dict) -> di
     names = set(variable_names)
     roles: dict[str, Role] = {}
     optimizer_inputs: set[str] = set()
-    for op_name, attrs in dag.nodes(data=True):
+    for _, attrs in dag.nodes(data=True):
         if not is_apply_op(attrs["op"]) or not attrs["inputs"]:
             continue
         primary = _variable_behind(dag, attrs["inputs"][0][0])

@@ -69,8 +69,9 @@ def incompatibility(variable: VariableNode, spec: TensorSpec) -> str | None:
         return f"dtype {variable.dtype} in the new graph, {spec.dtype} in the checkpoint"
     if variable.shape is None:
         return None
-    if len(variable.shape) != len(spec.shape) or any(
-        want is not None and want != have for want, have in zip(variable.shape, spec.shape)
+    same_rank = len(variable.shape) == len(spec.shape)
+    if not same_rank or any(
+        want not in (None, have) for want, have in zip(variable.shape, spec.shape, strict=True)
     ):
         return (
             f"shape {format_shape(variable.shape)} in the new graph, "

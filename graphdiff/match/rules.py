@@ -54,18 +54,27 @@ def rewrite(rule: Rule, key: str) -> str | None:
             rest = key[len(rule.old) + 1 :]
             return f"{rule.new}/{rest}" if rule.new else rest
         return None
-    if rule.kind == "component":
-        parts = key.split("/")
-        if rule.old not in parts:
+    if rule.kind == "leaf":
+        head, _, leaf = key.rpartition("/")
+        if leaf != rule.old:
             return None
-        return "/".join(rule.new if part == rule.old else part for part in parts)
+        return f"{head}/{rule.new}" if head else rule.new
     raise ValueError(f"unknown rule kind {rule.kind!r}")
 
 
 def describe(rule: Rule) -> str:
     """How a person would write the rule: `enc/ -> encoder/`, `(root) -> tower_0/`."""
     if rule.kind == "prefix":
-        return f"{rule.old + '/' if rule.old else '(root)/'} -> {rule.new + '/' if rule.new else '(root)/'}"
-    if rule.kind == "component":
-        return f".../{rule.old}/... -> .../{rule.new}/..."
+        return f"{_scope(rule.old)} -> {_scope(rule.new)}"
+    if rule.kind == "leaf":
+        return f".../{rule.old} -> .../{rule.new}"
     return f"s/{rule.old}/{rule.new}/"
+
+
+def _scope(prefix: str) -> str:
+    return prefix + "/" if prefix else "(root)/"
+
+
+def reversed_rule(rule: Rule) -> Rule:
+    """The same rename read from the new name back to the checkpoint key (prefix and leaf only)."""
+    return Rule(rule.id, rule.kind, rule.new, rule.old, rule.origin, rule.support)
