@@ -1,0 +1,112 @@
+"""Shared fixtures: the seed sample trained for real, and the CLI run as a user runs it.
+
+Every subprocess pays the TensorFlow import (2-3 s), so the expensive things happen once per
+session: `seed_checkpoint` trains samples/seed/train_old.py once, `seed_plan` plans it once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "samples" / "seed"
+SEED_NEW_GRAPH = SEED / "new_graph.py"
+
+# Variables that would change what the CLI prints on standard error: tests must see exactly
+# what a user sees, so TensorFlow's logging knobs are not set here: graphdiff must quiet it.
+_NOISY_ENV = ("GRAPHDIFF_DEBUG", "TF_CPP_MIN_LOG_LEVEL", "TF_CPP_MAX_VLOG_LEVEL", "PYTHONWARNINGS")
+
+
+def cli_env() -> dict[str, str]:
+    """The environment of a user's shell, with this checkout first on the import path."""
+    env = {k: v for k, v in os.environ.items() if k not in _NOISY_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run_python(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    """`python ARGS...` in a subprocess (stdin closed), with output captured as text."""
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """`run_cli(*args, cwd=None)`: run `python -m graphdiff ARGS...`, return the CompletedProcess.
+
+    >>> result = run_cli("plan", "old.meta", "new_graph.py")  # doctest: +SKIP
+    >>> result.returncode, result.stdout, result.stderr.splitlines()  # doctest: +SKIP
+    """
+
+    def run(*args, cwd=None) -> subprocess.CompletedProcess:
+        return run_python("-m", "graphdiff", *args, cwd=cwd)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def seed_checkpoint(tmp_path_factory) -> str:
+    """Prefix of the seed's old checkpoint (`.../old/model.ckpt`), trained once per session."""
+    prefix = tmp_path_factory.mktemp("seed") / "old" / "model.ckpt"
+    result = run_python(SEED / "train_old.py", prefix)
+    assert result.returncode == 0, f"train_old.py failed:\n{result.stderr}"
+    assert Path(f"{prefix}.index").is_file() and Path(f"{prefix}.meta").is_file()
+    return str(prefix)
+
+
+@pytest.fixture(scope="session")
+def seed_plan_run(seed_checkpoint, run_cli, tmp_path_factory):
+    """`graphdiff plan` on the seed, plan to standard output: (CompletedProcess, plan path).
+
+    The plan's output prefix is `<tmp>/new/model.ckpt`, which does not exist yet.
+    """
+    work = tmp_path_factory.mktemp("seed_plan")
+    result = run_cli(
+        "plan",
+        f"{seed_checkpoint}.meta",
+        SEED_NEW_GRAPH,
+        "--output-prefix",
+        work / "new" / "model.ckpt",
+    )
+    assert result.returncode == 0, result.stderr
+    path = work / "plan.json"
+    path.write_text(result.stdout)
+    return result, path
+
+
+@pytest.fixture(scope="session")
+def seed_plan(seed_plan_run) -> Path:
+    """Path of the seed's plan (JSON), made once per session. Copy it before editing it."""
+    return seed_plan_run[1]
+
+
+@pytest.fixture
+def seed_plan_document(seed_plan) -> dict:
+    """A fresh, editable copy of the seed plan's JSON document."""
+    return json.loads(seed_plan.read_text())
+
+
+@pytest.fixture(scope="session")
+def plan_validator():
+    """A Draft 2020-12 validator of schemas/plan.schema.json, read straight from the file."""
+    import jsonschema
+
+    schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
