@@ -1,0 +1,392 @@
+"""The matcher corpus: old graphs, new graphs, and the right source of every new variable.
+
+An old graph is saved as a real checkpoint (Saver, initializer values). A case pairs one old
+graph with a new_graph.py and says, for every variable of the new graph, which checkpoint key it
+must be restored from, or that it must be initialized:
+
+- `renames`: (regex, replacement) pairs; the first whose regex matches a new name turns it into
+  its expected source (slots follow: `model/x/w/Adam` -> `x/w/Adam`). A name no rename matches
+  is expected to be restored from the key of the same name.
+- `fresh`: regexes of new variables that must be initialized; they win over `renames`.
+- `rules`: the acceptable sets of inferred rules, as (kind, old, new); None: not checked. Cases
+  that rename nothing accept only the empty set: a plan of an unchanged name must not invent rules.
+
+A source the checkpoint does not have, or a regex that matches no variable, is a mistake in the
+case, and the harness says so rather than scoring it. Graph bodies are the inside of
+`build_graph()`; `nets` is corpus_nets.py. VariableV2 unless a case says resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Rules = tuple[frozenset, ...]
+
+
+def rules(*options: set) -> Rules:
+    return tuple(frozenset(option) for option in options)
+
+
+NO_RULES = rules(set())
+
+
+def moved(new: str, under: str | None = None) -> Rules:
+    """`(root)/ -> new/`, or, when every old key sits under `under`, `under/ -> new/under/`."""
+    options = [{("prefix", "", new)}]
+    if under:
+        options.append({("prefix", under, f"{new}/{under}")})
+    return rules(*options)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    old: str  # key of OLD_GRAPHS
+    new: str  # body of the new graph's build_graph()
+    renames: tuple[tuple[str, str], ...] = ()
+    fresh: tuple[str, ...] = ()
+    rules: Rules | None = NO_RULES
+    why: str = ""
+
+
+# Old graphs: body of build_graph(). Each is built and saved once per session.
+OLD_GRAPHS = {
+    "resnet50_adam": """
+        with nets.variables():
+            nets.train_with_adam([nets.resnet(50)])
+    """,
+    "alexnet": """
+        with nets.variables():
+            nets.alexnet()
+    """,
+    "inception_v1": """
+        with nets.variables():
+            nets.inception(1)
+    """,
+    "inception_v3": """
+        with nets.variables():
+            nets.inception(3)
+    """,
+    "chain": """
+        with nets.variables():
+            nets.chain(("enc1", "enc2"))
+    """,
+    "chain_two_heads": """
+        with nets.variables():
+            nets.chain(heads=("cls", "box"))
+    """,
+    "chain3": """
+        with nets.variables():
+            nets.chain(("enc1", "enc2", "enc3"))
+    """,
+    "encdec_adam": """
+        with nets.variables():
+            nets.train_with_adam(nets.chain(("enc", "dec")))
+    """,
+    "rnn_v1": """
+        with nets.variables():
+            nets.recurrent(control_flow_version=1)
+    """,
+    "rnn_v2_resource": """
+        with nets.variables(resource=True):
+            nets.recurrent(control_flow_version=2)
+    """,
+}
+
+MOVED = (("^model/", ""),)
+
+CASES = (
+    # --- real nets from tf_slim.nets -----------------------------------------------------------
+    Case(
+        "resnet50_moved_adam",
+        "resnet50_adam",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                net = nets.resnet(50)
+            nets.train_with_adam([net])
+        """,
+        renames=MOVED,
+        rules=moved("model", "resnet_v1_50"),
+        why="The whole net moved under model/; Adam's slots follow their variables; "
+        "global_step and beta1/2_power stay at the root and keep their names.",
+    ),
+    Case(
+        "resnet50_to_101",
+        "resnet50_adam",
+        """
+        with nets.variables():
+            nets.resnet(101)
+        """,
+        renames=(("^resnet_v1_101/", "resnet_v1_50/"),),
+        fresh=(r"^resnet_v1_101/block3/unit_([7-9]|1\d|2\d)/",),
+        rules=rules({("prefix", "resnet_v1_50", "resnet_v1_101")}),
+        why="Deeper variant, and slim names the top scope after the depth. Debatable: block3's "
+        "units 2-23 all have one shape, so units 7-23 could take any of 2-6 (or 6 could go to 23, "
+        "next to block4). Chosen: unit_k <- unit_k, what the one rename rule says and what people "
+        "do when they grow a resnet; units 7-23 are new.",
+    ),
+    Case(
+        "resnet50_new_head",
+        "resnet50_adam",
+        """
+        with nets.variables():
+            nets.resnet(50, num_classes=7)
+        """,
+        fresh=("^resnet_v1_50/logits/",),
+        why="Class count 5 -> 7: the logits are new, everything else keeps its name.",
+    ),
+    Case(
+        "resnet50_towers",
+        "resnet50_adam",
+        """
+        with nets.variables():
+            for tower in ("tower_0", "tower_1"):
+                with nets.scope(tower):
+                    nets.resnet(50)
+        """,
+        renames=(("^tower_[01]/", ""),),
+        rules=rules(
+            {("prefix", "", "tower_0"), ("prefix", "", "tower_1")},
+            {
+                ("prefix", "resnet_v1_50", "tower_0/resnet_v1_50"),
+                ("prefix", "resnet_v1_50", "tower_1/resnet_v1_50"),
+            },
+        ),
+        why="Two towers, each a whole copy of the old net (its own input): both restore from the "
+        "same keys.",
+    ),
+    Case(
+        "resnet50_moved_extra_unit",
+        "resnet50_adam",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                nets.resnet(50, block1_units=4)
+        """,
+        renames=MOVED,
+        fresh=("^model/resnet_v1_50/block1/unit_4/",),
+        rules=moved("model", "resnet_v1_50"),
+        why="A unit with exactly the shapes of block1's units 2-3 appended to block1, and the net "
+        "moved: unit_4 is new; units 1-3 keep their places (the rule says so).",
+    ),
+    Case(
+        "alexnet_plain",
+        "alexnet",
+        """
+        with nets.variables():
+            nets.alexnet()
+        """,
+        why="Nothing changed: every variable by name, no rule.",
+    ),
+    Case(
+        "alexnet_kernel_bias",
+        "alexnet",
+        """
+        with nets.variables():
+            with nets.renamed_leaves({"weights": "kernel", "biases": "bias"}):
+                nets.alexnet()
+        """,
+        renames=(("/kernel$", "/weights"), ("/bias$", "/biases")),
+        rules=rules({("leaf", "weights", "kernel"), ("leaf", "biases", "bias")}),
+        why="Naming convention switched from slim's weights/biases to Keras' kernel/bias.",
+    ),
+    Case(
+        "inception_v1_renamed",
+        "inception_v1",
+        """
+        with nets.variables():
+            nets.inception(1, name="GoogLeNet")
+        """,
+        renames=(("^GoogLeNet/", "InceptionV1/"),),
+        rules=rules({("prefix", "InceptionV1", "GoogLeNet")}),
+        why="Top scope renamed. In Mixed_3c and Mixed_4d, the first 1x1 convolutions of Branch_0 "
+        "and Branch_1 have equal shapes and read the same tensor: they must not swap.",
+    ),
+    Case(
+        "inception_v3_moved_new_head",
+        "inception_v3",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                nets.inception(3, num_classes=7)
+        """,
+        renames=MOVED,
+        fresh=(
+            "^model/InceptionV3/Logits/Conv2d_1c_1x1/",
+            "^model/InceptionV3/AuxLogits/Conv2d_2b_1x1/",
+        ),
+        rules=moved("model", "InceptionV3"),
+        why="Moved under model/ and 5 -> 7 classes: both classifier layers (main and aux) are "
+        "new; the rest of AuxLogits keeps its shapes and is restored. Most Mixed blocks have "
+        "sibling branches of equal shapes (up to four in Mixed_6e).",
+    ),
+    # --- hand-written traps --------------------------------------------------------------------
+    Case(
+        "siblings_renamed",
+        "chain",
+        """
+        with nets.variables():
+            nets.chain(("stage_a", "stage_b"))
+        """,
+        renames=(("^stage_a/", "enc1/"), ("^stage_b/", "enc2/")),
+        rules=rules({("prefix", "enc1", "stage_a"), ("prefix", "enc2", "stage_b")}),
+        why="enc1 and enc2 have identical shapes; their order on the data path tells them apart.",
+    ),
+    Case(
+        "siblings_shift",
+        "chain",
+        """
+        with nets.variables():
+            nets.chain(("enc0", "enc1"))
+        """,
+        renames=(("^enc1/", "enc2/"), ("^enc0/", "enc1/")),
+        rules=rules({("prefix", "enc1", "enc0"), ("prefix", "enc2", "enc1")}),
+        why="Debatable: blocks renumbered from 0, so the old name enc1 now labels the block that "
+        "was enc2. Same name says enc1 <- enc1; the graph says the block after the stem is old "
+        "enc1 (now enc0) and the block before the head is old enc2 (now enc1), and only that "
+        "reading explains all blocks with one consistent renaming. Chosen: the graph. "
+        "Restoring enc1 <- enc1 would leave enc0 with no consistent source, and enc0 <- enc2 "
+        "would swap the blocks.",
+    ),
+    Case(
+        "inserted_same_names",
+        "chain",
+        """
+        with nets.variables():
+            nets.chain(("enc1", "enc_extra", "enc2"))
+        """,
+        fresh=("^enc_extra/",),
+        why="A block with exactly enc1's shapes inserted between enc1 and enc2: it is new.",
+    ),
+    Case(
+        "inserted_moved",
+        "chain",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                nets.chain(("enc1", "enc_extra", "enc2"))
+        """,
+        renames=MOVED,
+        fresh=("^model/enc_extra/",),
+        rules=moved("model"),
+        why="The same insertion with the net moved: no name matches, enc_extra now sits where "
+        "enc2 was (second after the stem), yet it is new and enc2 is model/enc2.",
+    ),
+    Case(
+        "removed_block_moved",
+        "chain3",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                nets.chain(("enc1", "enc3"))
+        """,
+        renames=MOVED,
+        rules=moved("model"),
+        why="enc2 deleted and the net moved: enc3 (now second after the stem) is still enc3; "
+        "enc2 is unused.",
+    ),
+    Case(
+        "parallel_head",
+        "chain",
+        """
+        with nets.variables():
+            nets.chain(heads=("logits", "logits_aux"))
+        """,
+        fresh=("^logits_aux/",),
+        why="A second head of exactly the old head's shapes, reading the same features, while the "
+        "old head keeps its name: it is new. One key feeds several variables only when whole "
+        "subgraphs are copies (towers), not for one layer beside its original.",
+    ),
+    Case(
+        "parallel_head_moved",
+        "chain",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                nets.chain(heads=("logits", "logits_aux"))
+        """,
+        renames=MOVED,
+        fresh=("^model/logits_aux/",),
+        rules=moved("model"),
+        why="The same with the net moved: structurally both heads fit old logits equally; the "
+        "rule (root) -> model/ says which one is the old head.",
+    ),
+    Case(
+        "siblings_ambiguous_renamed",
+        "chain_two_heads",
+        """
+        with nets.variables():
+            nets.chain(heads=("head_a", "head_b"))
+        """,
+        fresh=("^head_a/", "^head_b/"),
+        why="Two heads of equal shapes read the same features and feed nothing: renamed cls, box "
+        "-> head_a, head_b, nothing in the graph tells which is which (creation order is not "
+        "evidence). Both must be initialized, with the candidates listed.",
+    ),
+    Case(
+        "enc_to_encoder_adam",
+        "encdec_adam",
+        """
+        with nets.variables():
+            nets.train_with_adam(nets.chain(("encoder", "dec")))
+        """,
+        renames=(("^encoder/", "enc/"),),
+        rules=rules({("prefix", "enc", "encoder")}),
+        why="enc renamed to encoder, trained with Adam: encoder/weights/Adam <- enc/weights/Adam.",
+    ),
+    Case(
+        "ref_to_resource_moved",
+        "chain",
+        """
+        with nets.variables(resource=True):
+            with nets.scope("model"):
+                nets.chain()
+        """,
+        renames=MOVED,
+        rules=moved("model"),
+        why="Old graph VariableV2 (Identity reads), new graph resource variables "
+        "(VarHandleOp, ReadVariableOp), and moved: same checkpoint keys, different op types.",
+    ),
+    Case(
+        "tf_variable_undefined_shape_moved",
+        "chain",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                nets.chain(bias="tf.Variable", weights="undefined")
+        """,
+        renames=MOVED,
+        rules=moved("model"),
+        why="Moved; the head's bias is made with tf.compat.v1.Variable, and its weights with "
+        "get_variable and no shape: model/logits/w has an unknown shape, so every float key "
+        "fits it by shape alone.",
+    ),
+    Case(
+        "while_v1_moved",
+        "rnn_v1",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                nets.recurrent(control_flow_version=1)
+        """,
+        renames=MOVED,
+        rules=moved("model"),
+        why="A v1 tf.while_loop (Enter/Merge/Switch/NextIteration) reads cell/*; moved.",
+    ),
+    Case(
+        "while_v2_resource_renamed",
+        "rnn_v2_resource",
+        """
+        with nets.variables(resource=True):
+            nets.recurrent(cell="rnn_cell", control_flow_version=2)
+        """,
+        renames=(("^rnn_cell/", "cell/"),),
+        rules=rules({("prefix", "cell", "rnn_cell")}),
+        why="Resource variables read inside a functional While op (its body lives in the "
+        "function library); the cell's scope renamed.",
+    ),
+)
+
+CASE_NAMES = tuple(case.name for case in CASES)
+assert len(set(CASE_NAMES)) == len(CASES), "case names must be unique"

@@ -1,0 +1,160 @@
+"""Building blocks of the corpus graphs: slim nets, small hand-written nets, Adam, while loops.
+
+Every old and new graph source of the corpus (see cases.py) imports this module as
+`corpus_nets`; the harness copies it beside each source, as a user's `model.py` sits beside
+their `new_graph.py`. Nothing here flips a process-wide TensorFlow switch for good: variable
+kinds are chosen per scope (`variables(resource=...)`) and v1 control flow is switched on only
+for the duration of one loop, because the whole corpus runs in the pytest process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import tensorflow as tf
+
+v1 = tf.compat.v1
+CHANNELS = 8
+
+
+@contextlib.contextmanager
+def variables(resource: bool = False):
+    """Create TF1 reference variables (VariableV2), or resource variables, inside the block."""
+    with v1.variable_scope(v1.get_variable_scope(), use_resource=resource):
+        yield
+
+
+@contextlib.contextmanager
+def scope(name: str | None):
+    """A variable scope, or nothing when name is None (the net stays at the root)."""
+    if name is None:
+        yield
+    else:
+        with v1.variable_scope(name):
+            yield
+
+
+@contextlib.contextmanager
+def renamed_leaves(mapping: dict[str, str]):
+    """Rename the last path component of every variable made inside (`weights` -> `kernel`)."""
+
+    def getter(getter, name, *args, **kwargs):
+        head, _, leaf = name.rpartition("/")
+        leaf = mapping.get(leaf, leaf)
+        return getter(f"{head}/{leaf}" if head else leaf, *args, **kwargs)
+
+    with v1.variable_scope(v1.get_variable_scope(), custom_getter=getter):
+        yield
+
+
+def images(size: int = 32, batch: int = 2):
+    return v1.placeholder(tf.float32, [batch, size, size, 3], name="images")
+
+
+def train_with_adam(outputs) -> None:
+    """A loss over the outputs, a global_step and Adam: every trainable variable gets 2 slots."""
+    loss = tf.add_n([tf.reduce_mean(tf.square(out)) for out in outputs])
+    step = v1.train.get_or_create_global_step()
+    v1.train.AdamOptimizer(1e-3).minimize(loss, global_step=step)
+
+
+# --- slim nets (built without their arg_scope: no batch norm, conv biases instead) -------------
+
+
+def resnet(depth: int, num_classes: int = 5, size: int = 32, block1_units: int = 3, name=None):
+    """resnet_v1_{50,101} from tf_slim; block1_units != 3 inserts units of block1's own shapes."""
+    from tf_slim.nets import resnet_v1
+
+    units = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}[depth]
+    units = (block1_units, *units[1:])
+    blocks = [
+        resnet_v1.resnet_v1_block(f"block{i + 1}", base_depth=64 * 2**i, num_units=n, stride=s)
+        for i, (n, s) in enumerate(zip(units, (2, 2, 2, 1), strict=True))
+    ]
+    net, _ = resnet_v1.resnet_v1(
+        images(size), blocks, num_classes, is_training=False, scope=name or f"resnet_v1_{depth}"
+    )
+    return net
+
+
+def alexnet(num_classes: int = 5):
+    from tf_slim.nets import alexnet as slim_alexnet
+
+    net, _ = slim_alexnet.alexnet_v2(images(224), num_classes, is_training=False)
+    return net
+
+
+def inception(version: int, num_classes: int = 5, name: str | None = None):
+    from tf_slim.nets import inception_v1, inception_v3
+
+    if version == 1:
+        build, size, default = inception_v1.inception_v1, 224, "InceptionV1"
+    else:
+        build, size, default = inception_v3.inception_v3, 299, "InceptionV3"
+    net, _ = build(images(size), num_classes, is_training=False, scope=name or default)
+    return net
+
+
+# --- small hand-written nets --------------------------------------------------------------------
+
+
+def conv(x, name: str, channels: int = CHANNELS):
+    """A 3x3 convolution with `weights` and `biases`, as slim names them."""
+    with v1.variable_scope(name):
+        w = v1.get_variable("weights", [3, 3, x.shape[-1], channels])
+        b = v1.get_variable("biases", [channels], initializer=v1.zeros_initializer())
+        return tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME") + b)
+
+
+def dense(x, name: str, units: int, bias: str = "get_variable", weights: str = "defined"):
+    """x @ w + b. bias="tf.Variable" makes b with tf.compat.v1.Variable (not get_variable);
+    weights="undefined" leaves w's shape to graphdiff (get_variable with no shape)."""
+    with v1.variable_scope(name):
+        if weights == "undefined":
+            w = v1.get_variable("w")
+        else:
+            w = v1.get_variable("w", [x.shape[-1], units])
+        if bias == "tf.Variable":
+            b = v1.Variable(tf.zeros([units]), name="b")
+        else:
+            b = v1.get_variable("b", [units], initializer=v1.zeros_initializer())
+        return tf.matmul(x, w) + b
+
+
+def chain(blocks=("enc1", "enc2"), heads=("logits",), classes: int = 5, **head_options):
+    """images -> stem (3->8) -> blocks (8->8 each: all the same shapes) -> mean -> heads (8->5).
+
+    Every head reads the same pooled features: two heads are siblings of identical shapes.
+    head_options go to `dense` (how the heads make their variables).
+    """
+    net = conv(images(16), "stem")
+    for name in blocks:
+        net = conv(net, name)
+    pooled = tf.reduce_mean(net, [1, 2])
+    return [dense(pooled, head, classes, **head_options) for head in heads]
+
+
+@contextlib.contextmanager
+def control_flow(version: int):
+    """Build tf.while_loop as v1 (Enter/Merge/NextIteration) or v2 (While op) inside the block."""
+    was_v2 = v1.control_flow_v2_enabled()
+    (v1.enable_control_flow_v2 if version == 2 else v1.disable_control_flow_v2)()
+    try:
+        yield
+    finally:
+        (v1.enable_control_flow_v2 if was_v2 else v1.disable_control_flow_v2)()
+
+
+def recurrent(cell: str = "cell", out: str = "out", steps: int = 4, control_flow_version: int = 1):
+    """h <- tanh(h @ cell/w + cell/b), `steps` times in a tf.while_loop; then out: 8 -> 4."""
+    x = v1.placeholder(tf.float32, [2, CHANNELS], name="inputs")
+    with v1.variable_scope(cell):
+        w = v1.get_variable("w", [CHANNELS, CHANNELS])
+        b = v1.get_variable("b", [CHANNELS], initializer=v1.zeros_initializer())
+
+    def body(i, h):
+        return i + 1, tf.tanh(tf.matmul(h, w) + b)
+
+    with control_flow(control_flow_version):
+        _, h = v1.while_loop(lambda i, h: i < steps, body, [tf.constant(0), x])
+    return [dense(h, out, 4)]

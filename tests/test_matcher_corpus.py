@@ -1,0 +1,90 @@
+"""The matcher corpus: real tf_slim nets and hand-written traps, every restore checked.
+
+Each case (tests/corpus/cases.py) saves an old graph as a real checkpoint, plans it against a
+new_graph.py with make_plan, and knows the right source of every new variable, slots included;
+where the right answer is debatable, the case says why it chose its answer. A case fails on
+any wrong restore (another source, or a restore where initialize was expected) and on inferred
+rules other than the one or two a person would write. Over the whole corpus:
+
+    precision = correct restores / all restores        must be 1.0
+    recall    = correct restores / expected restores   must be at least 0.99
+
+The figure goes to pytest's terminal summary ("matcher corpus" section). Per-case details
+(which variable, expected vs got, the rules): `python tests/corpus/report.py [CASE...]`.
+Everything runs in this process: old checkpoints are saved once per session, each case is
+planned once and its outcome shared by the tests below.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import harness  # noqa: E402
+from corpus.cases import CASE_NAMES, CASES, NO_RULES  # noqa: E402
+
+MIN_RECALL = 0.99
+
+
+class _CorpusSummary:
+    """A plugin registered at run time: prints the corpus figure in the terminal summary."""
+
+    def __init__(self, workspace: harness.Workspace):
+        self.workspace = workspace
+
+    def pytest_terminal_summary(self, terminalreporter):
+        outcomes = self.workspace.outcomes()
+        if not outcomes:
+            return
+        terminalreporter.section("matcher corpus")
+        terminalreporter.write_line(harness.figure(outcomes))
+        for outcome in outcomes:
+            if outcome.wrong or outcome.missed or not outcome.rules_ok:
+                terminalreporter.write_line(
+                    f"  {outcome.case}: {len(outcome.wrong)} wrong, {len(outcome.missed)} "
+                    f"missed, rules {'as expected' if outcome.rules_ok else 'UNEXPECTED'}"
+                )
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory, request) -> harness.Workspace:
+    workspace = harness.Workspace(tmp_path_factory.mktemp("matcher_corpus"))
+    request.config.pluginmanager.register(_CorpusSummary(workspace), "graphdiff-matcher-corpus")
+    return workspace
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_NAMES)
+def test_no_wrong_restore(corpus, case):
+    outcome = corpus.outcome(case)
+    lines = [
+        f"{name}: expected {want or 'initialize'}, restored from {got} ({method})"
+        for name, want, got, method in outcome.wrong
+    ]
+    assert not lines, f"{case.name}: {len(lines)} wrong restore(s)\n" + "\n".join(lines)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_NAMES)
+def test_inferred_rules_read_as_written(corpus, case):
+    """Moved and renamed cases: one or two rules, as a person would write them; else none."""
+    outcome = corpus.outcome(case)
+    inferred = frozenset((r.kind, r.old, r.new) for r in outcome.rules)
+    if case.rules != NO_RULES:
+        assert 1 <= len(inferred) <= 2, f"{case.name}: {harness.describe_rules(outcome.rules)}"
+    assert outcome.rules_ok, (
+        f"{case.name}: inferred {harness.describe_rules(outcome.rules) or 'no rule'}; "
+        f"expected one of {[sorted(option) for option in case.rules]}"
+    )
+
+
+def test_corpus_precision_and_recall(corpus):
+    outcomes = [corpus.outcome(case) for case in CASES]
+    precision, recall, *_ = harness.totals(outcomes)
+    figure = harness.figure(outcomes)
+    print(figure)
+    assert precision == 1.0, figure
+    assert recall >= MIN_RECALL, figure
