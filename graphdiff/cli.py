@@ -14,13 +14,22 @@ from graphdiff import __version__
 from graphdiff.errors import BadInput, GraphdiffError, PolicyViolation
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line on standard error and exit 2, like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(2, f"graphdiff: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="graphdiff",
         description="Restore a TensorFlow checkpoint into a graph that has changed.",
     )
     parser.add_argument("--version", action="version", version=f"graphdiff {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     plan = commands.add_parser("plan", help="diff old and new graph into a JSON restore plan")
     plan.add_argument("old", help="the old graph's .meta (its checkpoint prefix is the same path)")
@@ -84,6 +93,8 @@ def _plan(args) -> int:
         reset_optimizer=args.reset_optimizer,
         structural=not args.names_only,
     )
+    if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        raise BadInput(args.output, "its directory does not exist")
     status, message = 0, None
     try:
         plan = make_plan(

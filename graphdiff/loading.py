@@ -33,16 +33,15 @@ def read_meta_graph(path: str | os.PathLike):
     meta = meta_graph_pb2.MetaGraphDef()
     try:
         meta.ParseFromString(data)
-    except (DecodeError, RuntimeWarning, ValueError) as error:
-        fault = "truncated" if _looks_truncated(error) else "not a MetaGraphDef"
-        raise BadInput(path, f"cannot be read as a meta graph ({fault}: {error})") from None
+    except (DecodeError, RuntimeWarning, ValueError):
+        raise BadInput(
+            path,
+            "not a meta graph: its bytes are not a whole MetaGraphDef "
+            "(truncated, or another kind of file)",
+        ) from None
     if not meta.graph_def.node:
         raise BadInput(path, "not a meta graph: it holds no graph nodes")
     return meta
-
-
-def _looks_truncated(error: Exception) -> bool:
-    return "truncated" in str(error).lower() or "end of" in str(error).lower()
 
 
 def _read_bytes(path) -> bytes:
