@@ -51,6 +51,11 @@ class Assignments:
         self.refused.pop(new_name, None)
         self.fixed.add(new_name)
 
+    def release(self, new_name: str) -> None:
+        """Withdraw a pair that later evidence shows to be wrong."""
+        self.pairs.pop(new_name, None)
+        self.fixed.discard(new_name)
+
     def refuse(self, new_name: str, reason: str, candidates=(), final: bool = False) -> None:
         self.refused[new_name] = (reason, tuple(candidates))
         if final:

@@ -1,51 +1,40 @@
-"""Match variables by where they sit in the computation, and infer the renames that explain it.
+"""Match variables by where they sit in the computation, checked against the renames it implies.
 
-1. Align the two forward graphs from anchors (alignment.py): variables already matched,
-   inputs and outputs. Every variable the walk reaches gets proposed checkpoint keys.
-2. A proposal is *clean* when the new variable has one candidate and the key one taker.
-   From the clean pairs, count rename edits (a scope prefix swapped, a leaf renamed).
-3. Accept a clean pair when every edit it needs is seen at least twice: structure and names
-   then agree. Towers: one key taken by several copies, each a rename with the same support.
-   Ambiguous variables are settled by a well-supported rule when it picks one candidate.
-4. Apply the supported rules to variables the walk never reached (optimizer state, unused
-   variables), refusing anything that contradicts the structure.
+1. Align the forward graphs from inputs and outputs alone (the *blind* walk). A same-name
+   match that the blind walk cleanly contradicts (the graph puts that name where another key
+   was, on both sides) is withdrawn: the names were reused for other variables.
+2. Align again, anchored also on the variables matched so far. Every free variable the walk
+   reaches gets candidate keys; single-candidate pairs vote for rename edits (renames.py).
+3. For each free variable: the key the rename rules predict, if the structure does not place
+   it elsewhere; else its one structural candidate, if no stronger rule or same name claims
+   that key or name. Several takers of one key are towers when their renames are equally
+   supported, else the best-supported one wins, else none.
 
 Precision first: what is left unsure is initialized, and the plan lists the candidates.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 from graphdiff.match.alignment import Alignment, align, canonical_op, forward_graph
 from graphdiff.match.core import Assignments, MatchContext, incompatibility
-from graphdiff.match.rules import rewrite
+from graphdiff.match.renames import RenameBook, as_rule, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
-
-MIN_SUPPORT = 2  # a rename seen once is a coincidence, not a rule
-
-Edit = tuple[str, str, str]  # (kind, old, new): ("prefix", "enc", "encoder"), ("leaf", ...)
-
-
-def rename_edits(key: str, name: str) -> tuple[Edit, ...]:
-    """The edits that turn checkpoint key `key` into new name `name` (empty when equal)."""
-    old, new = key.split("/"), name.split("/")
-    edits = []
-    if old[-1] != new[-1]:
-        edits.append(("leaf", old[-1], new[-1]))
-    old, new = old[:-1], new[:-1]
-    same = 0
-    while same < min(len(old), len(new)) and old[len(old) - 1 - same] == new[len(new) - 1 - same]:
-        same += 1
-    old_head, new_head = old[: len(old) - same], new[: len(new) - same]
-    if old_head != new_head:
-        edits.append(("prefix", "/".join(old_head), "/".join(new_head)))
-    return tuple(edits)
 
 
 def match_by_structure(context: MatchContext, assignments: Assignments) -> list[Rule]:
     """Add structural and rule-based pairs to `assignments`; return the inferred rules used."""
-    alignment = _align(context, assignments)
+    old, new = forward_graph(context.old_dag), forward_graph(context.new_dag)
+    compatible = _compatibility(context)
+    boundary = _boundary_anchors(old.inputs, new.inputs, context, "input")
+    boundary += _boundary_anchors(old.outputs, new.outputs, context, "output")
+    boundary = [a for a in boundary if compatible(a[0], a[1])]
+    demoted = _withdraw_contradicted_names(
+        context, assignments, align(old, new, boundary, compatible)
+    )
+    anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
+    alignment = align(old, new, anchors + boundary, compatible)
     candidates = _variable_candidates(context, assignments, alignment)
     support = Counter(
         edit
@@ -53,18 +42,19 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         if len(keys) == 1
         for edit in rename_edits(next(iter(keys)), name)
     )
-    used_edits: Counter = Counter()
-    _accept_clean(context, assignments, alignment, candidates, support, used_edits)
-    _accept_towers(context, assignments, alignment, candidates, support, used_edits)
-    _settle_ambiguous(context, assignments, candidates, support, used_edits)
-    _apply_rules(context, assignments, candidates, support, used_edits)
-    return _rules(used_edits)
+    book = RenameBook(support, context.new_variables, context.checkpoint, demoted)
+    choices = _choose(context, assignments, alignment, candidates, book)
+    used_edits = _settle_choices(assignments, choices, book, demoted)
+    return [
+        as_rule(edit, f"inferred-{i}", count)
+        for i, (edit, count) in enumerate(used_edits.most_common(), start=1)
+    ]
 
 
-def _align(context: MatchContext, assignments: Assignments) -> Alignment:
-    old, new = forward_graph(context.old_dag), forward_graph(context.new_dag)
-
+def _compatibility(context: MatchContext):
     def compatible(new_node: str, old_node: str) -> bool:
+        if new_node not in context.new_dag or old_node not in context.old_dag:
+            return False
         new_attrs, old_attrs = context.new_dag.nodes[new_node], context.old_dag.nodes[old_node]
         if canonical_op(new_attrs["op"]) != canonical_op(old_attrs["op"]):
             return False
@@ -77,11 +67,7 @@ def _align(context: MatchContext, assignments: Assignments) -> Alignment:
             return spec is not None and not incompatibility(context.new_variables[new_node], spec)
         return True
 
-    anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
-    anchors += _boundary_anchors(old.inputs, new.inputs, context, "input")
-    anchors += _boundary_anchors(old.outputs, new.outputs, context, "output")
-    anchors = [a for a in anchors if a[0] in new.dag and a[1] in old.dag and compatible(a[0], a[1])]
-    return align(old, new, anchors, compatible)
+    return compatible
 
 
 def _boundary_anchors(old_nodes, new_nodes, context, kind):
@@ -123,156 +109,120 @@ def _variable_candidates(context, assignments, alignment) -> dict[str, set[str]]
     return found
 
 
-def _supported(edits, support) -> bool:
-    return all(support[edit] >= MIN_SUPPORT for edit in edits)
+def _withdraw_contradicted_names(context, assignments: Assignments, blind: Alignment) -> set[str]:
+    """Same names that the graph, read without names, gives to other variables on both sides."""
+    primaries = set(context.old_primaries())
+    demoted = set()
+    for name, (key, match) in list(assignments.pairs.items()):
+        if match.method != "name":
+            continue
+        placed = blind.proposals.get(name, set()) & primaries
+        takers = blind.proposers.get(key, set()) & set(context.new_variables)
+        if len(placed) != 1 or len(takers) != 1:
+            continue
+        other_key, other_name = next(iter(placed)), next(iter(takers))
+        if other_key == key or other_name == name:
+            continue
+        if blind.proposers.get(other_key, set()) & set(context.new_variables) != {name}:
+            continue
+        assignments.release(name)
+        demoted.add(name)
+    return demoted
 
 
-def _evidence(alignment, name, key, edits, support) -> tuple[Evidence, ...]:
-    evidence = [Evidence("data_path", alignment.how.get((name, key), "anchor"))]
-    for kind, old, new in edits:
-        evidence.append(
-            Evidence("rename", f"{kind} '{old}' -> '{new}' seen {support[(kind, old, new)]} times")
-        )
-    return tuple(evidence)
-
-
-def _accept_clean(context, assignments, alignment, candidates, support, used_edits) -> None:
+def _choose(context, assignments, alignment, candidates, book) -> dict[str, tuple]:
+    """Each free primary's proposed key, with method and evidence; refusals go to assignments."""
     used = assignments.used_keys()
-    for name, keys in candidates.items():
-        key = next(iter(keys))
-        takers = alignment.proposers.get(key, set()) & set(candidates)
-        if len(keys) != 1 or len(takers) != 1 or key in used:
-            continue
-        edits = rename_edits(key, name)
-        if not _supported(edits, support):
-            assignments.refuse(
-                name,
-                f"same place in the graph as '{key}', but the rename is seen nowhere else; "
-                "confirm it with --map",
-                (key,),
-            )
-            continue
-        confidence = 0.95 if edits else 0.99
-        assignments.assign(
-            name,
-            key,
-            Match("structure", confidence, _evidence(alignment, name, key, edits, support)),
-        )
-        used_edits.update(edits)
 
+    def acceptable(key: str) -> bool:
+        return key not in used and context.old_roles[key].kind != "slot"
 
-def _accept_towers(context, assignments, alignment, candidates, support, used_edits) -> None:
-    """One key, several single-candidate takers: copies of one net (towers) or a trap."""
-    by_key: dict[str, list[str]] = {}
-    for name, keys in candidates.items():
-        if len(keys) == 1 and assignments.is_free(name):
-            by_key.setdefault(next(iter(keys)), []).append(name)
-    names_of_kept = {key for name, (key, _) in assignments.pairs.items() if name == key}
-    for key, takers in by_key.items():
-        if len(takers) < 2:
+    choices = {}
+    for name in context.primaries():
+        if not assignments.is_free(name):
             continue
-        edits = {name: rename_edits(key, name) for name in takers}
-        prefix_support = {
-            name: min((support[e] for e in es if e[0] == "prefix"), default=0)
-            for name, es in edits.items()
-        }
-        best = max(prefix_support.values())
-        leaders = [n for n in takers if prefix_support[n] == best and _supported(edits[n], support)]
-        copies = key not in names_of_kept and len(leaders) == len(takers)
-        if not copies and len(leaders) == 1 and key not in names_of_kept:
-            leader = leaders[0]
-            others = ", ".join(sorted(set(takers) - {leader}))
-            evidence = _evidence(alignment, leader, key, edits[leader], support) + (
-                Evidence("candidates", f"also fits {others}, by a rename seen less often"),
-            )
-            assignments.assign(leader, key, Match("structure", 0.85, evidence))
-            used_edits.update(edits[leader])
-            takers = [n for n in takers if n != leader]
-        if not copies:
-            taken = key in names_of_kept or len(leaders) == 1
-            for name in takers:
-                reason = (
-                    f"same place in the graph as '{key}', which restores a variable that "
-                    "fits it better"
-                    if taken
-                    else f"'{key}' fits {len(takers)} variables equally; not guessing"
+        keys = candidates.get(name, set())
+        predicted = book.predict(name, acceptable)
+        if predicted is not None and not _fits(context, name, predicted):
+            predicted = None
+        if predicted is not None:
+            # Structural candidates that a stronger rename gives to other variables are the
+            # walk's own mistakes (a shifted chain), not evidence against the prediction.
+            credible = {k for k in keys if book.contradiction(name, k) is None}
+            if credible and predicted not in keys:
+                where = ", ".join(sorted(credible))
+                assignments.refuse(
+                    name,
+                    f"the renames say '{predicted}', but the graph places it where {where} was",
+                    sorted(keys | {predicted}),
                 )
-                assignments.refuse(name, reason, (key,))
-            continue
-        for name in takers:
-            evidence = _evidence(alignment, name, key, edits[name], support) + (
-                Evidence("copies", f"one of {len(takers)} copies of '{key}'"),
-            )
-            assignments.assign(name, key, Match("structure", 0.9, evidence))
-            used_edits.update(edits[name])
-
-
-def _settle_ambiguous(context, assignments, candidates, support, used_edits) -> None:
-    for name, keys in candidates.items():
-        if not assignments.is_free(name) or len(keys) < 2:
-            continue
-        fitting = [
-            k for k in keys if rename_edits(k, name) and _supported(rename_edits(k, name), support)
-        ]
-        if len(fitting) == 1 and fitting[0] not in assignments.used_keys():
-            key = fitting[0]
-            evidence = (
-                Evidence("candidates", "the graph allows " + ", ".join(sorted(keys))),
-                Evidence("rename", "only '" + key + "' follows a rename seen elsewhere"),
-            )
-            assignments.assign(name, key, Match("structure", 0.85, evidence))
-            used_edits.update(rename_edits(key, name))
-        else:
+                continue
+            method = "structure" if predicted in keys else "inferred_rule"
+            choices[name] = (predicted, method, _evidence(alignment, book, name, predicted))
+        elif len(keys) == 1:
+            key = next(iter(keys))
+            edits = rename_edits(key, name)
+            reason = book.contradiction(name, key)
+            if reason is None and not book.supported(edits):
+                reason = "the rename is seen nowhere else; confirm it with --map"
+            if reason is None and key in used:
+                reason = "that key already restores another variable"
+            if reason:
+                assignments.refuse(
+                    name, f"same place in the graph as '{key}', but {reason}", (key,)
+                )
+                continue
+            choices[name] = (key, "structure", _evidence(alignment, book, name, key))
+        elif keys:
             assignments.refuse(
                 name, "several checkpoint variables fit the same place in the graph", sorted(keys)
             )
+    return choices
 
 
-def _apply_rules(context, assignments, candidates, support, used_edits) -> None:
-    """Supported renames reach what the walk did not: optimizer state, dangling variables."""
-    rules = [edit for edit, count in support.most_common() if count >= MIN_SUPPORT]
-    if not rules:
-        return
-    used = assignments.used_keys()
-    for name in context.primaries():
-        if not assignments.is_free(name) or name in candidates:
-            continue
-        key = _key_through_rules(name, rules, context.checkpoint)
-        if key is None or key in used:
-            continue
-        fault = incompatibility(context.new_variables[name], context.checkpoint[key])
-        if fault:
-            assignments.refuse(name, f"an inferred rename gives '{key}', but {fault}", (key,))
-            continue
-        edits = rename_edits(key, name)
-        evidence = tuple(
-            Evidence("rename", f"{k} '{o}' -> '{n}' seen {support[(k, o, n)]} times")
-            for k, o, n in edits
-        )
-        assignments.assign(name, key, Match("inferred_rule", 0.8, evidence))
-        used.add(key)
-        used_edits.update(edits)
+def _fits(context, name: str, key: str) -> bool:
+    return incompatibility(context.new_variables[name], context.checkpoint[key]) is None
 
 
-def _key_through_rules(name: str, rules, checkpoint) -> str | None:
-    """Undo one prefix rule and at most one leaf rule, most supported first."""
-    prefixes = [
-        Rule("", "prefix", new, old, "inferred") for kind, old, new in rules if kind == "prefix"
-    ]
-    leaves = [Rule("", "leaf", new, old, "inferred") for kind, old, new in rules if kind == "leaf"]
-    for prefix in [None, *prefixes]:
-        base = name if prefix is None else rewrite(prefix, name)
-        if base is None:
-            continue
-        for leaf in [None, *leaves]:
-            key = base if leaf is None else rewrite(leaf, base)
-            if key is not None and key != name and key in checkpoint:
-                return key
-    return None
+def _evidence(alignment, book, name, key) -> tuple[Evidence, ...]:
+    evidence = []
+    if (name, key) in alignment.how:
+        evidence.append(Evidence("data_path", alignment.how[(name, key)]))
+    edits = rename_edits(key, name)
+    if edits:
+        evidence.append(Evidence("rename", book.describe(edits)))
+    return tuple(evidence)
 
 
-def _rules(used_edits: Counter) -> list[Rule]:
-    rules = []
-    for index, ((kind, old, new), count) in enumerate(used_edits.most_common(), start=1):
-        rules.append(Rule(f"inferred-{index}", kind, old, new, "inferred", count))
-    return rules
+def _settle_choices(assignments, choices, book, demoted) -> Counter:
+    """One key, several takers: towers when equally supported, else the strongest, else none."""
+    by_key = defaultdict(list)
+    for name, (key, _, _) in choices.items():
+        by_key[key].append(name)
+    used_edits: Counter = Counter()
+    for key, takers in by_key.items():
+        strength = {n: book.strength(rename_edits(key, n)) for n in takers}
+        best = max(strength.values())
+        leaders = [n for n in takers if strength[n] == best]
+        if len(leaders) < len(takers) and len(leaders) > 1:
+            leaders = []
+        for name in takers:
+            _, method, evidence = choices[name]
+            if name not in leaders:
+                assignments.refuse(
+                    name,
+                    f"same place in the graph as '{key}', which goes to a better-supported rename",
+                    (key,),
+                )
+                continue
+            confidence = {"structure": 0.95, "inferred_rule": 0.8}[method]
+            if len(takers) > 1:
+                evidence += (Evidence("copies", f"one of {len(takers)} copies of '{key}'"),)
+                confidence = 0.9
+            if name in demoted:
+                evidence += (
+                    Evidence("same_name", f"'{name}' is in the checkpoint too, at another place"),
+                )
+            assignments.assign(name, key, Match(method, confidence, evidence))
+            used_edits.update(rename_edits(key, name))
+    return used_edits

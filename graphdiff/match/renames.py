@@ -1,0 +1,97 @@
+"""Rename evidence: the edits between a checkpoint key and a new name, and how often each is seen.
+
+An edit is a scope prefix swapped (`enc` -> `encoder`, `` -> `model`) or a leaf renamed
+(`weights` -> `kernel`). A `RenameBook` counts the edits behind the structural pairs; an edit
+seen at least MIN_SUPPORT times is a rule. The book then answers two questions the matcher
+asks before it trusts a pair: which key do the rules predict for a new name, and does a
+better-supported rule (or a plain same name) send this key, or this name, somewhere else?
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from graphdiff.match.rules import describe, rewrite
+from graphdiff.plan import Rule
+
+MIN_SUPPORT = 2  # a rename seen once is a coincidence, not a rule
+
+Edit = tuple[str, str, str]  # (kind, old, new)
+
+
+def rename_edits(key: str, name: str) -> tuple[Edit, ...]:
+    """The edits that turn checkpoint key `key` into new name `name` (empty when equal)."""
+    old, new = key.split("/"), name.split("/")
+    edits = []
+    if old[-1] != new[-1]:
+        edits.append(("leaf", old[-1], new[-1]))
+    old, new = old[:-1], new[:-1]
+    same = 0
+    while same < min(len(old), len(new)) and old[len(old) - 1 - same] == new[len(new) - 1 - same]:
+        same += 1
+    old_head, new_head = old[: len(old) - same], new[: len(new) - same]
+    if old_head != new_head:
+        edits.append(("prefix", "/".join(old_head), "/".join(new_head)))
+    return tuple(edits)
+
+
+def as_rule(edit: Edit, rule_id: str = "", support: int = 0) -> Rule:
+    kind, old, new = edit
+    return Rule(rule_id, kind, old, new, "inferred", support)
+
+
+class RenameBook:
+    def __init__(self, support: Counter, new_names, keys, demoted=frozenset()):
+        self.support = support
+        self.rules = [e for e, n in support.most_common() if n >= MIN_SUPPORT]
+        self.new_names = set(new_names)
+        self.keys = set(keys)
+        self.demoted = set(demoted)  # same names the graph showed to be different variables
+
+    def strength(self, edits) -> int:
+        """How well the weakest edit of a pair is supported (a same name counts as best)."""
+        return min((self.support[e] for e in edits), default=1 << 30)
+
+    def supported(self, edits) -> bool:
+        return self.strength(edits) >= MIN_SUPPORT
+
+    def describe(self, edits) -> str:
+        return "; ".join(f"{describe(as_rule(e))} (seen {self.support[e]} times)" for e in edits)
+
+    def contradiction(self, name: str, key: str) -> str | None:
+        """Why pairing `name` with `key` goes against stronger evidence, or None."""
+        if key != name and key in self.new_names and key not in self.demoted:
+            return f"the new graph has a variable named '{key}' too"
+        if name != key and name in self.keys and name not in self.demoted:
+            return f"the checkpoint has a variable named '{name}' too"
+        own = self.strength(rename_edits(key, name))
+        for edit in self.rules:
+            if self.support[edit] <= own:
+                break
+            forward = rewrite(as_rule(edit), key)
+            if forward is not None and forward != name and forward in self.new_names:
+                return f"the rename {describe(as_rule(edit))} sends '{key}' to '{forward}'"
+            backward = rewrite(as_rule((edit[0], edit[2], edit[1])), name)
+            if backward is not None and backward != key and backward in self.keys:
+                return f"the rename {describe(as_rule(edit))} gives '{name}' from '{backward}'"
+        return None
+
+    def predict(self, name: str, acceptable) -> str | None:
+        """The key the rules give `name`: undo one prefix and at most one leaf rule."""
+        prefixes = [None] + [e for e in self.rules if e[0] == "prefix"]
+        leaves = [None] + [e for e in self.rules if e[0] == "leaf"]
+        for prefix in prefixes:
+            base = name if prefix is None else rewrite(as_rule(_reverse(prefix)), name)
+            if base is None:
+                continue
+            for leaf in leaves:
+                key = base if leaf is None else rewrite(as_rule(_reverse(leaf)), base)
+                if key is None or key == name or key not in self.keys or not acceptable(key):
+                    continue
+                if self.contradiction(name, key) is None:
+                    return key
+        return None
+
+
+def _reverse(edit: Edit) -> Edit:
+    return (edit[0], edit[2], edit[1])
