@@ -2,7 +2,28 @@
 
 `make_plan` diffs the old meta graph and the new graph into a Plan (plain data);
 `apply_plan` writes a checkpoint for the new graph from it; `restore_into_session` applies it
-to a live session. TensorFlow is imported only when one of them runs.
+to a live session; `render_plan` draws it. TensorFlow and graphviz are imported only when one
+of them runs, so `import graphdiff` (and `graphdiff --help`) stays instant.
 """
 
+from importlib import import_module
+
 __version__ = "0.1.0"
+
+_API = {
+    "make_plan": "graphdiff.planning",
+    "apply_plan": "graphdiff.executor",
+    "restore_into_session": "graphdiff.executor",
+    "render_plan": "graphdiff.render",
+    "read_plan": "graphdiff.plan_io",
+    "write_plan": "graphdiff.plan_io",
+    "Plan": "graphdiff.plan",
+    "Options": "graphdiff.plan",
+}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(import_module(_API[name]), name)
+    raise AttributeError(f"module 'graphdiff' has no attribute {name!r}")

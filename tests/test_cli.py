@@ -229,3 +229,14 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert command is not None, "README.md lost its test command"
     ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
     assert any(line.startswith(command.group(0)) for line in ci_lines), ".ci/run and README differ"
+
+
+def test_the_library_api_is_importable_from_the_package_without_tensorflow():
+    result = run_python(
+        "-c",
+        "import sys, graphdiff; from graphdiff import make_plan, apply_plan, render_plan, "
+        "restore_into_session, read_plan, write_plan, Options, Plan; "
+        "print('tensorflow' in sys.modules)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
