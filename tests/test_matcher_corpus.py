@@ -30,6 +30,9 @@ from corpus.cases import CASE_NAMES, CASES, NO_RULES  # noqa: E402
 
 MIN_RECALL = 0.99
 
+# tf_slim's layers call the deprecated Layer.apply; that is slim's business, not the corpus'.
+pytestmark = pytest.mark.filterwarnings("ignore:`layer.apply` is deprecated:UserWarning")
+
 
 class _CorpusSummary:
     """A plugin registered at run time: prints the corpus figure in the terminal summary."""

@@ -53,7 +53,7 @@ class Case:
 OLD_GRAPHS = {
     "resnet50_adam": """
         with nets.variables():
-            nets.train_with_adam([nets.resnet(50)])
+            nets.train([nets.resnet(50)])
     """,
     "alexnet": """
         with nets.variables():
@@ -75,13 +75,21 @@ OLD_GRAPHS = {
         with nets.variables():
             nets.chain(heads=("cls", "box"))
     """,
+    "encdec_momentum": """
+        with nets.variables():
+            nets.train(nets.chain(("enc", "dec")), optimizer="momentum")
+    """,
+    "resnet101": """
+        with nets.variables():
+            nets.resnet(101)
+    """,
     "chain3": """
         with nets.variables():
             nets.chain(("enc1", "enc2", "enc3"))
     """,
     "encdec_adam": """
         with nets.variables():
-            nets.train_with_adam(nets.chain(("enc", "dec")))
+            nets.train(nets.chain(("enc", "dec")))
     """,
     "rnn_v1": """
         with nets.variables():
@@ -104,7 +112,7 @@ CASES = (
         with nets.variables():
             with nets.scope("model"):
                 net = nets.resnet(50)
-            nets.train_with_adam([net])
+            nets.train([net])
         """,
         renames=MOVED,
         rules=moved("model", "resnet_v1_50"),
@@ -169,6 +177,18 @@ CASES = (
         rules=moved("model", "resnet_v1_50"),
         why="A unit with exactly the shapes of block1's units 2-3 appended to block1, and the net "
         "moved: unit_4 is new; units 1-3 keep their places (the rule says so).",
+    ),
+    Case(
+        "resnet101_to_50",
+        "resnet101",
+        """
+        with nets.variables():
+            nets.resnet(50)
+        """,
+        renames=(("^resnet_v1_50/", "resnet_v1_101/"),),
+        rules=rules({("prefix", "resnet_v1_101", "resnet_v1_50")}),
+        why="Shallower variant: block3 keeps units 1-6 of 23, each from the unit of its name "
+        "(the rule); units 7-23 of the checkpoint are unused.",
     ),
     Case(
         "alexnet_plain",
@@ -329,11 +349,60 @@ CASES = (
         "encdec_adam",
         """
         with nets.variables():
-            nets.train_with_adam(nets.chain(("encoder", "dec")))
+            nets.train(nets.chain(("encoder", "dec")))
         """,
         renames=(("^encoder/", "enc/"),),
         rules=rules({("prefix", "enc", "encoder")}),
         why="enc renamed to encoder, trained with Adam: encoder/weights/Adam <- enc/weights/Adam.",
+    ),
+    Case(
+        "training_moved_to_resource",
+        "encdec_adam",
+        """
+        with nets.variables(resource=True):
+            with nets.scope("model"):
+                nets.train(nets.chain(("enc", "dec")))
+        """,
+        renames=(("^model/model/", ""), ("^model/", "")),
+        rules=moved("model"),
+        why="The whole training graph built under model/, optimizer included, and switched to "
+        "resource variables (ResourceApplyAdam). global_step and beta1/2_power move too, off "
+        "the forward path; TensorFlow names the slots model/model/<var>/Adam (the slot's scope "
+        "is the variable's name, opened inside model/): they must still follow their variables.",
+    ),
+    Case(
+        "optimizer_switched_moved",
+        "encdec_momentum",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                outputs = nets.chain(("enc", "dec"))
+            nets.train(outputs)
+        """,
+        renames=MOVED,
+        fresh=("/Adam(_1)?$", "^beta[12]_power$"),
+        rules=moved("model"),
+        why="Momentum -> Adam and moved: the weights and global_step are restored; Adam's slots "
+        "and beta powers are new (the checkpoint's Momentum slots are unused).",
+    ),
+    Case(
+        "partial_move",
+        "encdec_adam",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                net = nets.conv(nets.images(16), "stem")
+                net = nets.conv(net, "enc")
+            net = nets.conv(net, "dec")
+            outputs = [nets.dense(tf.reduce_mean(net, [1, 2]), "logits", 5)]
+            nets.train(outputs)
+        """,
+        renames=(("^model/", ""),),
+        rules=rules(
+            {("prefix", "", "model")},
+            {("prefix", "stem", "model/stem"), ("prefix", "enc", "model/enc")},
+        ),
+        why="Only stem and enc moved under model/; dec and logits stay where they were.",
     ),
     Case(
         "ref_to_resource_moved",

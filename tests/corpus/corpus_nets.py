@@ -51,11 +51,15 @@ def images(size: int = 32, batch: int = 2):
     return v1.placeholder(tf.float32, [batch, size, size, 3], name="images")
 
 
-def train_with_adam(outputs) -> None:
-    """A loss over the outputs, a global_step and Adam: every trainable variable gets 2 slots."""
+def train(outputs, optimizer: str = "adam") -> None:
+    """A loss over the outputs, a global_step and Adam (2 slots a variable, beta1/2_power), or
+    Momentum (1 slot a variable)."""
     loss = tf.add_n([tf.reduce_mean(tf.square(out)) for out in outputs])
     step = v1.train.get_or_create_global_step()
-    v1.train.AdamOptimizer(1e-3).minimize(loss, global_step=step)
+    if optimizer == "adam":
+        v1.train.AdamOptimizer(1e-3).minimize(loss, global_step=step)
+    else:
+        v1.train.MomentumOptimizer(1e-3, 0.9).minimize(loss, global_step=step)
 
 
 # --- slim nets (built without their arg_scope: no batch norm, conv biases instead) -------------

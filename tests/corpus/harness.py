@@ -31,6 +31,7 @@ NETS = Path(__file__).resolve().parent / "corpus_nets.py"
 _SOURCE = '''"""{doc}"""
 
 import corpus_nets as nets
+import tensorflow as tf
 
 
 def build_graph():
