@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphdiff import executor
+from graphdiff import checkpoint_files
 from graphdiff.errors import BadInput
 from graphdiff.executor import apply_plan, check_fingerprints, restore_into_session
 from graphdiff.loading import sha256_of
@@ -384,7 +384,7 @@ def test_failure_while_moving_leaves_nothing(tmp_path, monkeypatch, error):
         moves.append(destination)
         os.replace(source, destination)
 
-    monkeypatch.setattr(executor, "_move", failing_move)
+    monkeypatch.setattr(checkpoint_files, "_move", failing_move)
     with pytest.raises(type(error)):
         apply_plan(plan)
     assert [p.name for p in moves] == ["model.ckpt.data-00000-of-00001", "model.ckpt.index"]
@@ -412,14 +412,14 @@ def test_failure_with_force_puts_the_old_checkpoint_back(tmp_path, monkeypatch):
     for path in Path(prefix).parent.iterdir():  # mark them: a new apply writes the same bytes
         path.write_bytes(b"old " + path.name.encode())
     before = {p.name: p.read_bytes() for p in Path(prefix).parent.iterdir()}
-    real_move = executor._move
+    real_move = checkpoint_files._move
 
     def failing_move(source, destination):
         if Path(destination).name == "checkpoint":
             raise OSError("no space left")
         real_move(source, destination)
 
-    monkeypatch.setattr(executor, "_move", failing_move)
+    monkeypatch.setattr(checkpoint_files, "_move", failing_move)
     with pytest.raises(OSError):
         apply_plan(plan, force=True)
     after = {p.name: p.read_bytes() for p in Path(prefix).parent.iterdir()}
