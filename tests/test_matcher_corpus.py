@@ -17,6 +17,7 @@ planned once and its outcome shared by the tests below.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -82,6 +83,29 @@ def test_inferred_rules_read_as_written(corpus, case):
         f"{case.name}: inferred {harness.describe_rules(outcome.rules) or 'no rule'}; "
         f"expected one of {[sorted(option) for option in case.rules]}"
     )
+
+
+AMBIGUOUS = [case for case in CASES if case.ambiguous]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 3, item 4: the plan says 'new: no variable of the checkpoint matches it' "
+    "and lists no candidates for siblings the graph cannot tell apart (reported to the lead)",
+)
+@pytest.mark.parametrize("case", AMBIGUOUS, ids=[case.name for case in AMBIGUOUS])
+def test_ambiguous_variables_list_their_candidates(corpus, case):
+    corpus.outcome(case)
+    plan = corpus.plans[case.name]
+    faults = []
+    for pattern, keys in case.ambiguous:
+        hits = [entry for entry in plan.variables if re.search(pattern, entry.name)]
+        if not hits:
+            raise harness.CaseError(f"{case.name}: '{pattern}' matches no new variable")
+        for entry in hits:
+            if not set(keys) <= set(entry.candidates):
+                faults.append(f"{entry.name}: candidates {list(entry.candidates)}, want {keys}")
+    assert not faults, f"{case.name}:\n" + "\n".join(faults)
 
 
 def test_corpus_precision_and_recall(corpus):

@@ -8,6 +8,8 @@ must be restored from, or that it must be initialized:
   its expected source (slots follow: `model/x/w/Adam` -> `x/w/Adam`). A name no rename matches
   is expected to be restored from the key of the same name.
 - `fresh`: regexes of new variables that must be initialized; they win over `renames`.
+- `ambiguous`: (regex, keys): new variables the graph cannot decide between those keys for;
+  they must be initialized with (at least) those keys listed as candidates in the plan.
 - `rules`: the acceptable sets of inferred rules, as (kind, old, new); None: not checked. Cases
   that rename nothing accept only the empty set: a plan of an unchanged name must not invent rules.
 
@@ -45,6 +47,7 @@ class Case:
     new: str  # body of the new graph's build_graph()
     renames: tuple[tuple[str, str], ...] = ()
     fresh: tuple[str, ...] = ()
+    ambiguous: tuple[tuple[str, tuple[str, ...]], ...] = ()
     rules: Rules | None = NO_RULES
     why: str = ""
 
@@ -340,6 +343,7 @@ CASES = (
             nets.chain(heads=("head_a", "head_b"))
         """,
         fresh=("^head_a/", "^head_b/"),
+        ambiguous=(("/w$", ("cls/w", "box/w")), ("/b$", ("cls/b", "box/b"))),
         why="Two heads of equal shapes read the same features and feed nothing: renamed cls, box "
         "-> head_a, head_b, nothing in the graph tells which is which (creation order is not "
         "evidence). Both must be initialized, with the candidates listed.",

@@ -23,10 +23,13 @@ from corpus.harness import CaseError, Workspace, describe_rules, figure  # noqa:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cases", nargs="*", choices=[[], *CASE_NAMES], metavar="CASE")
+    parser.add_argument("cases", nargs="*", metavar="CASE", help="; ".join(CASE_NAMES))
     parser.add_argument("--all", action="store_true", help="list every miss")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.cases) - set(CASE_NAMES))
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(unknown)}")
     chosen = [c for c in CASES if not args.cases or c.name in args.cases]
     with tempfile.TemporaryDirectory(prefix="graphdiff-corpus-") as tmp:
         workspace = Workspace(Path(args.keep or tmp))
