@@ -1,10 +1,13 @@
 """A TensorFlow GraphDef as a networkx DAG, and the variables found in it.
 
 Nodes are op names with attributes `op` (type), `dtype`, `shape` (list with None for unknown
-dimensions, or None for unknown rank) and `inputs` (the data inputs in port order, as
-(producer, output index) pairs). Edges carry `kind`: "data" or "control". The back edges of
-v1 loops (NextIteration -> Merge) are dropped so that the result is acyclic; functional
-(v2) loops keep their bodies in the function library and need nothing.
+dimensions, or None for unknown rank), `inputs` (the data inputs in port order, as
+(producer, output index) pairs) and `control_inputs` (names). Edges of the DiGraph are the
+data edges; control dependencies stay on the nodes (`control_edges` lists them): a training
+graph whose batch-norm updates guard the optimizer has over a million of them, which the
+matcher never walks and which would cost seconds to put into networkx. The back edges of v1
+loops (NextIteration -> Merge) are dropped so that the result is acyclic; functional (v2)
+loops keep their bodies in the function library and need nothing.
 """
 
 from __future__ import annotations
@@ -40,31 +43,38 @@ def graph_to_dag(graph_def) -> nx.DiGraph:
     """Build the DAG of a GraphDef (tf.compat.v1.GraphDef or the `graph_def` of a MetaGraphDef)."""
     dag = nx.DiGraph()
     nodes = []
-    edges = []
     for node in graph_def.node:
-        data_inputs = []
+        data_inputs, control_inputs = [], []
         for ref in node.input:
-            if ref.startswith("^"):
-                edges.append((ref[1:], node.name, {"kind": "control"}))
-                continue
-            producer, _, port = ref.partition(":")
-            data_inputs.append((producer, int(port) if port else 0))
-            edges.append((producer, node.name, {"kind": "data"}))
-        nodes.append(
-            (
-                node.name,
-                {
-                    "op": node.op,
-                    "dtype": _node_dtype(node),
-                    "shape": _node_shape(node),
-                    "inputs": tuple(data_inputs),
-                },
-            )
-        )
+            if ref[0] == "^":
+                control_inputs.append(ref[1:])
+            else:
+                producer, _, port = ref.partition(":")
+                data_inputs.append((producer, int(port) if port else 0))
+        attrs = {
+            "op": node.op,
+            "dtype": _node_dtype(node),
+            "shape": _node_shape(node),
+            "inputs": tuple(data_inputs),
+            "control_inputs": tuple(control_inputs),
+        }
+        nodes.append((node.name, attrs))
     dag.add_nodes_from(nodes)
     loop_back = {name for name, attrs in nodes if attrs["op"] in LOOP_BACK_EDGE_OPS}
-    dag.add_edges_from(e for e in edges if e[0] not in loop_back)
+    dag.add_edges_from(
+        (producer, name)
+        for name, attrs in nodes
+        for producer, _ in attrs["inputs"]
+        if producer not in loop_back
+    )
     return dag
+
+
+def control_edges(dag: nx.DiGraph):
+    """(producer, consumer) for every control dependency of the graph."""
+    for name, attrs in dag.nodes(data=True):
+        for producer in attrs["control_inputs"]:
+            yield producer, name
 
 
 def variables_of(dag: nx.DiGraph) -> dict[str, VariableNode]:

@@ -88,11 +88,6 @@ def test_inferred_rules_read_as_written(corpus, case):
 AMBIGUOUS = [case for case in CASES if case.ambiguous]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 3, item 4: the plan says 'new: no variable of the checkpoint matches it' "
-    "and lists no candidates for siblings the graph cannot tell apart (reported to the lead)",
-)
 @pytest.mark.parametrize("case", AMBIGUOUS, ids=[case.name for case in AMBIGUOUS])
 def test_ambiguous_variables_list_their_candidates(corpus, case):
     corpus.outcome(case)

@@ -416,12 +416,15 @@ def test_while_loop_graphs_plan(tmp_path):
 
 
 def test_control_and_data_edges_are_told_apart(old_plain):
-    from graphdiff.graph_model import graph_to_dag, variables_of
+    from graphdiff.graph_model import control_edges, graph_to_dag, variables_of
     from graphdiff.loading import read_meta_graph
 
     dag = graph_to_dag(read_meta_graph(f"{old_plain}.meta").graph_def)
-    kinds = {attrs["kind"] for _, _, attrs in dag.edges(data=True)}
-    assert kinds == {"data", "control"}
+    control = set(control_edges(dag))
+    assert control, "the Saver's restore_all and the init op have control inputs"
+    assert not control & set(dag.edges), "a control dependency is not a data edge"
+    assert ("A/w/read", "A/MatMul") in dag.edges
+    assert dag.nodes["A/MatMul"]["inputs"] == (("Input", 0), ("A/w/read", 0))
     found = variables_of(dag)
     assert found["A/w"].shape == (4, 8) and found["A/w"].op == "VariableV2"
     assert np.prod(found["B/w"].shape) == 24

@@ -88,6 +88,8 @@ class Alignment:
     proposers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     how: dict[tuple[str, str], str] = field(default_factory=dict)
     replicated: set[tuple[str, str]] = field(default_factory=set)  # one old node, many new
+    alike: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # new node -> old nodes it fits as well as its siblings do (never paired: reported only)
 
 
 def align(
@@ -101,6 +103,7 @@ def align(
     for new_node, old_node, why in anchors:
         walk.propose(new_node, old_node, why)
     walk.run()
+    walk.trace_alike_variables()
     return walk.alignment
 
 
@@ -187,6 +190,8 @@ class _Walk:
             old_nodes = old_by_sig.get(signature, [])
             if len(old_nodes) != 1:
                 settled &= not old_nodes  # several alike on both sides: wait
+                for new_node in new_nodes:
+                    self.alignment.alike[new_node].update(old_nodes)
                 continue
             if len(new_nodes) == 1 or allow_replicas:
                 for new_node in new_nodes:
@@ -196,6 +201,40 @@ class _Walk:
             else:
                 settled = False
         return settled
+
+    def trace_alike_variables(self, depth: int = 6) -> None:
+        """Follow unpaired look-alike ops back to their variables, so the plan can name them."""
+        for new_op, old_ops in list(self.alignment.alike.items()):
+            if new_op in self.alignment.proposals:
+                continue
+            for old_op in old_ops:
+                seen = {(new_op, old_op)}
+                frontier = [(new_op, old_op)]
+                for _ in range(depth):
+                    frontier = [
+                        pair
+                        for a, b in frontier
+                        for pair in self._alike_neighbours(a, b)
+                        if pair not in seen and not seen.add(pair)
+                    ]
+                    for new_node, old_node in frontier:
+                        if self.new.dag.nodes[new_node]["op"] in VARIABLE_OPS:
+                            self.alignment.alike[new_node].add(old_node)
+
+    def _alike_neighbours(self, new_node: str, old_node: str):
+        """Inputs port by port, and consumers where one of a kind sits on each side."""
+        new_inputs = self.new.dag.nodes[new_node]["inputs"]
+        old_inputs = self.old.dag.nodes[old_node]["inputs"]
+        if len(new_inputs) == len(old_inputs):
+            for (new_in, new_out), (old_in, old_out) in zip(new_inputs, old_inputs, strict=True):
+                if new_out == old_out and self.compatible(new_in, old_in):
+                    yield new_in, old_in
+        old_groups = self._groups(self.old, old_node)
+        for key, new_group in self._groups(self.new, new_node).items():
+            old_group = old_groups.get(key, [])
+            one_each = len(new_group) == 1 and len(old_group) == 1
+            if one_each and self.compatible(new_group[0], old_group[0]):
+                yield new_group[0], old_group[0]
 
     @staticmethod
     def _groups(graph: ForwardGraph, node: str) -> dict[tuple, list[str]]:

@@ -72,28 +72,26 @@ def _compatibility(context: MatchContext):
 
 def _boundary_anchors(old_nodes, new_nodes, context, kind):
     """Pair inputs (or outputs) by name, else by the longest common name suffix, if unique."""
-    old_ops = {n: canonical_op(context.old_dag.nodes[n]["op"]) for n in old_nodes}
+    by_suffix: dict[tuple, list[str]] = defaultdict(list)  # (op, last k name parts) -> old
+    for old_name in old_nodes:
+        parts = old_name.split("/")
+        op = canonical_op(context.old_dag.nodes[old_name]["op"])
+        for k in range(1, len(parts) + 1):
+            by_suffix[(op, *parts[-k:])].append(old_name)
     anchors = []
     for name in new_nodes:
+        parts = name.split("/")
         op = canonical_op(context.new_dag.nodes[name]["op"])
-        if old_ops.get(name) == op:
-            anchors.append((name, name, f"{kind} of the same name"))
-            continue
-        scored = [(_common_suffix(name, o), o) for o, o_op in old_ops.items() if o_op == op]
-        scored = sorted((s, o) for s, o in scored if s > 0)
-        if scored and (len(scored) == 1 or scored[-1][0] > scored[-2][0]):
-            anchors.append((name, scored[-1][1], f"{kind} '{scored[-1][1]}'"))
+        for k in range(len(parts), 0, -1):  # the longest suffix some old name shares wins
+            found = by_suffix.get((op, *parts[-k:]))
+            if found:
+                if len(found) == 1:
+                    why = f"{kind} of the same name" if found[0] == name else f"{kind} '{found[0]}'"
+                    anchors.append((name, found[0], why))
+                break
     if not anchors and len(old_nodes) == 1 and len(new_nodes) == 1:
         anchors.append((new_nodes[0], old_nodes[0], f"the only {kind}"))
     return anchors
-
-
-def _common_suffix(a: str, b: str) -> int:
-    x, y = a.split("/"), b.split("/")
-    n = 0
-    while n < min(len(x), len(y)) and x[-1 - n] == y[-1 - n]:
-        n += 1
-    return n
 
 
 def _variable_candidates(context, assignments, alignment) -> dict[str, set[str]]:
@@ -137,6 +135,13 @@ def _choose(context, assignments, alignment, candidates, book) -> dict[str, tupl
     def acceptable(key: str) -> bool:
         return key not in used and context.old_roles[key].kind != "slot"
 
+    primaries = set(context.old_primaries())
+    alike = {
+        name: {k for k in keys if k in primaries and _fits(context, name, k)}
+        for name, keys in alignment.alike.items()
+        if name in context.new_variables
+    }
+
     choices = {}
     for name in context.primaries():
         if not assignments.is_free(name):
@@ -173,9 +178,11 @@ def _choose(context, assignments, alignment, candidates, book) -> dict[str, tupl
                 )
                 continue
             choices[name] = (key, "structure", _evidence(alignment, book, name, key))
-        elif keys:
+        elif keys or alike.get(name):
             assignments.refuse(
-                name, "several checkpoint variables fit the same place in the graph", sorted(keys)
+                name,
+                "several checkpoint variables fit the same place in the graph",
+                sorted(keys or alike[name]),
             )
     return choices
 
