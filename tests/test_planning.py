@@ -281,8 +281,10 @@ def test_slots_follow_a_structural_rename(old_adam, tmp_path):
     assert plan.entry("encoder/w").match.method == "structure"
     assert plan.entry("encoder/w/Adam").source == "A/w/Adam"
     assert plan.entry("encoder/b/Adam_1").source == "A/b/Adam_1"
-    inferred = [(r.kind, r.old, r.new) for r in plan.rules if r.origin == "inferred"]
-    assert inferred == [("prefix", "A", "encoder")]
+    inferred = [r for r in plan.rules if r.origin == "inferred"]
+    assert [(r.kind, r.old, r.new) for r in inferred] == [("prefix", "A", "encoder")]
+    assert plan.entry("encoder/w").match.rule == inferred[0].id
+    assert plan.entry("encoder/w/Adam").match.rule == inferred[0].id
 
 
 def test_reference_checkpoint_into_resource_variables_under_a_new_scope(old_plain, tmp_path):

@@ -16,6 +16,7 @@ Precision first: what is left unsure is initialized, and the plan lists the cand
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 from graphdiff.match.alignment import Alignment, align, canonical_op, forward_graph
 from graphdiff.match.core import Assignments, MatchContext, incompatibility
@@ -45,10 +46,23 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     book = RenameBook(support, context.new_variables, context.checkpoint, demoted)
     choices = _choose(context, assignments, alignment, candidates, book)
     used_edits = _settle_choices(assignments, choices, book, demoted)
-    return [
-        as_rule(edit, f"inferred-{i}", count)
+    rules = {
+        edit: as_rule(edit, f"inferred-{i}", count)
         for i, (edit, count) in enumerate(used_edits.most_common(), start=1)
-    ]
+    }
+    _link_rules(assignments, choices, rules)
+    return list(rules.values())
+
+
+def _link_rules(assignments: Assignments, choices, rules) -> None:
+    """Point each match at the rule behind it (the scope rule, when there is also a leaf one)."""
+    for name in choices:
+        if name not in assignments.pairs:
+            continue
+        key, match = assignments.pairs[name]
+        edits = sorted(rename_edits(key, name), key=lambda e: e[0] != "prefix")
+        if edits:
+            assignments.pairs[name] = (key, replace(match, rule=rules[edits[0]].id))
 
 
 def _compatibility(context: MatchContext):
