@@ -18,7 +18,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from graphdiff.errors import BadInput
-from graphdiff.plan import Plan, Rule, ScopeSummary
+from graphdiff.plan import RESTORE, Plan, Rule, ScopeSummary
 from graphdiff.scopes import ROOT, scope_of
 
 if TYPE_CHECKING:
@@ -83,13 +83,23 @@ def diff_graph(plan: Plan) -> graphviz.Digraph:
 
 
 def _title(plan: Plan) -> str:
-    """One line of totals, so the picture says how much was kept before one reads it."""
+    """Totals, so the picture says how much was kept before one reads it.
+
+    The scopes count model variables only; optimizer state follows them and is counted apart.
+    """
+    model = [e for e in plan.variables if e.role == "model"]
+    restored = sum(e.action == RESTORE for e in model)
+    state = [e for e in plan.variables if e.role != "model"]
+    lines = [f"model variables: {restored} restored, {len(model) - restored} initialized"]
+    if state:
+        state_restored = sum(e.action == RESTORE for e in state)
+        lines.append(
+            f"optimizer state and step: {state_restored} restored, "
+            f"{len(state) - state_restored} initialized"
+        )
+    lines.append(f"{len(plan.unused)} checkpoint keys unused")
     return _label(
-        f"{plan.provenance.old_meta.path}  \u2192  {plan.provenance.new_graph.path}",
-        [
-            f"{len(plan.restored)} restored, {len(plan.initialized)} initialized, "
-            f"{len(plan.unused)} checkpoint keys unused"
-        ],
+        f"{plan.provenance.old_meta.path}  \u2192  {plan.provenance.new_graph.path}", lines
     )
 
 

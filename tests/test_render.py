@@ -236,3 +236,13 @@ def test_one_old_scope_with_several_summaries_is_one_node(tmp_path):
     assert groups["old:A"].get("class") == "node partial"
     assert texts(groups["old:A"]) == ["A", "4 restored", "1 unused"]
     assert {"link:A->tower_0/A", "link:A->tower_1/A"} <= set(groups)
+
+
+def test_title_counts_model_variables_apart_from_optimizer_state(tmp_path):
+    plan = sample_plan()
+    model = [e for e in plan.variables if e.role == "model"]
+    restored = sum(e.action == "restore" for e in model)
+    path = render_plan(plan, tmp_path / "diff.dot")
+    source = path.read_text()
+    assert f"model variables: {restored} restored, {len(model) - restored} initialized" in source
+    assert f"{len(plan.unused)} checkpoint keys unused" in source
