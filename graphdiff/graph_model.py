@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import networkx as nx
 
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
-RESOURCE_VARIABLE_OPS = frozenset({"VarHandleOp"})
 LOOP_BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
 
@@ -29,10 +28,6 @@ class VariableNode:
     op: str
     dtype: str
     shape: tuple[int | None, ...] | None
-
-    @property
-    def is_resource(self) -> bool:
-        return self.op in RESOURCE_VARIABLE_OPS
 
     @property
     def fully_defined(self) -> bool:

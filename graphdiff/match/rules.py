@@ -73,8 +73,3 @@ def describe(rule: Rule) -> str:
 
 def _scope(prefix: str) -> str:
     return prefix + "/" if prefix else "(root)/"
-
-
-def reversed_rule(rule: Rule) -> Rule:
-    """The same rename read from the new name back to the checkpoint key (prefix and leaf only)."""
-    return Rule(rule.id, rule.kind, rule.new, rule.old, rule.origin, rule.support)
