@@ -23,14 +23,26 @@ def format_summary(plan: Plan) -> str:
             lines.append(f"  {status}: " + _scope_list(status, scopes))
     for rule in plan.rules:
         lines.append(f"  rule ({rule.origin}, {rule.support} variables): {describe(rule)}")
-    for entry in plan.variables:
-        if entry.shape_resolution:
-            r = entry.shape_resolution
-            lines.append(f"  shape of {entry.name} taken from '{r.source}': {list(r.shape)}")
-    for entry in initialized:
-        if entry.role == "model" and not entry.reason.startswith("new:"):
-            lines.append(f"  initialized {entry.name}: {entry.reason}")
+    lines += _capped(
+        f"  shape of {e.name} taken from '{e.shape_resolution.source}': "
+        f"{list(e.shape_resolution.shape)}"
+        for e in plan.variables
+        if e.shape_resolution
+    )
+    lines += _capped(
+        f"  initialized {e.name}: {e.reason}"
+        for e in initialized
+        if e.role == "model" and not e.reason.startswith("new:")
+    )
     return "\n".join(lines)
+
+
+def _capped(lines, limit: int = 10) -> list[str]:
+    """At most `limit` lines; the plan has them all."""
+    lines = list(lines)
+    if len(lines) <= limit:
+        return lines
+    return lines[:limit] + [f"  ... and {len(lines) - limit} more like these in the plan"]
 
 
 def _scope_list(status: str, scopes, limit: int = 12) -> str:
