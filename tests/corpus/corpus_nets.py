@@ -51,15 +51,23 @@ def images(size: int = 32, batch: int = 2):
     return v1.placeholder(tf.float32, [batch, size, size, 3], name="images")
 
 
-def train(outputs, optimizer: str = "adam") -> None:
+def train(outputs, optimizer: str = "adam", name: str | None = None) -> None:
     """A loss over the outputs, a global_step and Adam (2 slots a variable, beta1/2_power), or
-    Momentum (1 slot a variable)."""
+    Momentum (1 slot a variable). name: the optimizer's name, which names its slots (`Adam`,
+    `Adam_1` by default)."""
     loss = tf.add_n([tf.reduce_mean(tf.square(out)) for out in outputs])
     step = v1.train.get_or_create_global_step()
     if optimizer == "adam":
-        v1.train.AdamOptimizer(1e-3).minimize(loss, global_step=step)
+        v1.train.AdamOptimizer(1e-3, name=name or "Adam").minimize(loss, global_step=step)
     else:
-        v1.train.MomentumOptimizer(1e-3, 0.9).minimize(loss, global_step=step)
+        optimizer = v1.train.MomentumOptimizer(1e-3, 0.9, name=name or "Momentum")
+        optimizer.minimize(loss, global_step=step)
+
+
+def moving_average(decay: float = 0.99) -> None:
+    """An ExponentialMovingAverage of every trainable variable: shadows named
+    `<var>/ExponentialMovingAverage`, updated by AssignMovingAvg, read by no forward op."""
+    v1.train.ExponentialMovingAverage(decay).apply(v1.trainable_variables())
 
 
 # --- slim nets (built without their arg_scope: no batch norm, conv biases instead) -------------
@@ -125,17 +133,32 @@ def dense(x, name: str, units: int, bias: str = "get_variable", weights: str = "
         return tf.matmul(x, w) + b
 
 
-def chain(blocks=("enc1", "enc2"), heads=("logits",), classes: int = 5, **head_options):
+def chain(
+    blocks=("enc1", "enc2"),
+    heads=("logits",),
+    classes: int | tuple[int, ...] = 5,
+    normalize: bool = False,
+    **head_options,
+):
     """images -> stem (3->8) -> blocks (8->8 each: all the same shapes) -> mean -> heads (8->5).
 
-    Every head reads the same pooled features: two heads are siblings of identical shapes.
-    head_options go to `dense` (how the heads make their variables).
+    Every head reads the same pooled features: two heads are siblings of identical shapes
+    (unless classes gives each head its own class count). normalize=True scales the images
+    (images / 255) before the stem, a new op at the input. head_options go to `dense` (how the
+    heads make their variables).
     """
-    net = conv(images(16), "stem")
+    x = images(16)
+    if normalize:
+        x = x / 255.0
+    net = conv(x, "stem")
     for name in blocks:
         net = conv(net, name)
     pooled = tf.reduce_mean(net, [1, 2])
-    return [dense(pooled, head, classes, **head_options) for head in heads]
+    counts = classes if isinstance(classes, tuple) else (classes,) * len(heads)
+    return [
+        dense(pooled, head, count, **head_options)
+        for head, count in zip(heads, counts, strict=True)
+    ]
 
 
 @contextlib.contextmanager
@@ -162,3 +185,49 @@ def recurrent(cell: str = "cell", out: str = "out", steps: int = 4, control_flow
     with control_flow(control_flow_version):
         _, h = v1.while_loop(lambda i, h: i < steps, body, [tf.constant(0), x])
     return [dense(h, out, 4)]
+
+
+def mlp(layers, features: int = 4, name: str = "inputs"):
+    """A vector input -> dense layers given as (name, units), relu between them."""
+    net = v1.placeholder(tf.float32, [2, features], name=name)
+    for i, (layer, units) in enumerate(layers):
+        net = dense(net, layer, units)
+        if i < len(layers) - 1:
+            net = tf.nn.relu(net)
+    return net
+
+
+def siamese(towers=("tower", "tower"), head: str = "head", inputs=("left", "right")):
+    """Two inputs (`left` and `right` unless inputs names them), each through conv 3->8 ->
+    conv 8->8 -> mean; the head (16->5) reads both. towers names the scope of each side: equal
+    names share the weights (get_variable reuse), different names give each side its own."""
+    features = []
+    for side, tower in zip(inputs, towers, strict=True):
+        x = v1.placeholder(tf.float32, [2, 16, 16, 3], name=side)
+        with v1.variable_scope(tower, reuse=v1.AUTO_REUSE):
+            net = conv(conv(x, "conv1"), "conv2")
+        features.append(tf.reduce_mean(net, [1, 2]))
+    return [dense(tf.concat(features, 1), head, 5)]
+
+
+def gan(order=("generator", "discriminator")):
+    """generator: z (4) -> 8 -> 8; discriminator: 8 -> 8 -> 1, on real and on fake samples.
+    Each net has its own Adam (generator beta1 0.5, discriminator beta1 0.9, as GAN recipes
+    do); `order` is the order in which their train ops are built, which decides who gets the
+    names beta1_power and beta1_power_1."""
+    z = v1.placeholder(tf.float32, [2, 4], name="z")
+    real = v1.placeholder(tf.float32, [2, 8], name="real")
+    with v1.variable_scope("generator"):
+        fake = dense(tf.nn.relu(dense(z, "fc1", 8)), "fc2", 8)
+    scores = []
+    for x in (real, fake):
+        with v1.variable_scope("discriminator", reuse=v1.AUTO_REUSE):
+            scores.append(dense(tf.nn.relu(dense(x, "fc1", 8)), "fc2", 1))
+    losses = {
+        "generator": tf.reduce_mean(tf.square(scores[1] - 1.0)),
+        "discriminator": tf.reduce_mean(tf.square(scores[0] - 1.0) + tf.square(scores[1])),
+    }
+    beta1 = {"generator": 0.5, "discriminator": 0.9}
+    for net in order:
+        trained = v1.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES, scope=net + "/")
+        v1.train.AdamOptimizer(1e-3, beta1=beta1[net]).minimize(losses[net], var_list=trained)

@@ -1,7 +1,9 @@
 """Run the corpus: save old graphs as checkpoints, plan every case, score each plan.
 
 `Workspace(root)` builds each old graph once (a real checkpoint written by Saver, with the
-initializers' values) and plans each case once, in this process, with `make_plan`. `score`
+initializers' values) and plans each case once, in this process, with `make_plan`
+(`Workspace(root, old_graphs)` takes the old graphs of another set of cases, such as
+pending_cases.py's). `score`
 compares a plan with the case's expected sources; `totals` gives precision and recall:
 
     precision = correct restores / all restores
@@ -82,7 +84,11 @@ def save_checkpoint(source: Path, prefix: Path) -> dict[str, tuple[int, ...]]:
             runpy.run_path(str(source), run_name="__corpus_old_graph__")["build_graph"]()
             saver = v1.train.Saver()
             with v1.Session() as session:
-                session.run(v1.global_variables_initializer())
+                # Trainable variables first: others (moving averages) start from their values.
+                trainable = v1.trainable_variables()
+                session.run(v1.variables_initializer(trainable))
+                rest = [v for v in v1.global_variables() if v not in trainable]
+                session.run(v1.variables_initializer(rest))
                 saver.save(session, str(prefix))
     finally:
         sys.path.remove(str(source.parent))
@@ -92,8 +98,9 @@ def save_checkpoint(source: Path, prefix: Path) -> dict[str, tuple[int, ...]]:
 class Workspace:
     """Old checkpoints and plans under `root`, each made once, on first use."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, old_graphs: dict[str, str] = OLD_GRAPHS):
         self.root = Path(root)
+        self.old_graphs = old_graphs
         self._checkpoints: dict[str, tuple[Path, dict]] = {}
         self._outcomes: dict[str, Outcome] = {}
         self.plans: dict[str, Plan] = {}
@@ -101,7 +108,9 @@ class Workspace:
     def checkpoint(self, old: str) -> tuple[Path, dict[str, tuple[int, ...]]]:
         if old not in self._checkpoints:
             directory = self.root / "old" / old
-            source = write_source(directory, "old_graph.py", OLD_GRAPHS[old], f"Old graph {old}.")
+            source = write_source(
+                directory, "old_graph.py", self.old_graphs[old], f"Old graph {old}."
+            )
             prefix = directory / "model.ckpt"
             self._checkpoints[old] = (prefix, save_checkpoint(source, prefix))
         return self._checkpoints[old]

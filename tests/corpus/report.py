@@ -3,6 +3,7 @@
     python tests/corpus/report.py                 # every case
     python tests/corpus/report.py siblings_shift  # some cases
     python tests/corpus/report.py --all           # list every miss, not the first 10
+    python tests/corpus/report.py --pending       # the cases of pending_cases.py (known faults)
 
 Runs the current matcher in this process, in a temporary directory (--keep DIR keeps it).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for `corpus`
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent.parent))  # the checkout
 
-from corpus.cases import CASE_NAMES, CASES  # noqa: E402
+from corpus.cases import CASE_NAMES, CASES, OLD_GRAPHS  # noqa: E402
 from corpus.harness import CaseError, Workspace, describe_rules, figure  # noqa: E402
 
 
@@ -26,13 +27,24 @@ def main(argv=None) -> int:
     parser.add_argument("cases", nargs="*", metavar="CASE", help="; ".join(CASE_NAMES))
     parser.add_argument("--all", action="store_true", help="list every miss")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
+    parser.add_argument(
+        "--pending",
+        action="store_true",
+        help="run the cases of pending_cases.py (not collected by pytest) instead",
+    )
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.cases) - set(CASE_NAMES))
+    cases, names, old_graphs = CASES, CASE_NAMES, OLD_GRAPHS
+    if args.pending:
+        from corpus import pending_cases
+
+        cases, old_graphs = pending_cases.CASES, pending_cases.OLD_GRAPHS
+        names = pending_cases.CASE_NAMES
+    unknown = sorted(set(args.cases) - set(names))
     if unknown:
         parser.error(f"unknown case(s): {', '.join(unknown)}")
-    chosen = [c for c in CASES if not args.cases or c.name in args.cases]
+    chosen = [c for c in cases if not args.cases or c.name in args.cases]
     with tempfile.TemporaryDirectory(prefix="graphdiff-corpus-") as tmp:
-        workspace = Workspace(Path(args.keep or tmp))
+        workspace = Workspace(Path(args.keep or tmp), old_graphs)
         outcomes = []
         for case in chosen:
             try:
