@@ -25,7 +25,7 @@ from graphdiff.loading import (
 from graphdiff.match.by_name import match_by_name
 from graphdiff.match.core import Assignments, MatchContext, format_shape
 from graphdiff.match.rules import parse_map, parse_patterns
-from graphdiff.match.slots import follow_slots
+from graphdiff.match.slots import follow_optimizer_state, follow_slots
 from graphdiff.match.structure import match_by_structure
 from graphdiff.match.user_rules import UserRules, apply_excludes, apply_maps
 from graphdiff.new_graph import build_new_graph
@@ -85,6 +85,7 @@ def make_plan(
     if options.structural:
         inferred = match_by_structure(context, assignments)
     follow_slots(context, assignments)
+    follow_optimizer_state(context, assignments)
     entries = [
         _entry(context, assignments, loaded.undefined, name) for name in context.new_variables
     ]

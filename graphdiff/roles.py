@@ -27,6 +27,8 @@ class Role:
     kind: str  # MODEL, SLOT, OPTIMIZER or GLOBAL_STEP
     primary: str | None = None  # for a slot: the variable it belongs to
     slot_name: str | None = None  # for a slot: "Adam", "Adam_1", "Momentum", ...
+    position: tuple[str, int] | None = None  # slot or optimizer state: (apply op, input index)
+    serves: frozenset[str] = frozenset()  # optimizer state: the variables whose updates read it
 
 
 def is_apply_op(op_type: str) -> bool:
@@ -38,27 +40,32 @@ def roles_of(dag: nx.DiGraph, variable_names: list[str] | set[str] | dict) -> di
     """The role of every named variable, from the apply ops first and slot naming second."""
     names = set(variable_names)
     roles: dict[str, Role] = {}
-    optimizer_inputs: set[str] = set()
+    optimizer_inputs: dict[str, tuple[str, int]] = {}
+    serves: dict[str, set[str]] = {}
     for _, attrs in dag.nodes(data=True):
         if not is_apply_op(attrs["op"]) or not attrs["inputs"]:
             continue
         primary = _variable_behind(dag, attrs["inputs"][0][0])
         if primary not in names:
             continue
-        for producer, _ in attrs["inputs"][1:]:
+        op = attrs["op"].removeprefix("Resource")  # ref and resource updates look alike
+        for index, (producer, _) in enumerate(attrs["inputs"][1:], start=1):
             held = _variable_behind(dag, producer)
             if held in names and held != primary:
                 if _direct_variable(dag, producer):
-                    roles[held] = Role(SLOT, primary, _slot_name(primary, held))
+                    roles[held] = Role(SLOT, primary, _slot_name(primary, held), (op, index))
                 else:
-                    optimizer_inputs.add(held)
+                    optimizer_inputs[held] = (op, index)
+                    serves.setdefault(held, set()).add(primary)
     for name in sorted(names):
         if name in roles:
             continue
         if name == "global_step" or name.endswith("/global_step"):
             roles[name] = Role(GLOBAL_STEP)
         elif name in optimizer_inputs:
-            roles[name] = Role(OPTIMIZER)
+            roles[name] = Role(
+                OPTIMIZER, position=optimizer_inputs[name], serves=frozenset(serves[name])
+            )
         elif (primary := _named_primary(name, names)) is not None:
             roles[name] = Role(SLOT, primary, name[len(primary) + 1 :])
         else:

@@ -82,29 +82,48 @@ def _is_machinery(name: str, op: str) -> bool:
 
 @dataclass
 class Alignment:
-    """Proposed pairs (new node -> old nodes) with how each was reached."""
+    """Proposed pairs (new node -> old nodes) with how each was reached and by which walks."""
 
     proposals: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     proposers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     how: dict[tuple[str, str], str] = field(default_factory=dict)
+    walks: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     replicated: set[tuple[str, str]] = field(default_factory=set)  # one old node, many new
     alike: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     # new node -> old nodes it fits as well as its siblings do (never paired: reported only)
+
+    def merge(self, other: Alignment, walk: str) -> None:
+        for pair, why in other.how.items():
+            self.how.setdefault(pair, why)
+            self.walks[pair].add(walk)
+            self.proposals[pair[0]].add(pair[1])
+            self.proposers[pair[1]].add(pair[0])
+        self.replicated |= other.replicated
+        for node, olds in other.alike.items():
+            self.alike[node] |= olds
 
 
 def align(
     old: ForwardGraph,
     new: ForwardGraph,
-    anchors: Iterable[tuple[str, str, str]],
+    anchor_groups: dict[str, Iterable[tuple[str, str, str]]],
     compatible,
 ) -> Alignment:
-    """Walk both graphs from `anchors`, (new, old, why) triples; `compatible` vets every pair."""
-    walk = _Walk(old, new, compatible)
-    for new_node, old_node, why in anchors:
-        walk.propose(new_node, old_node, why)
-    walk.run()
-    walk.trace_alike_variables()
-    return walk.alignment
+    """Walk both graphs from each group of anchors ((new, old, why) triples) on its own.
+
+    Separate walks (from the inputs, from the outputs, from matched variables) make the
+    result independent of visiting order: where two walks place a node differently, both
+    proposals stay, and the caller sees the conflict instead of whichever came first.
+    """
+    merged = Alignment()
+    for name, anchors in anchor_groups.items():
+        walk = _Walk(old, new, compatible)
+        for new_node, old_node, why in anchors:
+            walk.propose(new_node, old_node, why)
+        walk.run()
+        walk.trace_alike_variables()
+        merged.merge(walk.alignment, name)
+    return merged
 
 
 class _Walk:
@@ -253,14 +272,14 @@ def _by_signature(graph: ForwardGraph, nodes, proposals=None, proposers=None) ->
         parts = []
         for producer, out_port in graph.dag.nodes[node]["inputs"]:
             attrs = graph.dag.nodes[producer]
-            behind = _through_reads(graph.dag, producer)
+            behind = through_reads(graph.dag, producer)
             shape = graph.dag.nodes[behind]["shape"] if behind else None
             parts.append((canonical_op(attrs["op"]), out_port, shape))
         groups[tuple(parts)].append(node)
     return groups
 
 
-def _through_reads(dag: nx.DiGraph, node: str) -> str | None:
+def through_reads(dag: nx.DiGraph, node: str) -> str | None:
     for _ in range(4):
         attrs = dag.nodes[node]
         if attrs["op"] in VARIABLE_OPS:

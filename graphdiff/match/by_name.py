@@ -11,6 +11,8 @@ def match_by_name(context: MatchContext, assignments: Assignments) -> None:
     for name in context.primaries():
         if not assignments.is_free(name) or name not in context.checkpoint:
             continue
+        if context.new_roles[name].kind == "optimizer" and _state_known(context):
+            continue  # optimizer state follows its variables (slots.py), not its name
         variable = context.new_variables[name]
         fault = incompatibility(variable, context.checkpoint[name])
         if fault:
@@ -18,3 +20,8 @@ def match_by_name(context: MatchContext, assignments: Assignments) -> None:
             continue
         evidence = (Evidence("same_name", f"checkpoint key '{name}'"),)
         assignments.assign(name, name, Match("name", 1.0, evidence))
+
+
+def _state_known(context: MatchContext) -> bool:
+    """The old graph shows which variables its optimizer state served (its update ops)."""
+    return any(role.kind == "optimizer" for role in context.old_roles.values())

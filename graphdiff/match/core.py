@@ -30,6 +30,13 @@ class MatchContext:
         """New variables that match on their own; slots follow these afterwards."""
         return [name for name in self.new_variables if self.new_roles[name].kind != "slot"]
 
+    def models(self) -> list[str]:
+        """New model variables: what structure matches (optimizer state follows them)."""
+        return [name for name in self.new_variables if self.new_roles[name].kind == "model"]
+
+    def old_models(self) -> list[str]:
+        return [key for key in self.checkpoint if self.old_roles.get(key, _MODEL).kind == "model"]
+
     def old_primaries(self) -> list[str]:
         return [key for key in self.checkpoint if self.old_roles.get(key, _MODEL).kind != "slot"]
 

@@ -65,16 +65,22 @@ class RenameBook:
         if name != key and name in self.keys and name not in self.demoted:
             return f"the checkpoint has a variable named '{name}' too"
         own = self.strength(rename_edits(key, name))
-        for edit in self.rules:
-            if self.support[edit] <= own:
-                break
-            forward = rewrite(as_rule(edit), key)
+        for edits in self._compositions():
+            if self.strength(edits) <= own:
+                continue
+            forward = _apply(edits, key)
             if forward is not None and forward != name and forward in self.new_names:
-                return f"the rename {describe(as_rule(edit))} sends '{key}' to '{forward}'"
-            backward = rewrite(as_rule((edit[0], edit[2], edit[1])), name)
+                return f"the rename {self.describe(edits)} sends '{key}' to '{forward}'"
+            backward = _apply([_reverse(e) for e in reversed(edits)], name)
             if backward is not None and backward != key and backward in self.keys:
-                return f"the rename {describe(as_rule(edit))} gives '{name}' from '{backward}'"
+                return f"the rename {self.describe(edits)} gives '{name}' from '{backward}'"
         return None
+
+    def _compositions(self) -> list[tuple[Edit, ...]]:
+        """Every rule alone, and each prefix rule followed by each leaf rule."""
+        prefixes = [e for e in self.rules if e[0] == "prefix"]
+        leaves = [e for e in self.rules if e[0] == "leaf"]
+        return [(e,) for e in self.rules] + [(p, leaf) for p in prefixes for leaf in leaves]
 
     def predict(self, name: str, acceptable) -> str | None:
         """The key the rules give `name`: undo one prefix and at most one leaf rule."""
@@ -91,6 +97,14 @@ class RenameBook:
                 if self.contradiction(name, key) is None:
                     return key
         return None
+
+
+def _apply(edits, name: str) -> str | None:
+    for edit in edits:
+        name = rewrite(as_rule(edit), name)
+        if name is None:
+            return None
+    return name
 
 
 def _reverse(edit: Edit) -> Edit:

@@ -18,7 +18,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import replace
 
-from graphdiff.match.alignment import Alignment, align, canonical_op, forward_graph
+from graphdiff.match.alignment import (
+    Alignment,
+    align,
+    canonical_op,
+    forward_graph,
+    through_reads,
+)
 from graphdiff.match.core import Assignments, MatchContext, incompatibility
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
@@ -28,23 +34,22 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     """Add structural and rule-based pairs to `assignments`; return the inferred rules used."""
     old, new = forward_graph(context.old_dag), forward_graph(context.new_dag)
     compatible = _compatibility(context)
-    boundary = _boundary_anchors(old.inputs, new.inputs, context, "input")
-    boundary += _boundary_anchors(old.outputs, new.outputs, context, "output")
-    boundary = [a for a in boundary if compatible(a[0], a[1])]
-    demoted = _withdraw_contradicted_names(
-        context, assignments, align(old, new, boundary, compatible)
-    )
+    boundary = {
+        "inputs": _boundary_anchors(old.inputs, new.inputs, context, "input"),
+        "outputs": _boundary_anchors(old.outputs, new.outputs, context, "output"),
+    }
+    boundary = {
+        walk: [a for a in pairs if compatible(a[0], a[1])] for walk, pairs in boundary.items()
+    }
+    blind = align(old, new, boundary, compatible)
+    demoted = _withdraw_contradicted_names(context, assignments, blind)
     anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
-    alignment = align(old, new, anchors + boundary, compatible)
+    alignment = align(old, new, {**boundary, "variables": anchors}, compatible)
     candidates = _variable_candidates(context, assignments, alignment)
-    support = Counter(
-        edit
-        for name, keys in candidates.items()
-        if len(keys) == 1
-        for edit in rename_edits(next(iter(keys)), name)
-    )
+    contested = _contested(candidates, alignment)
+    support = _votes(candidates, contested)
     book = RenameBook(support, context.new_variables, context.checkpoint, demoted)
-    choices = _choose(context, assignments, alignment, candidates, book)
+    choices = _choose(context, assignments, alignment, candidates, contested, book)
     used_edits = _settle_choices(assignments, choices, book, demoted)
     rules = {
         edit: as_rule(edit, f"inferred-{i}", count)
@@ -77,9 +82,19 @@ def _compatibility(context: MatchContext):
         if len(new_attrs["inputs"]) != len(old_attrs["inputs"]):
             return False
         if new_node in context.new_variables:
-            spec = context.checkpoint.get(old_node)
-            return spec is not None and not incompatibility(context.new_variables[new_node], spec)
+            return variables_fit(new_node, old_node)
+        # An op whose weights cannot come from the other's weights is not the same op.
+        for (new_in, _), (old_in, _) in zip(new_attrs["inputs"], old_attrs["inputs"], strict=True):
+            new_var = through_reads(context.new_dag, new_in)
+            old_var = through_reads(context.old_dag, old_in)
+            if new_var and old_var and not variables_fit(new_var, old_var):
+                return False
         return True
+
+    def variables_fit(new_var: str, old_var: str) -> bool:
+        spec = context.checkpoint.get(old_var)
+        variable = context.new_variables.get(new_var)
+        return spec is not None and variable is not None and not incompatibility(variable, spec)
 
     return compatible
 
@@ -110,9 +125,9 @@ def _boundary_anchors(old_nodes, new_nodes, context, kind):
 
 def _variable_candidates(context, assignments, alignment) -> dict[str, set[str]]:
     """Free new primaries -> checkpoint keys the walk proposed for them."""
-    primaries = set(context.old_primaries())
+    primaries = set(context.old_models())
     found = {}
-    for name in context.primaries():
+    for name in context.models():
         if not assignments.is_free(name):
             continue
         keys = {k for k in alignment.proposals.get(name, ()) if k in primaries}
@@ -121,35 +136,106 @@ def _variable_candidates(context, assignments, alignment) -> dict[str, set[str]]
     return found
 
 
+def _votes(candidates: dict[str, set[str]], contested: dict[str, set[str]]) -> Counter:
+    """Each variable votes for the rename edits that every key it might be shares.
+
+    A clean pair votes for all its edits. Where the graph leaves a choice (several candidates,
+    or a key other variables fit as well), only what all the choices agree on counts: a leaf
+    renamed `weights` -> `kernel` survives a shifted chain; the shifted scope pairs do not.
+    """
+    votes: Counter = Counter()
+    for name, keys in candidates.items():
+        choices = set(keys)
+        for rival in contested.get(name, ()):
+            choices |= candidates.get(rival, set())
+        common = None
+        for key in choices:
+            edits = set(rename_edits(key, name))
+            common = edits if common is None else common & edits
+        votes.update(common or ())
+    return votes
+
+
+def _contested(candidates: dict[str, set[str]], alignment: Alignment) -> dict[str, set[str]]:
+    """New variables whose one candidate key some other variable also fits, among others.
+
+    That is the mark of a shifted chain (a block added or removed among look-alikes): the
+    walk from one side pairs a block with its neighbour's key. Copies of one net (towers) are
+    not contested: each copy fits that key and nothing else.
+    """
+    contested = {}
+    for name, keys in candidates.items():
+        if len(keys) != 1:
+            continue
+        key = next(iter(keys))
+        rivals = {
+            other
+            for other in alignment.proposers.get(key, ())
+            if other != name and len(candidates.get(other, ())) > 1
+        }
+        if rivals:
+            contested[name] = rivals
+    return contested
+
+
 def _withdraw_contradicted_names(context, assignments: Assignments, blind: Alignment) -> set[str]:
-    """Same names that the graph, read without names, gives to other variables on both sides."""
-    primaries = set(context.old_primaries())
+    """Same names that the graph, read without names, gives to other variables on both sides.
+
+    Only when each side has exactly one other partner, and either the walk from the inputs
+    and the walk from the outputs agree, or the names split a layer that the graph keeps
+    whole (a sibling cannot take its same-named key, its shape differs, and the graph puts
+    both in one other layer): the names were reused for other variables (layers renumbered),
+    and keeping them would restore each into its neighbour.
+    """
+    primaries = set(context.old_models())
+    variables = set(context.new_variables)
     demoted = set()
     for name, (key, match) in list(assignments.pairs.items()):
         if match.method != "name":
             continue
         placed = blind.proposals.get(name, set()) & primaries
-        takers = blind.proposers.get(key, set()) & set(context.new_variables)
+        takers = blind.proposers.get(key, set()) & variables
         if len(placed) != 1 or len(takers) != 1:
             continue
         other_key, other_name = next(iter(placed)), next(iter(takers))
         if other_key == key or other_name == name:
             continue
-        if blind.proposers.get(other_key, set()) & set(context.new_variables) != {name}:
+        if blind.proposers.get(other_key, set()) & variables != {name}:
+            continue
+        both = {"inputs", "outputs"}
+        agreed = both <= blind.walks[(name, other_key)] and both <= blind.walks[(other_name, key)]
+        if not agreed and not _layer_split(context, blind, name, other_key):
             continue
         assignments.release(name)
         demoted.add(name)
     return demoted
 
 
-def _choose(context, assignments, alignment, candidates, book) -> dict[str, tuple]:
+def _layer_split(context, blind: Alignment, name: str, other_key: str) -> bool:
+    """A sibling of `name` lost its same-named key to a shape change, and the graph places it
+    in the layer where it places `name`."""
+    scope, other_scope = name.rpartition("/")[0], other_key.rpartition("/")[0]
+    for sibling in context.new_variables:
+        if sibling == name or sibling.rpartition("/")[0] != scope:
+            continue
+        spec = context.checkpoint.get(sibling)
+        if spec is None or not incompatibility(context.new_variables[sibling], spec):
+            continue
+        placed = blind.proposals.get(sibling, set())
+        if len(placed) == 1 and next(iter(placed)).rpartition("/")[0] == other_scope:
+            return True
+    return False
+
+
+def _choose(context, assignments, alignment, candidates, contested, book) -> dict[str, tuple]:
     """Each free primary's proposed key, with method and evidence; refusals go to assignments."""
     used = assignments.used_keys()
 
-    def acceptable(key: str) -> bool:
-        return key not in used and context.old_roles[key].kind != "slot"
+    def same_role(name: str):
+        role = context.new_roles[name].kind
+        return lambda key: key not in used and context.old_roles[key].kind == role
 
-    primaries = set(context.old_primaries())
+    primaries = set(context.old_models())
     alike = {
         name: {k for k in keys if k in primaries and _fits(context, name, k)}
         for name, keys in alignment.alike.items()
@@ -157,11 +243,12 @@ def _choose(context, assignments, alignment, candidates, book) -> dict[str, tupl
     }
 
     choices = {}
-    for name in context.primaries():
+    steps = [n for n, role in context.new_roles.items() if role.kind == "global_step"]
+    for name in context.models() + steps:
         if not assignments.is_free(name):
             continue
         keys = candidates.get(name, set())
-        predicted = book.predict(name, acceptable)
+        predicted = book.predict(name, same_role(name))
         if predicted is not None and not _fits(context, name, predicted):
             predicted = None
         if predicted is not None:
@@ -186,6 +273,9 @@ def _choose(context, assignments, alignment, candidates, book) -> dict[str, tupl
                 reason = "the rename is seen nowhere else; confirm it with --map"
             if reason is None and key in used:
                 reason = "that key already restores another variable"
+            if reason is None and name in contested:
+                others = ", ".join(sorted(contested[name]))
+                reason = f"the graph fits {others} there too"
             if reason:
                 assignments.refuse(
                     name, f"same place in the graph as '{key}', but {reason}", (key,)

@@ -54,6 +54,10 @@ class Case:
 
 # Old graphs: body of build_graph(). Each is built and saved once per session.
 OLD_GRAPHS = {
+    "gan": """
+        with nets.variables():
+            nets.gan()
+    """,
     "resnet50_adam": """
         with nets.variables():
             nets.train([nets.resnet(50)])
@@ -510,16 +514,13 @@ CASES = (
         with nets.variables():
             nets.chain(("adapter", "block1", "block2"))
         """,
-        renames=(("^block1/", "enc1/"), ("^block2/", "enc2/")),
-        fresh=("^adapter/",),
-        rules=rules({("prefix", "enc1", "block1"), ("prefix", "enc2", "block2")}),
+        renames=(),
+        fresh=("^adapter/", "^block1/", "^block2/"),
         why="Both blocks renamed (enc1, enc2 -> block1, block2) and a block of the same shapes "
-        "inserted first. Debatable: the graph alone cannot tell an insertion at the start from "
-        "one at the end or in the middle (three identical blocks where there were two); the "
-        "names can (adapter is new, blockN is encN). Initializing all three with their "
-        "candidates would also be right; restoring adapter is not. Its mirror image, appending "
-        "at the end (pending_cases.py: append_end_renamed), is restored wrongly today: this "
-        "case passes because the matcher guesses 'inserted at the start'.",
+        "inserted first. The graph alone cannot tell an insertion at the start from one at the "
+        "end (three identical blocks where there were two; append_end_renamed is the same graph "
+        "pair read the other way), and no name survives to settle it. Precision first: all three "
+        "are initialized, with their candidates in the plan; restoring any would be a guess.",
     ),
     Case(
         "insert_start_softmax",
@@ -712,6 +713,91 @@ CASES = (
         ),
         why="Two nets with partly equal names and shapes (student enc1-2, teacher enc1-3) moved "
         "under different scopes: each keeps its own weights, none crosses over.",
+    ),
+    # --- found by the adversarial review, fixed since ------------------------------------------
+    Case(
+        "append_end_renamed",
+        "chain",
+        """
+        with nets.variables():
+            nets.chain(("block1", "block2", "extra"))
+        """,
+        renames=(),
+        fresh=("^block1/", "^block2/", "^extra/"),
+        why="Both blocks renamed (enc1, enc2 -> block1, block2) and a block of the same shapes "
+        "appended after them: the mirror image of insert_start_renamed, and the same graph pair. "
+        "Nothing tells where the new block went, so all three are initialized with their "
+        "candidates listed. Restoring extra <- enc2 and block2 <- enc1 (what a walk from the "
+        "output alone says) is the wrong restore this case exists to catch.",
+    ),
+    Case(
+        "append_end_normalized",
+        "chain",
+        """
+        with nets.variables():
+            nets.chain(("enc1", "enc2", "enc3"), normalize=True)
+        """,
+        fresh=("^enc3/",),
+        why="A block of enc2's shapes appended after enc2, every old name kept, and the images "
+        "now divided by 255 before the stem (a new op at the input). enc3 is new: enc1 and enc2 "
+        "kept their names and their order; nothing was renamed. Without the division the "
+        "matcher gets this right (inserted_same_names is the same idea in the middle).",
+    ),
+    Case(
+        "leaf_move_append",
+        "chain",
+        """
+        with nets.variables():
+            with nets.scope("model"), nets.renamed_leaves({"weights": "kernel"}):
+                nets.chain(("enc1", "enc2", "enc3"))
+        """,
+        renames=(("^model/(.*)/kernel$", r"\1/weights"), ("^model/", "")),
+        fresh=("^model/enc3/",),
+        rules=rules({("prefix", "", "model"), ("leaf", "weights", "kernel")}),
+        why="Moved under model/, weights -> kernel, and a block of enc2's shapes appended after "
+        "enc2. enc3 is new and model/enc2 is enc2: the two rules composed say so. Without the "
+        "leaf rename (append_end_moved in cases.py) the matcher gets it right.",
+    ),
+    Case(
+        "gan_optimizers_reordered",
+        "gan",
+        """
+        with nets.variables():
+            nets.gan(order=("discriminator", "generator"))
+        """,
+        renames=(
+            ("^beta1_power$", "beta1_power_1"),
+            ("^beta2_power$", "beta2_power_1"),
+            ("^beta1_power_1$", "beta1_power"),
+            ("^beta2_power_1$", "beta2_power"),
+        ),
+        rules=None,
+        why="A GAN with one Adam per net (generator beta1 0.5, discriminator 0.9); the new code "
+        "builds the discriminator's train op first. TensorFlow names the first Adam's powers "
+        "beta1_power/beta2_power and the second's beta1_power_1/beta2_power_1, so the names "
+        "now point at the other optimizer: the discriminator's beta1_power must come from "
+        "beta1_power_1 (0.9^t, not 0.5^t). The graph says whose they are: each power feeds the "
+        "ApplyAdam ops of its own net's variables. (Inferred rules are not checked here.)",
+    ),
+    Case(
+        "optimizer_renamed",
+        "encdec_adam",
+        """
+        with nets.variables():
+            nets.train(nets.chain(("encoder", "dec")), name="opt")
+        """,
+        renames=(
+            ("^encoder/(.*)/opt$", r"enc/\1/Adam"),
+            ("^encoder/(.*)/opt_1$", r"enc/\1/Adam_1"),
+            ("/opt$", "/Adam"),
+            ("/opt_1$", "/Adam_1"),
+            ("^encoder/", "enc/"),
+        ),
+        rules=rules({("prefix", "enc", "encoder")}),
+        why="enc renamed to encoder, and the same Adam now built with name='opt', so its slots "
+        "are <var>/opt and <var>/opt_1 instead of <var>/Adam and <var>/Adam_1. Same optimizer "
+        "class, same slot positions on ApplyAdam (m is input 1, v is input 2): the slots are "
+        "the same state and should be restored.",
     ),
 )
 
