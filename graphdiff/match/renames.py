@@ -41,11 +41,12 @@ def as_rule(edit: Edit, rule_id: str = "", support: int = 0) -> Rule:
 
 
 class RenameBook:
-    def __init__(self, support: Counter, new_names, keys, demoted=frozenset()):
+    def __init__(self, support: Counter, new_names, keys, fits, demoted=frozenset()):
         self.support = support
         self.rules = [e for e, n in support.most_common() if n >= MIN_SUPPORT]
         self.new_names = set(new_names)
         self.keys = set(keys)
+        self.fits = fits  # fits(name, key): the key's tensor could be restored into the name
         self.demoted = set(demoted)  # same names the graph showed to be different variables
 
     def strength(self, edits) -> int:
@@ -60,9 +61,11 @@ class RenameBook:
 
     def contradiction(self, name: str, key: str) -> str | None:
         """Why pairing `name` with `key` goes against stronger evidence, or None."""
-        if key != name and key in self.new_names and key not in self.demoted:
+        # A same name claims only what it could take: a head whose class count changed
+        # leaves its old tensors free for the variable the graph puts in their place.
+        if key != name and self._same_name_claims(key):
             return f"the new graph has a variable named '{key}' too"
-        if name != key and name in self.keys and name not in self.demoted:
+        if name != key and self._same_name_claims(name):
             return f"the checkpoint has a variable named '{name}' too"
         own = self.strength(rename_edits(key, name))
         for edits in self._compositions():
@@ -75,6 +78,14 @@ class RenameBook:
             if backward is not None and backward != key and backward in self.keys:
                 return f"the rename {self.describe(edits)} gives '{name}' from '{backward}'"
         return None
+
+    def _same_name_claims(self, name: str) -> bool:
+        return (
+            name in self.new_names
+            and name in self.keys
+            and name not in self.demoted
+            and self.fits(name, name)
+        )
 
     def _compositions(self) -> list[tuple[Edit, ...]]:
         """Every rule alone, and each prefix rule followed by each leaf rule."""

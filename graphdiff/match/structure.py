@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import replace
+from functools import partial
 
 from graphdiff.match.alignment import (
     Alignment,
@@ -48,7 +49,9 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     candidates = _variable_candidates(context, assignments, alignment)
     contested = _contested(candidates, alignment)
     support = _votes(candidates, contested)
-    book = RenameBook(support, context.new_variables, context.checkpoint, demoted)
+    book = RenameBook(
+        support, context.new_variables, context.checkpoint, partial(_fits, context), demoted
+    )
     choices = _choose(context, assignments, alignment, candidates, contested, book)
     used_edits = _settle_choices(assignments, choices, book, demoted)
     rules = {

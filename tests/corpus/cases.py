@@ -54,6 +54,10 @@ class Case:
 
 # Old graphs: body of build_graph(). Each is built and saved once per session.
 OLD_GRAPHS = {
+    "mlp2": """
+        with nets.variables():
+            nets.mlp([("dense", 8), ("dense_1", 8)])
+    """,
     "gan": """
         with nets.variables():
             nets.gan()
@@ -798,6 +802,36 @@ CASES = (
         "are <var>/opt and <var>/opt_1 instead of <var>/Adam and <var>/Adam_1. Same optimizer "
         "class, same slot positions on ApplyAdam (m is input 1, v is input 2): the slots are "
         "the same state and should be restored.",
+    ),
+    Case(
+        "keep_old_head_lwf",
+        "chain",
+        """
+        with nets.variables():
+            nets.chain(heads=("logits", "old_logits"), classes=(7, 5))
+        """,
+        renames=(("^old_logits/", "logits/"),),
+        fresh=("^logits/",),
+        rules=rules({("prefix", "logits", "old_logits")}),
+        why="Learning without forgetting: a new 7-class head takes the name logits, and the old "
+        "5-class head is kept beside it as old_logits. The name logits now holds a variable of "
+        "another shape; old_logits is the only variable that fits logits/* at all.",
+    ),
+    Case(
+        "layers_renumbered",
+        "mlp2",
+        """
+        with nets.variables():
+            nets.mlp([("dense", 4), ("dense_1", 8), ("dense_2", 8)])
+        """,
+        renames=(("^dense_1/", "dense/"), ("^dense_2/", "dense_1/")),
+        fresh=("^dense/",),
+        rules=rules({("prefix", "dense", "dense_1"), ("prefix", "dense_1", "dense_2")}),
+        why="Keras-style automatic names: a 4->4 layer inserted first renumbers the old dense, "
+        "dense_1 to dense_1, dense_2. Shapes decide it: the first layer is the only 4->4 one and "
+        "nothing in the checkpoint fits it; old dense (4->8) fits only new dense_1. The old "
+        "name dense_1/b (shape [8]) is reused by a variable of old dense's layer: the name "
+        "must not win.",
     ),
 )
 

@@ -20,10 +20,6 @@ from .cases import Case, rules
 
 OLD_GRAPHS = {
     **_CORPUS_OLD_GRAPHS,
-    "mlp2": """
-        with nets.variables():
-            nets.mlp([("dense", 8), ("dense_1", 8)])
-    """,
 }
 
 
@@ -61,36 +57,6 @@ CASES = (
         "the shadows model/model/<var>/ExponentialMovingAverage (as it does Adam's slots in "
         "training_moved_to_resource). Each shadow is the moving average of its variable (its "
         "AssignMovingAvg reads both) and should follow it.",
-    ),
-    Case(
-        "keep_old_head_lwf",
-        "chain",
-        """
-        with nets.variables():
-            nets.chain(heads=("logits", "old_logits"), classes=(7, 5))
-        """,
-        renames=(("^old_logits/", "logits/"),),
-        fresh=("^logits/",),
-        rules=rules({("prefix", "logits", "old_logits")}),
-        why="Learning without forgetting: a new 7-class head takes the name logits, and the old "
-        "5-class head is kept beside it as old_logits. The name logits now holds a variable of "
-        "another shape; old_logits is the only variable that fits logits/* at all.",
-    ),
-    Case(
-        "layers_renumbered",
-        "mlp2",
-        """
-        with nets.variables():
-            nets.mlp([("dense", 4), ("dense_1", 8), ("dense_2", 8)])
-        """,
-        renames=(("^dense_1/", "dense/"), ("^dense_2/", "dense_1/")),
-        fresh=("^dense/",),
-        rules=rules({("prefix", "dense", "dense_1"), ("prefix", "dense_1", "dense_2")}),
-        why="Keras-style automatic names: a 4->4 layer inserted first renumbers the old dense, "
-        "dense_1 to dense_1, dense_2. Shapes decide it: the first layer is the only 4->4 one and "
-        "nothing in the checkpoint fits it; old dense (4->8) fits only new dense_1. The old "
-        "name dense_1/b (shape [8]) is reused by a variable of old dense's layer: the name "
-        "must not win.",
     ),
     Case(
         "two_nets_one_renamed",
