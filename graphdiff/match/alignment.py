@@ -56,7 +56,9 @@ def forward_graph(dag: nx.DiGraph) -> ForwardGraph:
         for port, (producer, out_port) in enumerate(attrs["inputs"]):
             consumers[producer].append((name, port, out_port))
         if attrs["op"] in VARIABLE_OPS or (
-            attrs["op"] in _INPUT_OPS and not name.endswith(_INTERNAL_SUFFIX)
+            attrs["op"] in _INPUT_OPS
+            and not name.endswith(_INTERNAL_SUFFIX)
+            and not _is_machinery(name, attrs["op"])  # the Saver's filename input
         ):
             roots.append(name)
     nodes = set(roots)

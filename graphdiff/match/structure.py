@@ -103,7 +103,8 @@ def _compatibility(context: MatchContext):
 
 
 def _boundary_anchors(old_nodes, new_nodes, context, kind):
-    """Pair inputs (or outputs) by name, else by the longest common name suffix, if unique."""
+    """Pair inputs (or outputs) by name, else by the longest common name suffix, if unique;
+    the one left on each side (of one op type) pairs with the one left on the other."""
     by_suffix: dict[tuple, list[str]] = defaultdict(list)  # (op, last k name parts) -> old
     for old_name in old_nodes:
         parts = old_name.split("/")
@@ -121,8 +122,14 @@ def _boundary_anchors(old_nodes, new_nodes, context, kind):
                     why = f"{kind} of the same name" if found[0] == name else f"{kind} '{found[0]}'"
                     anchors.append((name, found[0], why))
                 break
-    if not anchors and len(old_nodes) == 1 and len(new_nodes) == 1:
-        anchors.append((new_nodes[0], old_nodes[0], f"the only {kind}"))
+    paired_new = {a[0] for a in anchors}
+    paired_old = {a[1] for a in anchors}
+    left_new = [n for n in new_nodes if n not in paired_new]
+    left_old = [o for o in old_nodes if o not in paired_old]
+    if len(left_new) == 1 and len(left_old) == 1:
+        new_op = canonical_op(context.new_dag.nodes[left_new[0]]["op"])
+        if new_op == canonical_op(context.old_dag.nodes[left_old[0]]["op"]):
+            anchors.append((left_new[0], left_old[0], f"the one {kind} left on each side"))
     return anchors
 
 

@@ -833,6 +833,22 @@ CASES = (
         "name dense_1/b (shape [8]) is reused by a variable of old dense's layer: the name "
         "must not win.",
     ),
+    Case(
+        "two_nets_one_renamed",
+        "student_teacher",
+        """
+        with nets.variables():
+            with nets.scope("teacher"):
+                nets.chain(("enc1", "enc2", "enc3"))
+            with nets.scope("student_v2"):
+                nets.chain(("enc1", "enc2"))
+        """,
+        renames=(("^student_v2/", "student/"),),
+        rules=rules({("prefix", "student", "student_v2")}),
+        why="Two nets (student, teacher, with partly equal names), the student renamed to "
+        "student_v2. Its input student_v2/images ends like both old inputs, so it pairs with "
+        "neither; yet the student's keys are the only ones left and every shape fits.",
+    ),
 )
 
 CASE_NAMES = tuple(case.name for case in CASES)
