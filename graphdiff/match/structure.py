@@ -1,12 +1,14 @@
 """Match variables by where they sit in the computation, checked against the renames it implies.
 
-1. Align the forward graphs from inputs and outputs alone (the *blind* walk). A same-name
-   match that the blind walk cleanly contradicts (the graph puts that name where another key
-   was, on both sides) is withdrawn: the names were reused for other variables.
-2. Align again, anchored also on the variables matched so far. Every free variable the walk
-   reaches gets candidate keys; single-candidate pairs vote for rename edits (renames.py).
+1. Align the forward graphs from the inputs and from the outputs, each walk on its own and
+   without names (alignment.py). A same-name match that both walks cleanly contradict (they
+   put that name where another key was, on both sides) is withdrawn: the names were reused.
+2. Align again, with a third walk from the variables matched so far. Every free variable gets
+   the keys the walks propose; a variable whose one key another, undecided variable also fits
+   is *contested* (a shifted chain). Variables vote for the rename edits all their possible
+   keys agree on (renames.py).
 3. For each free variable: the key the rename rules predict, if the structure does not place
-   it elsewhere; else its one structural candidate, if no stronger rule or same name claims
+   it elsewhere; else its one uncontested candidate, if no stronger rule or same name claims
    that key or name. Several takers of one key are towers when their renames are equally
    supported, else the best-supported one wins, else none.
 
