@@ -57,6 +57,8 @@ def roles_of(dag: nx.DiGraph, variable_names: list[str] | set[str] | dict) -> di
                 else:
                     optimizer_inputs[held] = (op, index)
                     serves.setdefault(held, set()).add(primary)
+    for shadow, primary in _moving_averages(dag, names).items():
+        roles.setdefault(shadow, Role(SLOT, primary, _slot_name(primary, shadow), ("Average", 0)))
     for name in sorted(names):
         if name in roles:
             continue
@@ -71,6 +73,45 @@ def roles_of(dag: nx.DiGraph, variable_names: list[str] | set[str] | dict) -> di
         else:
             roles[name] = Role(MODEL)
     return roles
+
+
+_AVERAGE_UPDATES = frozenset({"AssignSub", "AssignSubVariableOp"})
+
+
+def _moving_averages(dag: nx.DiGraph, names: set[str]) -> dict[str, str]:
+    """Shadow variables (ExponentialMovingAverage) -> the variable they average.
+
+    The update is `shadow -= (shadow - value) * (1 - decay)`: an AssignSub on the shadow whose
+    amount reads exactly one other variable. A batch-norm moving mean averages a tensor, not a
+    variable, and stays a model variable.
+    """
+    shadows = {}
+    for _, attrs in dag.nodes(data=True):
+        if attrs["op"] not in _AVERAGE_UPDATES or len(attrs["inputs"]) != 2:
+            continue
+        shadow = _variable_behind(dag, attrs["inputs"][0][0])
+        if shadow not in names:
+            continue
+        read = _variables_read(dag, attrs["inputs"][1][0], depth=3) - {shadow}
+        if len(read) == 1 and (averaged := next(iter(read))) in names:
+            shadows[shadow] = averaged
+    return shadows
+
+
+def _variables_read(dag: nx.DiGraph, node: str, depth: int) -> set[str]:
+    found, frontier = set(), [node]
+    for _ in range(depth + 1):
+        next_frontier = []
+        for current in frontier:
+            if current not in dag:
+                continue
+            variable = _variable_behind(dag, current)
+            if variable is not None:
+                found.add(variable)
+            else:
+                next_frontier += [producer for producer, _ in dag.nodes[current]["inputs"]]
+        frontier = next_frontier
+    return found
 
 
 def _slot_name(primary: str, slot: str) -> str:

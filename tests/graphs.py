@@ -24,7 +24,11 @@ def save_checkpoint(directory: Path, build, seed: int = 0) -> str:
         build()
         saver = v1.train.Saver()
         with v1.Session() as session:
-            session.run(v1.global_variables_initializer())
+            # Trainables first: a moving-average shadow starts from its variable's value.
+            trainable = v1.trainable_variables()
+            rest = [v for v in v1.global_variables() if v not in trainable]
+            session.run(v1.variables_initializer(trainable))
+            session.run(v1.variables_initializer(rest))
             directory.mkdir(parents=True, exist_ok=True)
             return saver.save(session, str(directory / "model.ckpt"))
 

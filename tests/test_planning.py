@@ -430,3 +430,28 @@ def test_control_and_data_edges_are_told_apart(old_plain):
     found = variables_of(dag)
     assert found["A/w"].shape == (4, 8) and found["A/w"].op == "VariableV2"
     assert np.prod(found["B/w"].shape) == 24
+
+
+def test_moving_average_shadows_follow_their_variable_and_moving_means_do_not(tmp_path):
+    from graphdiff.graph_model import graph_to_dag, variables_of
+    from graphdiff.loading import read_meta_graph
+    from graphdiff.roles import roles_of
+
+    def build():
+        x = inputs()
+        h = dense(x, 8, "A")
+        with v1.variable_scope("bn"):
+            mean = v1.get_variable("moving_mean", [8], trainable=False, use_resource=False)
+            v1.assign_sub(mean, (mean - tf.reduce_mean(h, 0)) * 0.1)
+        v1.train.ExponentialMovingAverage(0.99).apply([v for v in v1.trainable_variables()])
+
+    old = save_checkpoint(tmp_path / "ema", build)
+    dag = graph_to_dag(read_meta_graph(f"{old}.meta").graph_def)
+    roles = roles_of(dag, variables_of(dag))
+    shadow = roles["A/w/ExponentialMovingAverage"]
+    assert (shadow.kind, shadow.primary, shadow.slot_name) == (
+        "slot",
+        "A/w",
+        "ExponentialMovingAverage",
+    )
+    assert roles["bn/moving_mean"].kind == "model"

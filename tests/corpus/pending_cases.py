@@ -42,22 +42,6 @@ CASES = (
         "towers restore every old variable; only tower_1/enc3 is new. One extra block must not "
         "cost tower_1 its whole restore.",
     ),
-    Case(
-        "ema_inside_moved_scope",
-        "chain_ema",
-        """
-        with nets.variables():
-            with nets.scope("model"):
-                nets.chain()
-                nets.moving_average()
-        """,
-        renames=(("^model/model/", ""), ("^model/", "")),
-        rules=rules({("prefix", "", "model")}),
-        why="The net and its ExponentialMovingAverage both built under model/: TensorFlow names "
-        "the shadows model/model/<var>/ExponentialMovingAverage (as it does Adam's slots in "
-        "training_moved_to_resource). Each shadow is the moving average of its variable (its "
-        "AssignMovingAvg reads both) and should follow it.",
-    ),
 )
 
 CASE_NAMES = tuple(case.name for case in CASES)
