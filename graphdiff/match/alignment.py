@@ -15,7 +15,7 @@ Saver's ops are machinery that every graph has, and would pair by accident.
 from __future__ import annotations
 
 import re
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -119,9 +119,13 @@ def align(
     """
     merged = Alignment()
     for name, anchors in anchor_groups.items():
+        anchors = list(anchors)
+        shared = Counter(old_node for _, old_node, _ in anchors)
         walk = _Walk(old, new, compatible)
         for new_node, old_node, why in anchors:
-            walk.propose(new_node, old_node, why)
+            # One old input feeding several new ones (a tower each): their walks may share
+            # old ops, as copies found inside the walk do.
+            walk.propose(new_node, old_node, why, replicated=shared[old_node] > 1)
         walk.run()
         walk.trace_alike_variables()
         merged.merge(walk.alignment, name)

@@ -67,9 +67,11 @@ class RenameBook:
             return f"the new graph has a variable named '{key}' too"
         if name != key and self._same_name_claims(name):
             return f"the checkpoint has a variable named '{name}' too"
-        own = self.strength(rename_edits(key, name))
+        own_edits = rename_edits(key, name)
+        own = self.strength(own_edits)
         for edits in self._compositions():
-            if self.strength(edits) <= own:
+            stronger = self.strength(edits)
+            if stronger <= own or (2 * own >= stronger and copies_of_one_scope(own_edits, edits)):
                 continue
             forward = _apply(edits, key)
             if forward is not None and forward != name and forward in self.new_names:
@@ -108,6 +110,13 @@ class RenameBook:
                 if self.contradiction(name, key) is None:
                     return key
         return None
+
+
+def copies_of_one_scope(edits, other_edits) -> bool:
+    """Both move the same old scope (to different places): copies, as towers are."""
+    old = [e[1] for e in edits if e[0] == "prefix"]
+    other = [e[1] for e in other_edits if e[0] == "prefix"]
+    return bool(old) and old == other
 
 
 def _apply(edits, name: str) -> str | None:

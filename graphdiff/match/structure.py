@@ -29,7 +29,7 @@ from graphdiff.match.alignment import (
     through_reads,
 )
 from graphdiff.match.core import Assignments, MatchContext, incompatibility
-from graphdiff.match.renames import RenameBook, as_rule, rename_edits
+from graphdiff.match.renames import RenameBook, as_rule, copies_of_one_scope, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
 
 
@@ -318,17 +318,28 @@ def _evidence(alignment, book, name, key) -> tuple[Evidence, ...]:
 
 
 def _settle_choices(assignments, choices, book, demoted) -> Counter:
-    """One key, several takers: towers when equally supported, else the strongest, else none."""
+    """One key, several takers: copies of one scope (towers) all take it, else the strongest."""
     by_key = defaultdict(list)
     for name, (key, _, _) in choices.items():
         by_key[key].append(name)
     used_edits: Counter = Counter()
     for key, takers in by_key.items():
-        strength = {n: book.strength(rename_edits(key, n)) for n in takers}
+        edits = {n: rename_edits(key, n) for n in takers}
+        strength = {n: book.strength(edits[n]) for n in takers}
         best = max(strength.values())
         leaders = [n for n in takers if strength[n] == best]
-        if len(leaders) < len(takers) and len(leaders) > 1:
+        if len(leaders) > 1 and len(leaders) < len(takers):
             leaders = []
+        elif len(leaders) == 1 and key not in demoted:
+            leader = leaders[0]
+            leaders += [
+                n
+                for n in takers
+                if n != leader
+                and book.supported(edits[n])
+                and 2 * strength[n] >= best  # a whole copy, not one layer named alike
+                and copies_of_one_scope(edits[n], edits[leader])
+            ]
         for name in takers:
             _, method, evidence = choices[name]
             if name not in leaders:

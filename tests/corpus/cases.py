@@ -865,6 +865,40 @@ CASES = (
         "training_moved_to_resource). Each shadow is the moving average of its variable (its "
         "AssignMovingAvg reads both) and should follow it.",
     ),
+    Case(
+        "towers_one_new_head",
+        "chain",
+        """
+        with nets.variables():
+            with nets.scope("tower_0"):
+                nets.chain()
+            with nets.scope("tower_1"):
+                nets.chain(classes=7)
+        """,
+        renames=(("^tower_[01]/", ""),),
+        fresh=("^tower_1/logits/",),
+        rules=rules({("prefix", "", "tower_0"), ("prefix", "", "tower_1")}),
+        why="Two towers from one pretrained net, tower_1 with a 7-class head. tower_1 is a copy "
+        "of the old net but for its head: every other variable comes from the same key as "
+        "tower_0's, though tower_1's rename is seen less often (its head cannot vote).",
+    ),
+    Case(
+        "towers_one_extra",
+        "chain",
+        """
+        with nets.variables():
+            with nets.scope("tower_0"):
+                nets.chain()
+            with nets.scope("tower_1"):
+                nets.chain(("enc1", "enc2", "enc3"))
+        """,
+        renames=(("^tower_[01]/", ""),),
+        fresh=("^tower_1/enc3/",),
+        rules=rules({("prefix", "", "tower_0"), ("prefix", "", "tower_1")}),
+        why="Two towers from one pretrained net, tower_1 with an extra block appended. Both "
+        "towers restore every old variable; only tower_1/enc3 is new. One extra block must not "
+        "cost tower_1 its whole restore.",
+    ),
 )
 
 CASE_NAMES = tuple(case.name for case in CASES)
