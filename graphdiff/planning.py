@@ -50,6 +50,7 @@ from graphdiff.scopes import summarize
 class _Loaded:
     context: MatchContext
     undefined: dict  # new variable -> shape proposed at build time (None: none could be)
+    shape_sources: dict  # new variable -> the checkpoint key that proposed its shape
     prefix: str
     has_index: bool
 
@@ -86,9 +87,7 @@ def make_plan(
         inferred = match_by_structure(context, assignments)
     follow_slots(context, assignments)
     follow_optimizer_state(context, assignments)
-    entries = [
-        _entry(context, assignments, loaded.undefined, name) for name in context.new_variables
-    ]
+    entries = [_entry(context, assignments, loaded, name) for name in context.new_variables]
     unused = _unused(context, assignments, options)
     user_rules = [
         Rule(r.id, r.kind, r.old, r.new, r.origin, support.get(r.id, 0)) for r in rules.maps
@@ -125,9 +124,14 @@ def _load(old_meta, new_graph, checkpoint, rules: UserRules) -> _Loaded:
             if v.fully_defined
         }
 
+    shape_sources = {}
+
     def shape_for(name: str):
         key = rules.key_for(name, specs) or name
-        return specs[key].shape if key in specs else None
+        if key not in specs:
+            return None
+        shape_sources[name] = key
+        return specs[key].shape
 
     built = build_new_graph(new_graph, shape_for)
     new_dag = graph_to_dag(built.graph.as_graph_def())
@@ -141,7 +145,7 @@ def _load(old_meta, new_graph, checkpoint, rules: UserRules) -> _Loaded:
         new_variables=new_variables,
         new_roles=roles_of(new_dag, new_variables),
     )
-    return _Loaded(context, built.undefined_shapes, prefix, has_index)
+    return _Loaded(context, built.undefined_shapes, shape_sources, prefix, has_index)
 
 
 def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> None:
@@ -150,16 +154,15 @@ def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> N
             assignments.refuse(name, "optimizer state reset by --reset-optimizer", final=True)
 
 
-def _entry(context: MatchContext, assignments: Assignments, undefined: dict, name: str):
+def _entry(context: MatchContext, assignments: Assignments, loaded: _Loaded, name: str):
+    undefined = loaded.undefined
     variable = context.new_variables[name]
     role = context.new_roles[name]
     resolution = None
     shape = variable.shape
     if name in undefined and undefined[name] is not None:
         shape = tuple(undefined[name])
-        resolution = ShapeResolution(
-            shape, _proposer(context, assignments, name), "undefined_in_get_variable"
-        )
+        resolution = ShapeResolution(shape, loaded.shape_sources[name], "undefined_in_get_variable")
     common = dict(name=name, dtype=variable.dtype, role=role.kind, slot_of=role.primary)
     if name in assignments.pairs:
         key, match = assignments.pairs[name]
@@ -190,12 +193,6 @@ def _entry(context: MatchContext, assignments: Assignments, undefined: dict, nam
         shape_resolution=resolution,
         candidates=candidates,
     )
-
-
-def _proposer(context: MatchContext, assignments: Assignments, name: str) -> str:
-    if name in assignments.pairs:
-        return assignments.pairs[name][0]
-    return name if name in context.checkpoint else "(a --map rule)"
 
 
 def _how(method: str) -> str:

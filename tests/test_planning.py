@@ -455,3 +455,23 @@ def test_moving_average_shadows_follow_their_variable_and_moving_means_do_not(tm
         "ExponentialMovingAverage",
     )
     assert roles["bn/moving_mean"].kind == "model"
+
+
+def test_a_shape_proposed_through_a_map_names_the_key_it_came_from(old_plain, tmp_path):
+    plan = plan_for(
+        old_plain,
+        tmp_path,
+        """
+        x = inputs()
+        h = dense(x, 8, "A")
+        with v1.variable_scope("head"):
+            w = v1.get_variable("w", [8, 3])
+            b = v1.get_variable("b", initializer=v1.zeros_initializer())
+            tf.matmul(h, w) + b
+    """,
+        maps=("B=head",),
+        excludes=("^head/b$",),
+    )
+    entry = plan.entry("head/b")
+    assert entry.action == INITIALIZE and entry.shape == (3,)
+    assert entry.shape_resolution.source == "B/b"
