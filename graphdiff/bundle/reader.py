@@ -1,0 +1,170 @@
+"""Read a tensor bundle (TensorFlow's V2 checkpoint) entry by entry, without a session.
+
+The index is parsed here (`table.read_table` + `BundleEntryProto`), so that a tensor's bytes
+can be located in its `.data-*` shard and carried over as they are, their crc32c checked on
+the way. Decoding a value (`BundleReader.array`) goes through TensorFlow's own checkpoint
+reader, which assembles sliced tensors and knows every dtype.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphdiff.bundle import slices as slicing
+from graphdiff.bundle.table import TableError, crc32c, get_varint, read_table, unmask
+from graphdiff.errors import BadInput
+from graphdiff.tf_import import tensorflow
+
+HEADER_KEY = b""
+DT_STRING = 7
+CHUNK = 8 << 20  # bytes per read when carrying a tensor over
+
+
+def data_path(prefix: str, shard: int, shards: int) -> str:
+    return f"{prefix}.data-{shard:05d}-of-{shards:05d}"
+
+
+@dataclass(frozen=True)
+class StoredSlice:
+    """One stored piece of a sliced tensor: where it lies in the full tensor, and its entry."""
+
+    extent: slicing.Extent
+    entry: object  # BundleEntryProto
+
+
+class BundleReader:
+    """The index of the checkpoint at `prefix`; raises BadInput naming the file at fault."""
+
+    def __init__(self, prefix: str):
+        tensorflow()  # first: a bare `import tensorflow...` would print its start-up chatter
+        from tensorflow.core.protobuf import tensor_bundle_pb2
+
+        self.prefix = prefix
+        self.index_path = f"{prefix}.index"
+        try:
+            rows = read_table(Path(self.index_path).read_bytes())
+        except FileNotFoundError:
+            raise BadInput(self.index_path, "no such file") from None
+        except OSError as error:
+            raise BadInput(self.index_path, f"cannot be read: {error.strerror}") from None
+        except TableError as error:
+            raise BadInput(
+                self.index_path, f"cannot be read as a checkpoint index: {error}"
+            ) from None
+        if not rows or rows[0][0] != HEADER_KEY:
+            raise BadInput(self.index_path, "cannot be read as a checkpoint index: no header")
+        header = tensor_bundle_pb2.BundleHeaderProto()
+        header.ParseFromString(rows[0][1])
+        if header.endianness != tensor_bundle_pb2.BundleHeaderProto.LITTLE:
+            raise BadInput(
+                self.index_path, "a big-endian checkpoint; graphdiff reads little-endian"
+            )
+        self.num_shards = header.num_shards
+        self._entries = {}
+        for key, value in rows[1:]:
+            entry = tensor_bundle_pb2.BundleEntryProto()
+            entry.ParseFromString(value)
+            self._entries[key] = entry
+        self._tf_reader = None
+
+    def keys(self) -> Iterator[str]:
+        """The tensors' names (slice keys left out: they belong to their full tensor)."""
+        for key in self._entries:
+            if not key.startswith(b"\0"):
+                yield key.decode()
+
+    def specs(self) -> dict:
+        """Key -> TensorSpec (dtype name, full shape) of every tensor, as the index says."""
+        from graphdiff.loading import TensorSpec
+
+        tf = tensorflow()
+        return {
+            key: TensorSpec(
+                tf.dtypes.as_dtype(entry.dtype).name, tuple(d.size for d in entry.shape.dim)
+            )
+            for key, entry in ((k, self.entry(k)) for k in self.keys())
+        }
+
+    def entry(self, key: str):
+        """The BundleEntryProto of tensor `key`, or None."""
+        return self._entries.get(key.encode())
+
+    def stored_slices(self, key: str) -> list[StoredSlice]:
+        """The pieces a sliced tensor is stored in (empty for a tensor stored whole)."""
+        pieces = []
+        for proto in self.entry(key).slices:
+            extent = slicing.extent_from_proto(proto)
+            entry = self._entries.get(slicing.slice_key(key, extent))
+            if entry is None:
+                raise BadInput(self.index_path, f"slice {extent} of {key!r} is listed but missing")
+            pieces.append(StoredSlice(extent, entry))
+        return pieces
+
+    def data_file(self, entry) -> str:
+        return data_path(self.prefix, entry.shard_id, self.num_shards)
+
+    def chunks(self, entry, name: str) -> Iterator[bytes]:
+        """The stored bytes of `entry` (of tensor `name`) in pieces, checked against its crc32c."""
+        path = self.data_file(entry)
+        crc = 0
+        for chunk in self._read(path, entry.offset, entry.size):
+            crc = crc32c(chunk, crc)
+            yield chunk
+        if entry.dtype == DT_STRING:  # its crc covers the lengths as integers, not as stored
+            crc = string_crc(b"".join(self._read(path, entry.offset, entry.size)), entry)
+        if crc != unmask(entry.crc32c):
+            raise BadInput(
+                path, f"tensor {name!r} cannot be read: its bytes do not match their checksum"
+            )
+
+    @staticmethod
+    def _read(path: str, offset: int, size: int) -> Iterator[bytes]:
+        try:
+            with open(path, "rb") as stream:
+                stream.seek(offset)
+                while size:
+                    chunk = stream.read(min(CHUNK, size))
+                    if not chunk:
+                        raise BadInput(path, "truncated: a tensor's bytes end early")
+                    size -= len(chunk)
+                    yield chunk
+        except FileNotFoundError:
+            raise BadInput(
+                path, "no such file: a shard of the checkpoint's data is missing"
+            ) from None
+        except OSError as error:
+            raise BadInput(path, f"cannot be read: {error.strerror}") from None
+
+    def array(self, key: str):
+        """The whole value of tensor `key` as numpy, slices assembled, by TensorFlow's reader."""
+        tf = tensorflow()
+        if self._tf_reader is None:
+            self._tf_reader = tf.compat.v1.train.NewCheckpointReader(self.prefix)
+        try:
+            return self._tf_reader.get_tensor(key)
+        except Exception as error:  # OpError on a bad checksum, IndexError when truncated
+            text = str(error).strip()
+            first = text.splitlines()[0] if text else type(error).__name__
+            raise BadInput(
+                f"{self.prefix}.data-*", f"tensor {key!r} cannot be read: {first}"
+            ) from None
+
+
+def string_crc(data: bytes, entry) -> int:
+    """The crc32c TensorFlow keeps for a string tensor's stored bytes (see writer.string_bytes)."""
+    count = 1
+    for dim in entry.shape.dim:
+        count *= dim.size
+    position, crc, total = 0, 0, 0
+    try:
+        for _ in range(count):
+            length, position = get_varint(data, position)
+            total += length
+            crc = crc32c(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length), crc)
+    except TableError:
+        return -1
+    crc = crc32c(data[position : position + 4], crc)
+    return crc32c(data[position + 4 :], crc) if len(data) == position + 4 + total else -1

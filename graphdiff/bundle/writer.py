@@ -1,0 +1,154 @@
+"""Write a tensor bundle (TensorFlow's V2 checkpoint) tensor by tensor, without a session.
+
+As TensorFlow's BundleWriter (`core/util/tensor_bundle/tensor_bundle.cc`) does: tensor bytes
+are appended to `.data-*` shards with a masked crc32c per entry, the index table is written
+once at `finish()`, keys in byte order, behind the header entry. Bytes carried over from
+another bundle keep their crc32c; a sliced (partitioned) tensor gets one entry holding its
+slices and one entry per slice under its slice key. Several shards are filled by bytes, each
+tensor going to the lightest shard so far.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from graphdiff.bundle import slices as slicing
+from graphdiff.bundle.reader import HEADER_KEY, data_path
+from graphdiff.bundle.table import crc32c, mask, put_varint, write_table
+from graphdiff.tf_import import tensorflow
+
+BUNDLE_VERSION = 1  # kTensorBundleVersion
+
+
+class BundleWriter:
+    """Fill `prefix.data-*` and `prefix.index`; `finish()` writes the index (call it last).
+
+    >>> with BundleWriter("out/model.ckpt") as writer:  # doctest: +SKIP
+    ...     writer.add_array(b"w", np.zeros([2, 3], np.float32), dtype_enum=1)
+    ...     writer.finish()
+    """
+
+    def __init__(self, prefix: str, shards: int = 1, on_bytes=None):
+        tensorflow()  # first: a bare `import tensorflow...` would print its start-up chatter
+        from tensorflow.core.protobuf import tensor_bundle_pb2
+
+        self._pb = tensor_bundle_pb2
+        self.prefix = prefix
+        # The shards stay open while tensors are added; close() (or leaving `with`) closes them.
+        self._files = [open(data_path(prefix, i, shards), "wb") for i in range(shards)]  # noqa: SIM115
+        self._sizes = [0] * shards
+        self._entries: dict[bytes, object] = {}
+        self._on_bytes = on_bytes or (lambda count: None)
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- adding tensors ------------------------------------------------------------------------
+
+    def add_chunks(self, key: bytes, like, chunks: Iterable[bytes]) -> None:
+        """Store stored bytes as they are: `like` is their source entry (dtype, shape, crc32c)."""
+        shard = self._lightest()
+        entry = self._new_entry(key)
+        entry.dtype = like.dtype
+        entry.shape.CopyFrom(like.shape)
+        entry.crc32c = like.crc32c
+        entry.shard_id, entry.offset = shard, self._sizes[shard]
+        entry.size = self._write(shard, chunks)
+
+    def add_array(self, key: bytes, array: np.ndarray, dtype_enum: int) -> None:
+        """Store a value computed here (numbers as raw little-endian bytes, strings encoded)."""
+        shard = self._lightest()
+        entry = self._new_entry(key)
+        entry.dtype = dtype_enum
+        _set_shape(entry, array.shape)
+        data, crc = _string_bytes(array) if array.dtype == object else _numeric_bytes(array)
+        entry.crc32c = mask(crc)
+        entry.shard_id, entry.offset = shard, self._sizes[shard]
+        entry.size = self._write(shard, (data,))
+
+    def add_sliced(self, key: str, dtype_enum: int, full_shape: Sequence[int], extent) -> bytes:
+        """Register one slice of sliced tensor `key`; returns the key to store its bytes under."""
+        name = key.encode()
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = self._new_entry(name)
+            entry.dtype = dtype_enum
+            _set_shape(entry, full_shape)
+        slicing.extent_to_proto(extent, entry.slices.add())
+        return slicing.slice_key(key, extent)
+
+    # --- finishing -----------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Close the shards and write the index."""
+        self.close()
+        header = self._pb.BundleHeaderProto(
+            num_shards=len(self._files), endianness=self._pb.BundleHeaderProto.LITTLE
+        )
+        header.version.producer = BUNDLE_VERSION
+        rows = [(HEADER_KEY, header.SerializeToString())]
+        rows += [(key, self._entries[key].SerializeToString()) for key in sorted(self._entries)]
+        with open(f"{self.prefix}.index", "wb") as stream:
+            stream.write(write_table(rows))
+
+    def close(self) -> None:
+        for stream in self._files:
+            stream.close()
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _new_entry(self, key: bytes):
+        if key in self._entries:
+            raise ValueError(f"key {key!r} written twice")
+        entry = self._pb.BundleEntryProto()
+        self._entries[key] = entry
+        return entry
+
+    def _lightest(self) -> int:
+        return self._sizes.index(min(self._sizes))
+
+    def _write(self, shard: int, chunks: Iterable[bytes]) -> int:
+        stream, written = self._files[shard], 0
+        for chunk in chunks:
+            stream.write(chunk)
+            written += len(chunk)
+            self._on_bytes(len(chunk))
+        self._sizes[shard] += written
+        return written
+
+
+def _set_shape(entry, shape: Sequence[int]) -> None:
+    entry.shape.SetInParent()  # a scalar has a shape with no dimensions, not no shape
+    for size in shape:
+        entry.shape.dim.add().size = int(size)
+
+
+def _numeric_bytes(array: np.ndarray) -> tuple[bytes, int]:
+    little = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
+    data = np.ascontiguousarray(array, dtype=little).tobytes()
+    return data, crc32c(data)
+
+
+def _string_bytes(array: np.ndarray) -> tuple[bytes, int]:
+    """TensorFlow's string tensor layout: varint lengths, their masked crc, then the bytes.
+
+    The entry's crc32c covers the lengths as fixed-width integers (uint32, uint64 past 4 GiB),
+    not as the varints stored, then the stored length checksum and the strings, as
+    BundleWriter's WriteStringTensor computes it.
+    """
+    items = [item if isinstance(item, bytes) else str(item).encode() for item in array.flat]
+    lengths, crc = bytearray(), 0
+    for item in items:
+        put_varint(lengths, len(item))
+        crc = crc32c(struct.pack("<I" if len(item) <= 0xFFFFFFFF else "<Q", len(item)), crc)
+    length_checksum = struct.pack("<I", mask(crc))
+    crc = crc32c(length_checksum, crc)
+    for item in items:
+        crc = crc32c(item, crc)
+    return bytes(lengths) + length_checksum + b"".join(items), crc
