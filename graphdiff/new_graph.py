@@ -70,6 +70,17 @@ def _build_from_python(file: Path, shape_for: ShapeFor) -> BuiltGraph:
     return built
 
 
+def variable_objects(graph) -> dict:
+    """Variable op name -> its Python Variable, for every variable some collection holds."""
+    tf = tensorflow()
+    objects = {}
+    for key in graph.get_all_collection_keys():
+        for item in graph.get_collection(key):
+            if isinstance(item, tf.Variable):
+                objects.setdefault(item.op.name, item)
+    return objects
+
+
 def _shape_filling_getter(tf, shape_for: ShapeFor, record: dict):
     def shape_filling_getter(getter, name, *args, **kwargs):  # TF passes these by keyword
         shape = kwargs.get("shape")

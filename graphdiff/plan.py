@@ -51,6 +51,15 @@ class ShapeResolution:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of a partitioned variable: its variable op and where it lies in the whole."""
+
+    name: str
+    offset: tuple[int, ...]
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class VariableEntry:
     """One variable of the new graph: restore it from `source`, or initialize it."""
 
@@ -65,6 +74,7 @@ class VariableEntry:
     shape_resolution: ShapeResolution | None = None
     slot_of: str | None = None  # primary variable of an optimizer slot
     candidates: tuple[str, ...] = ()  # keys considered but not chosen (ambiguous cases)
+    partitions: tuple[Part, ...] = ()  # a partitioned variable's parts; `name` is its full name
 
 
 @dataclass(frozen=True)
@@ -227,6 +237,10 @@ def _variable_entry(item: dict) -> VariableEntry:
         else ShapeResolution(**{**resolution, "shape": tuple(resolution["shape"])}),
         slot_of=item.get("slot_of"),
         candidates=tuple(item.get("candidates", ())),
+        partitions=tuple(
+            Part(part["name"], tuple(part["offset"]), tuple(part["shape"]))
+            for part in item.get("partitions", ())
+        ),
     )
 
 

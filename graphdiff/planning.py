@@ -28,7 +28,8 @@ from graphdiff.match.rules import parse_map, parse_patterns
 from graphdiff.match.slots import follow_optimizer_state, follow_slots
 from graphdiff.match.structure import match_by_structure
 from graphdiff.match.user_rules import UserRules, apply_excludes, apply_maps
-from graphdiff.new_graph import build_new_graph
+from graphdiff.new_graph import build_new_graph, variable_objects
+from graphdiff.partitions import collapse_partitions, partitions_in_meta, partitions_of_variables
 from graphdiff.plan import (
     FORMAT_VERSION,
     INITIALIZE,
@@ -51,6 +52,7 @@ class _Loaded:
     context: MatchContext
     undefined: dict  # new variable -> shape proposed at build time (None: none could be)
     shape_sources: dict  # new variable -> the checkpoint key that proposed its shape
+    partitions: dict  # full name -> Partitioned, for the new graph's partitioned variables
     prefix: str
     has_index: bool
 
@@ -110,6 +112,7 @@ def make_plan(
 def _load(old_meta, new_graph, checkpoint, rules: UserRules) -> _Loaded:
     meta = read_meta_graph(old_meta)
     old_dag = graph_to_dag(meta.graph_def)
+    collapse_partitions(old_dag, partitions_in_meta(meta), old_meta)
     old_variables = variables_of(old_dag)
     prefix = checkpoint or checkpoint_prefix_for(old_meta)
     has_index = index_path(prefix).exists()
@@ -135,6 +138,8 @@ def _load(old_meta, new_graph, checkpoint, rules: UserRules) -> _Loaded:
 
     built = build_new_graph(new_graph, shape_for)
     new_dag = graph_to_dag(built.graph.as_graph_def())
+    new_partitions = partitions_of_variables(variable_objects(built.graph).values())
+    collapse_partitions(new_dag, new_partitions, new_graph)
     new_variables = variables_of(new_dag)
     old_roles = roles_of(old_dag, set(old_variables) | set(specs))
     context = MatchContext(
@@ -145,7 +150,9 @@ def _load(old_meta, new_graph, checkpoint, rules: UserRules) -> _Loaded:
         new_variables=new_variables,
         new_roles=roles_of(new_dag, new_variables),
     )
-    return _Loaded(context, built.undefined_shapes, shape_sources, prefix, has_index)
+    return _Loaded(
+        context, built.undefined_shapes, shape_sources, new_partitions, prefix, has_index
+    )
 
 
 def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> None:
@@ -163,7 +170,10 @@ def _entry(context: MatchContext, assignments: Assignments, loaded: _Loaded, nam
     if name in undefined and undefined[name] is not None:
         shape = tuple(undefined[name])
         resolution = ShapeResolution(shape, loaded.shape_sources[name], "undefined_in_get_variable")
-    common = dict(name=name, dtype=variable.dtype, role=role.kind, slot_of=role.primary)
+    parts = loaded.partitions[name].parts if name in loaded.partitions else ()
+    common = dict(
+        name=name, dtype=variable.dtype, role=role.kind, slot_of=role.primary, partitions=parts
+    )
     if name in assignments.pairs:
         key, match = assignments.pairs[name]
         source_shape = context.checkpoint[key].shape

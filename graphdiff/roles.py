@@ -82,8 +82,9 @@ def _moving_averages(dag: nx.DiGraph, names: set[str]) -> dict[str, str]:
     """Shadow variables (ExponentialMovingAverage) -> the variable they average.
 
     The update is `shadow -= (shadow - value) * (1 - decay)`: an AssignSub on the shadow whose
-    amount reads exactly one other variable. A batch-norm moving mean averages a tensor, not a
-    variable, and stays a model variable.
+    amount reads the shadow itself and exactly one other variable. A batch-norm moving mean
+    averages a tensor, not a variable, and stays a model variable; a sparse optimizer update
+    (`var -= lr * m / sqrt(v)`) does not read the variable it updates.
     """
     shadows = {}
     for _, attrs in dag.nodes(data=True):
@@ -92,8 +93,9 @@ def _moving_averages(dag: nx.DiGraph, names: set[str]) -> dict[str, str]:
         shadow = _variable_behind(dag, attrs["inputs"][0][0])
         if shadow not in names:
             continue
-        read = _variables_read(dag, attrs["inputs"][1][0], depth=3) - {shadow}
-        if len(read) == 1 and (averaged := next(iter(read))) in names:
+        read = _variables_read(dag, attrs["inputs"][1][0], depth=3)
+        others = read - {shadow}
+        if shadow in read and len(others) == 1 and (averaged := next(iter(others))) in names:
             shadows[shadow] = averaged
     return shadows
 
