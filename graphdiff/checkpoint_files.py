@@ -1,23 +1,37 @@
-"""Checkpoint files on disk: a new checkpoint appears at its prefix all at once, or not at all.
+"""Checkpoint files on disk: a new checkpoint appears at its prefix whole, or not at all.
 
-TensorFlow's Saver writes several files (`.data-*`, `.index`, `.meta`, the directory's
-`checkpoint` state file); a failure between them would leave a checkpoint that half exists.
-`write_atomically` lets the writer fill a staging directory beside the output and then moves
-the files into place, undoing every move on any failure, KeyboardInterrupt included.
+A checkpoint is several files (`.data-*`, `.index`, `.meta`, the directory's `checkpoint`
+state file). `write_atomically` lets the writer fill a staging directory and then publishes:
+
+- when the output's directory does not exist yet, the staging directory holds that directory,
+  built whole, and one rename publishes it: at no moment is part of it visible;
+- otherwise the files are moved into the existing directory one by one (data, index, meta,
+  then the state file), under a journal. A failure undoes every move and puts back what
+  `--force` replaced; a `kill -9` between two moves leaves the journal, and the next
+  `write_atomically` beside it (the next apply) undoes those moves before doing anything.
+
+A staging directory is named `.<name>.graphdiff-staging-*` and records its owner's pid and host;
+one whose owner is gone (a killed apply) is removed by the next apply.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from graphdiff.errors import BadInput
 
 STATE_FILE = "checkpoint"
+STAGING = ".graphdiff-staging-"
+_OWNER, _JOURNAL, _REPLACED = "owner", "journal.json", "replaced"
+_ORPHAN_AGE = 60.0  # seconds: a staging directory without an owner file is then abandoned
 
 
 def checked_prefix(text: str) -> str:
@@ -35,74 +49,145 @@ def existing_files(prefix: str) -> list[Path]:
 
 
 def write_atomically(prefix: str, write: Callable[[str], None]) -> None:
-    """Let `write` fill a staging directory beside the output, then move the files into place.
+    """Let `write(staging_prefix)` fill a staging directory, then publish it (module docstring).
 
-    Order: data, index, meta, then the `checkpoint` state file. On any failure, including
-    KeyboardInterrupt, what was moved is removed, a replaced checkpoint (--force) and state file
-    are put back, and the staging directory and any directory made for the output go.
+    On any failure, KeyboardInterrupt included, nothing new is left at the prefix, a checkpoint
+    that --force was replacing is put back, and the staging directory is removed. An OSError
+    while writing or publishing (a full disk) becomes a BadInput naming the prefix.
     """
-    directory, base = os.path.split(prefix)
-    created = _make_directories(Path(directory))
-    staging = Path(tempfile.mkdtemp(prefix=f".{base}.graphdiff-", dir=directory))
-    moved: list[Path] = []
-    set_aside: list[tuple[Path, Path]] = []
+    directory = Path(prefix).parent
+    existing = _nearest_existing(directory)
+    remove_abandoned_staging(existing)
+    if existing != directory:
+        relative = directory.relative_to(existing)
+        staging = _make_staging(existing, relative.parts[0])
+        try:
+            _write_and_publish_tree(staging, existing, relative, prefix, write)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return
+    staging = _make_staging(directory, Path(prefix).name)
     try:
-        write(str(staging / base))
-        _commit(staging, Path(prefix), moved, set_aside)
-    except BaseException:
-        _roll_back(moved, set_aside)
+        _guarded(prefix, lambda: write(str(staging / Path(prefix).name)))
+        _guarded(prefix, lambda: _publish_files(staging, Path(prefix)))
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        _remove_directories(created)
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
 
 
-def _commit(staging: Path, prefix: Path, moved: list, set_aside: list) -> None:
-    backup = staging / "replaced"
-    backup.mkdir()
-    for old in existing_files(str(prefix)):  # only there with --force
-        set_aside.append((backup / old.name, old))
-        _move(old, backup / old.name)
-    state = prefix.parent / STATE_FILE
-    if state.exists():
-        shutil.copy2(state, backup / STATE_FILE)
-        set_aside.append((backup / STATE_FILE, state))
-    base = prefix.name
+def _write_and_publish_tree(staging: Path, parent: Path, relative: Path, prefix: str, write):
+    """Build the missing directories with the checkpoint inside, then rename them into place."""
+    inside = staging / "tree" / relative
+    inside.mkdir(parents=True)
+    _guarded(prefix, lambda: write(str(inside / Path(prefix).name)))
+    top = parent / relative.parts[0]
+    try:
+        os.rename(staging / "tree" / relative.parts[0], top)
+    except OSError as error:
+        raise BadInput(top, f"cannot be created: {error.strerror}") from None
+
+
+def _guarded(prefix: str, action: Callable[[], None]) -> None:
+    try:
+        action()
+    except OSError as error:
+        raise BadInput(prefix, f"cannot be written: {error.strerror or error}") from None
+
+
+# --- publishing into an existing directory, under a journal ----------------------------------
+
+
+def _publish_files(staging: Path, prefix: Path) -> None:
+    base, directory = prefix.name, prefix.parent
     new_files = sorted(staging.glob(glob.escape(base) + ".data-*"))
     new_files += [staging / f"{base}.index", staging / f"{base}.meta", staging / STATE_FILE]
-    for source in new_files:
-        destination = prefix.parent / source.name
-        moved.append(destination)  # before the move: an interrupt right after it is covered
-        _move(source, destination)
+    backup = staging / _REPLACED
+    backup.mkdir()
+    replaced = [(backup / old.name, old) for old in existing_files(str(prefix))]
+    state = directory / STATE_FILE
+    if state.exists():
+        replaced.append((backup / STATE_FILE, state))
+    journal = {
+        "moves": [[str(directory / f.name), os.stat(f).st_ino] for f in new_files],
+        "replaced": [[str(saved), str(original)] for saved, original in replaced],
+    }
+    _write_json(staging / _JOURNAL, journal)
+    try:
+        for saved, original in replaced:
+            if original.name == STATE_FILE:
+                shutil.copy2(original, saved)  # the state file is overwritten, not moved away
+            else:
+                _move(original, saved)
+        for source in new_files:
+            _move(source, directory / source.name)
+    except BaseException:
+        _undo(journal)
+        raise
+    (staging / _JOURNAL).unlink()  # published: from here on there is nothing to undo
 
 
 def _move(source: Path, destination: Path) -> None:
     os.replace(source, destination)
 
 
-def _roll_back(moved: list[Path], set_aside: list[tuple[Path, Path]]) -> None:
-    for path in reversed(moved):
-        if path.exists():
-            path.unlink()
-    for saved, original in reversed(set_aside):
-        if saved.exists():
+def _undo(journal: dict) -> None:
+    """Remove what a publish moved into place (if still ours) and put back what it replaced."""
+    for destination, inode in reversed(journal["moves"]):
+        try:
+            if os.stat(destination).st_ino == inode:
+                os.unlink(destination)
+        except FileNotFoundError:
+            pass
+    for saved, original in reversed(journal["replaced"]):
+        if os.path.exists(saved):
             os.replace(saved, original)
 
 
-def _make_directories(directory: Path) -> list[Path]:
-    """Create `directory` and its missing parents; return the ones created, deepest first."""
-    created = []
+# --- staging directories --------------------------------------------------------------------
+
+
+def _make_staging(directory: Path, name: str) -> Path:
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}{STAGING}", dir=directory))
+    _write_json(staging / _OWNER, {"pid": os.getpid(), "host": socket.gethostname()})
+    return staging
+
+
+def remove_abandoned_staging(directory: Path) -> list[Path]:
+    """Remove the staging directories in `directory` whose apply is gone; undo half publishes."""
+    removed = []
+    for staging in sorted(directory.glob(f".*{STAGING}*")):
+        if staging.is_dir() and _abandoned(staging):
+            journal = staging / _JOURNAL
+            if journal.exists():
+                _undo(json.loads(journal.read_text()))
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
+
+
+def _abandoned(staging: Path) -> bool:
+    try:
+        owner = json.loads((staging / _OWNER).read_text())
+    except (OSError, ValueError):
+        return time.time() - staging.stat().st_mtime > _ORPHAN_AGE
+    if owner.get("host") != socket.gethostname():
+        return False  # another machine's apply (a shared disk): not ours to judge
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, KeyError):
+        return False
+    return False
+
+
+def _nearest_existing(directory: Path) -> Path:
     path = directory
     while not path.exists():
-        created.append(path)
         path = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    return created
+    if not path.is_dir():
+        raise BadInput(path, "is a file, so no checkpoint directory can be made under it")
+    return path
 
 
-def _remove_directories(created: list[Path]) -> None:
-    for path in created:
-        try:
-            path.rmdir()
-        except OSError:
-            return
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data))

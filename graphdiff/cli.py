@@ -77,7 +77,29 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("plan")
     apply.add_argument("--output", metavar="PREFIX", help="checkpoint prefix to write")
     apply.add_argument("--force", action="store_true", help="replace a checkpoint at the prefix")
+    apply.add_argument(
+        "--shards",
+        type=_positive,
+        metavar="N",
+        help="write N data files (default: as many as the source checkpoint has)",
+    )
+    apply.add_argument(
+        "--verify",
+        action="store_true",
+        help="read the written checkpoint back and check every tensor before publishing it",
+    )
+    apply.add_argument("--quiet", action="store_true", help="no progress on standard error")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
 
 
 def _plan(args) -> int:
@@ -130,7 +152,16 @@ def _apply(args) -> int:
     from graphdiff.plan_io import read_plan
 
     plan = read_plan(args.plan)
-    print(apply_plan(plan, output_prefix=args.output, force=args.force, plan_path=args.plan))
+    prefix = apply_plan(
+        plan,
+        output_prefix=args.output,
+        force=args.force,
+        plan_path=args.plan,
+        shards=args.shards,
+        verify=args.verify,
+        quiet=args.quiet,
+    )
+    print(prefix)
     return 0
 
 

@@ -32,3 +32,12 @@ class PolicyViolation(GraphdiffError):
     def __init__(self, message: str, offenders: list[str]):
         self.offenders = list(offenders)
         super().__init__(message)
+
+
+class VerificationFailed(GraphdiffError):
+    """`apply --verify` read back something other than what it meant to write (exit status 3).
+
+    Nothing is published: the checkpoint stays in staging, which is removed.
+    """
+
+    exit_status = 3

@@ -1,28 +1,48 @@
 """Carry out a plan: write a checkpoint for the new graph, or restore into a live session.
 
-`apply_plan(plan)` checks the fingerprints, builds the new graph, checks every plan entry
-against that graph and the checkpoint's index, and only then fills the variables — restored
-ones with exactly the bytes of their source tensors, the others with their own initializers —
-and saves a complete checkpoint (`.index`, `.data-*`, `.meta`, `checkpoint` state file)
-atomically. `restore_into_session(plan, session)` does the filling in a training script's own
-session. Values are loaded by feeding each variable's initializer, so no op is added per
-variable and both ref (VariableV2) and resource (VarHandleOp) variables work.
+`apply_plan(plan)` checks the fingerprints, the plan's entries against the checkpoint's index
+and the new graph, and only then writes — without a session for the restored tensors, whose
+bytes are carried from the source bundle as they are (transfer.py), and with as few session
+runs as memory allows for the initialized ones (initial_values.py) — a tensor bundle
+(bundle/), the `.meta` of the new graph with its own Saver and device placement, and the
+`checkpoint` state file, all staged and then published at once (checkpoint_files.py).
+`restore_into_session(plan, session)` fills a training script's own session instead.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
+from graphdiff.bundle.reader import BundleReader
+from graphdiff.bundle.writer import BundleWriter
 from graphdiff.checkpoint_files import STATE_FILE, checked_prefix, existing_files, write_atomically
 from graphdiff.errors import BadInput
-from graphdiff.fingerprints import check_fingerprints, data_files
-from graphdiff.graph_model import VARIABLE_OPS
-from graphdiff.loading import TensorSpec, read_checkpoint_index
+from graphdiff.fingerprints import check_fingerprints
+from graphdiff.initial_values import (
+    BATCH_BYTES,
+    clear_devices,
+    initial_values,
+    initialize_in_order,
+    read_by_initializers,
+)
 from graphdiff.new_graph import build_new_graph
-from graphdiff.plan import ACTIONS, RESTORE, Plan, VariableEntry
+from graphdiff.plan import Plan
+from graphdiff.progress import Progress, progress_wanted
+from graphdiff.targets import (
+    Target,
+    check_coverage,
+    check_entries,
+    check_sources,
+    targets_of,
+    text,
+)
 from graphdiff.tf_import import tensorflow
+from graphdiff.transfer import carry_over, write_part
+from graphdiff.written import check_written
 
 __all__ = ["apply_plan", "check_fingerprints", "restore_into_session"]
 
@@ -35,35 +55,58 @@ def apply_plan(
     force: bool = False,
     *,
     plan_path: str | os.PathLike | None = None,
+    shards: int | None = None,
+    verify: bool = False,
+    quiet: bool = True,
 ) -> str:
     """Write a complete checkpoint for the plan's new graph; return its prefix.
 
-    The prefix is `output_prefix`, else `plan.output_prefix`. Raises BadInput (naming
-    `plan_path` for faults of the plan) before anything is written when a fingerprint differs,
-    an entry does not fit the graph or the checkpoint, or a checkpoint exists at the prefix
-    and not `force`. An undefined `get_variable` shape takes the entry's `shape_resolution`
-    (else its `shape`). Tensors are read one at a time; streaming them into the new bundle
-    without a session (peak memory ~ the largest tensor) is future work.
+    The prefix is `output_prefix`, else `plan.output_prefix`; `shards` data files (default: as
+    many as the source has). Raises BadInput (naming `plan_path` for faults of the plan) before
+    anything is written when a fingerprint differs, an entry does not fit the graph or the
+    checkpoint, or a checkpoint exists at the prefix and not `force`. `verify` re-reads what was
+    written before publishing it (VerificationFailed if it differs). Progress goes to standard
+    error unless `quiet`. Memory follows the largest tensor, not the model.
 
     >>> apply_plan(plan, "new/model.ckpt")  # doctest: +SKIP
     '/abs/new/model.ckpt'
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
     prefix = checked_prefix(output_prefix or plan.output_prefix)
+    ckpt = plan.provenance.checkpoint_prefix
+    if os.path.abspath(ckpt) == prefix:
+        raise BadInput(prefix, "is the checkpoint the plan restores from; write elsewhere")
+    if shards is not None and shards < 1:
+        raise BadInput("--shards", f"{shards}: give 1 or more data files")
     check_fingerprints(plan)
-    _check_entries(plan.variables, where)
-    _refuse_existing(prefix, force)
+    check_entries(plan.variables, where)
+    if existing_files(prefix) and not force:
+        raise BadInput(prefix, EXISTS)
+    source = BundleReader(ckpt)
     graph_file = plan.provenance.new_graph.path
     built = build_new_graph(graph_file, shape_for=_shape_for(plan))
-    variables = _variables_of(built.graph)
-    _check_coverage(plan.variables, variables, built.undefined_shapes, where, graph_file)
-    ckpt = plan.provenance.checkpoint_prefix
-    _check_sources(plan.variables, variables, read_checkpoint_index(ckpt), where, ckpt)
+    targets = targets_of(built.graph, graph_file)
+    check_coverage(plan.variables, targets, where, graph_file)
+    check_sources(plan.restored, targets, source.specs(), where, ckpt)
+    reads = read_by_initializers(targets, [e.name for e in plan.initialized], graph_file)
+    meta_graph = _meta_graph(built.graph, targets)
+    clear_devices(built.graph)  # the .meta keeps them; values are computed on this machine
+    progress = Progress(_total_bytes(plan), len(plan.variables), progress_wanted(quiet))
 
     def write(staging_prefix: str) -> None:
-        _fill_and_save(built.graph, plan, variables, staging_prefix)
+        count = shards or source.num_shards
+        with BundleWriter(staging_prefix, count, progress.add_bytes) as writer:
+            _write_tensors(writer, plan, source, targets, built.graph, reads, progress)
+            writer.finish()
+        Path(staging_prefix + ".meta").write_bytes(meta_graph.SerializeToString())
+        _write_state_file(Path(staging_prefix))
+        if verify:
+            check_written(staging_prefix, plan, source, targets)
 
-    write_atomically(prefix, write)
+    try:
+        write_atomically(prefix, write)
+    finally:
+        progress.close()
     return prefix
 
 
@@ -76,165 +119,101 @@ def restore_into_session(
 ) -> dict:
     """Restore the plan's restore entries into `session.graph`; initialize the rest if asked.
 
-    Only the checkpoint's fingerprint is checked: the script built its graph itself. "The
-    rest" is every variable of the graph that the plan does not restore (optimizer slots made
-    after planning included). Raises BadInput when a restored variable is missing from the
-    graph or its dtype or shape differs from its source tensor.
+    Only the checkpoint's fingerprint is checked: the script built its graph itself (its
+    partitioned variables may even have other parts than when planned). "The rest" is every
+    variable of the graph that the plan does not restore, optimizer slots made after planning
+    included. Raises BadInput when a restored variable is missing from the graph or its dtype
+    or shape differs from its source tensor.
 
     >>> restore_into_session(plan, sess)  # doctest: +SKIP
     {'restored': ['A/w', 'A/b'], 'initialized': ['C/w']}
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
     check_fingerprints(plan, new_graph=False)
-    _check_entries(plan.restored, where)
-    variables = _variables_of(session.graph)
+    check_entries(plan.restored, where)
+    targets = targets_of(session.graph, where, skip_uncollected=True)
     for entry in plan.restored:
-        if variables.get(entry.name) is None:
+        if entry.name not in targets:
             raise BadInput(
                 where,
                 f"{entry.name}: restored by the plan but not a variable of the session's graph",
             )
     ckpt = plan.provenance.checkpoint_prefix
-    _check_sources(plan.restored, variables, read_checkpoint_index(ckpt), where, ckpt)
-    restored = _restore(session, plan.restored, variables, ckpt)
+    source = BundleReader(ckpt)
+    check_sources(plan.restored, targets, source.specs(), where, ckpt)
+    restored = [entry.name for entry in plan.restored]
+    _load(session, targets, {e.name: e.source for e in plan.restored}, source)
     initialized = []
     if initialize_rest:
         done = set(restored)
-        rest = [name for name, v in variables.items() if v is not None and name not in done]
-        _initialize(session, [variables[name] for name in rest])
-        initialized = rest
+        initialized = [name for name in targets if name not in done]
+        reads = read_by_initializers(targets, initialized, where)
+        initialize_in_order(session, targets, reads)
     return {"restored": restored, "initialized": initialized}
 
 
-# --- checks, all before anything is written -------------------------------------------------
+# --- writing --------------------------------------------------------------------------------
 
 
-def _check_entries(entries: Iterable[VariableEntry], where: str) -> None:
-    """What can be told from the plan alone: actions, sources, shapes left undefined."""
-    seen = set()
-    for entry in entries:
-        if entry.name in seen:
-            raise BadInput(where, f"{entry.name}: appears more than once in the plan")
-        seen.add(entry.name)
-        if entry.action not in ACTIONS:
-            raise BadInput(where, f"{entry.name}: unknown action {entry.action!r}")
-        if entry.action == RESTORE and not entry.source:
-            raise BadInput(where, f"{entry.name}: action restore without a source key")
-        if entry.action != RESTORE and entry.shape is None and entry.shape_resolution is None:
-            raise BadInput(where, _undefined(entry.name))
+def _write_tensors(writer, plan, source, targets, graph, reads, progress) -> None:
+    for entry in plan.restored:
+        carry_over(writer, source, entry.source, targets[entry.name])
+        progress.tensor_done()
+    if not reads:
+        return
+    tf = tensorflow()
+    sources = {entry.name: entry.source for entry in plan.restored}
+    config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+    with tf.compat.v1.Session(graph=graph, config=config) as session:
+        values = initial_values(session, targets, reads, lambda name: source.array(sources[name]))
+        for target, index, value in values:
+            _check_value(plan, target, index, value)
+            write_part(writer, target, target.parts[index][1], value)
+            if index == len(target.parts) - 1:
+                progress.tensor_done()
 
 
-def _undefined(name: str, restored: bool = False) -> str:
-    if restored:
-        return f"{name}: its shape was left undefined in the new graph and the plan gives none"
-    return (
-        f"{name}: its shape was left undefined in the new graph and nothing in the checkpoint "
-        "gives it; give the shape in the new graph's get_variable call"
+def _check_value(plan: Plan, target: Target, index: int, value: np.ndarray) -> None:
+    """An initializer's value has the shape its variable (or part) was planned with."""
+    extent = target.parts[index][1]
+    planned = plan.entry(target.name).shape
+    expected = planned if extent is None else tuple(length for _, length in extent)
+    if expected is not None and tuple(value.shape) != tuple(expected):
+        raise BadInput(
+            plan.provenance.new_graph.path,
+            f"{target.name}: its initializer gives shape {text(value.shape)}, "
+            f"the plan says {text(expected)}",
+        )
+
+
+def _load(session, targets: dict[str, Target], sources: dict[str, str], source) -> None:
+    """Set restored variables by feeding their initializers, a batch of values per run."""
+    from graphdiff.bundle.slices import region
+
+    batch, feeds, size = [], {}, 0
+    for name, key in sources.items():
+        value = source.array(key)
+        for variable, extent in targets[name].parts:
+            part = value if extent is None else value[region(extent, value.shape)]
+            batch.append(variable.initializer)
+            feeds[variable.initializer.inputs[1]] = part
+            size += part.nbytes
+        if size >= BATCH_BYTES:
+            session.run(batch, feed_dict=feeds)
+            batch, feeds, size = [], {}, 0
+    if batch:
+        session.run(batch, feed_dict=feeds)
+
+
+def _total_bytes(plan: Plan) -> int:
+    return sum(
+        int(np.prod(e.shape or ())) * np.dtype(_numpy_name(e.dtype)).itemsize
+        for e in plan.variables
     )
 
 
-def _check_coverage(entries, variables, undefined_shapes, where: str, graph_file: str) -> None:
-    """Every graph variable has exactly one entry, and every entry a variable of the graph."""
-    actions = {entry.name: entry.action for entry in entries}
-    for name, variable in variables.items():
-        if name not in actions:
-            raise BadInput(
-                where,
-                f"{name}: a variable of the new graph {graph_file} has no "
-                "entry in the plan; make the plan again",
-            )
-        if variable is None:
-            raise BadInput(
-                graph_file,
-                f"{name}: a variable in no graph collection; graphdiff "
-                "cannot fill it (make it with get_variable or tf.Variable)",
-            )
-        if getattr(variable, "_save_slice_info", None) is not None:
-            raise BadInput(graph_file, f"{name}: partitioned variables are not supported yet")
-        if name in undefined_shapes and undefined_shapes[name] is None:
-            raise BadInput(where, _undefined(name, restored=actions[name] == RESTORE))
-    for entry in entries:
-        if entry.name not in variables:
-            raise BadInput(
-                where, f"{entry.name}: in the plan but not a variable of the new graph {graph_file}"
-            )
-        _check_planned_spec(entry, variables[entry.name], where)
-
-
-def _check_planned_spec(entry: VariableEntry, variable, where: str) -> None:
-    dtype, shape = _dtype_of(variable), _shape_of(variable)
-    if entry.dtype != dtype:
-        raise BadInput(
-            where,
-            f"{entry.name}: dtype {entry.dtype} in the plan, {dtype} in the "
-            "new graph; make the plan again",
-        )
-    if entry.shape is not None and shape is not None and tuple(entry.shape) != shape:
-        raise BadInput(
-            where,
-            f"{entry.name}: shape {_text(entry.shape)} in the plan, "
-            f"{_text(shape)} in the new graph; make the plan again",
-        )
-
-
-def _check_sources(entries, variables, specs: dict[str, TensorSpec], where, ckpt) -> None:
-    """Each restore entry's source key is in the checkpoint with the variable's dtype and shape."""
-    for entry in entries:
-        if entry.action != RESTORE:
-            continue
-        spec = specs.get(entry.source)
-        if spec is None:
-            raise BadInput(
-                where, f"{entry.name}: source key {entry.source!r} is not in checkpoint {ckpt}"
-            )
-        variable = variables[entry.name]
-        dtype, shape = _dtype_of(variable), _shape_of(variable)
-        if dtype != spec.dtype:
-            raise BadInput(
-                where,
-                f"{entry.name}: dtype {dtype} in the graph, {spec.dtype} in "
-                f"checkpoint key {entry.source!r} of {ckpt}",
-            )
-        if shape != tuple(spec.shape):
-            raise BadInput(
-                where,
-                f"{entry.name}: shape {_text(shape)} in the graph, "
-                f"{_text(spec.shape)} in checkpoint key {entry.source!r} of {ckpt}",
-            )
-
-
-def _refuse_existing(prefix: str, force: bool) -> None:
-    if existing_files(prefix) and not force:
-        raise BadInput(prefix, EXISTS)
-
-
-# --- the graph's variables ---------------------------------------------------------------------
-
-
-def _variables_of(graph) -> dict:
-    """Variable op name -> its Python Variable (None when no collection holds one), graph order."""
-    tf = tensorflow()
-    objects = {}
-    for key in graph.get_all_collection_keys():
-        for item in graph.get_collection(key):
-            if isinstance(item, tf.Variable):
-                objects.setdefault(item.op.name, item)
-    return {
-        op.name: objects.get(op.name) for op in graph.get_operations() if op.type in VARIABLE_OPS
-    }
-
-
-def _dtype_of(variable) -> str:
-    return variable.dtype.base_dtype.name
-
-
-def _shape_of(variable) -> tuple[int | None, ...] | None:
-    shape = variable.shape
-    return None if shape.rank is None else tuple(shape.as_list())
-
-
-def _text(shape) -> str:
-    return "<unknown>" if shape is None else str(list(shape))
+def _numpy_name(dtype: str) -> str:
+    return dtype if dtype in np.sctypeDict else "float32"  # bfloat16, strings: a fair guess
 
 
 def _shape_for(plan: Plan) -> Callable[[str], tuple[int, ...] | None]:
@@ -247,60 +226,15 @@ def _shape_for(plan: Plan) -> Callable[[str], tuple[int, ...] | None]:
     return shapes.get
 
 
-# --- filling the variables ---------------------------------------------------------------------
-
-
-def _restore(session, entries, variables, ckpt: str) -> list[str]:
-    """Load each source tensor once (read one at a time) into every variable restored from it."""
+def _meta_graph(graph, targets: dict[str, Target]):
+    """The new graph's MetaGraphDef with a Saver of its variables, devices as the graph has them."""
     tf = tensorflow()
-    targets: dict[str, list[str]] = {}
-    for entry in entries:
-        targets.setdefault(entry.source, []).append(entry.name)
-    reader = tf.compat.v1.train.NewCheckpointReader(ckpt)
-    for key, names in targets.items():
-        value = _read_tensor(reader, ckpt, key)
-        for name in names:
-            _load(session, variables[name], value)
-        del value
-    return [entry.name for entry in entries]
-
-
-def _read_tensor(reader, ckpt: str, key: str):
-    """One tensor's value; a damaged data file (bad checksum, truncated) is a BadInput."""
-    try:
-        return reader.get_tensor(key)
-    except Exception as error:  # OpError on a bad checksum, IndexError when truncated
-        shards = data_files(ckpt)
-        where = shards[0] if len(shards) == 1 else f"{ckpt}.data-*"
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise BadInput(where, f"tensor {key!r} cannot be read: {message}") from None
-
-
-def _load(session, variable, value) -> None:
-    """Set `variable` to `value` by feeding its initializer's value input: no new op."""
-    initializer = variable.initializer
-    session.run(initializer, feed_dict={initializer.inputs[1]: value})
-
-
-def _initialize(session, variables) -> None:
-    """Run initializers one by one in graph order, so a dependency is set before its user."""
-    for variable in variables:
-        session.run(variable.initializer)
-
-
-def _fill_and_save(graph, plan: Plan, variables: dict, staging_prefix: str) -> None:
-    tf = tensorflow()
+    variables = [variable for target in targets.values() for variable in target.variables]
     with graph.as_default():
         saver = tf.compat.v1.train.Saver(
-            var_list=dict(variables), sharded=False, save_relative_paths=True
+            var_list=variables, sharded=False, save_relative_paths=True, allow_empty=True
         )
-    config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
-    with tf.compat.v1.Session(graph=graph, config=config) as session:
-        _restore(session, plan.restored, variables, plan.provenance.checkpoint_prefix)
-        initialized = {entry.name for entry in plan.initialized}
-        _initialize(session, [v for name, v in variables.items() if name in initialized])
-        saver.save(session, staging_prefix, write_meta_graph=True, write_state=False)
-    _write_state_file(Path(staging_prefix))
+        return saver.export_meta_graph()
 
 
 def _write_state_file(staging_prefix: Path) -> None:

@@ -373,9 +373,15 @@ def test_entry_without_graph_variable_is_refused(tmp_path):
 # --- atomic output -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
-def test_failure_while_moving_leaves_nothing(tmp_path, monkeypatch, error):
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [(OSError(28, "No space left on device"), BadInput), (KeyboardInterrupt(), KeyboardInterrupt)],
+)
+def test_failure_while_moving_into_an_existing_directory_leaves_nothing(
+    tmp_path, monkeypatch, error, raised
+):
     plan = standard(tmp_path)
+    Path(plan.output_prefix).parent.mkdir(parents=True)  # files are moved in one by one
     moves = []
 
     def failing_move(source, destination):
@@ -385,11 +391,35 @@ def test_failure_while_moving_leaves_nothing(tmp_path, monkeypatch, error):
         os.replace(source, destination)
 
     monkeypatch.setattr(checkpoint_files, "_move", failing_move)
-    with pytest.raises(type(error)):
+    with pytest.raises(raised):
         apply_plan(plan)
     assert [p.name for p in moves] == ["model.ckpt.data-00000-of-00001", "model.ckpt.index"]
-    assert not Path(plan.output_prefix).parent.exists()  # the directories made are gone too
-    assert (tmp_path / "out").exists() is False
+    assert list(Path(plan.output_prefix).parent.iterdir()) == []  # no file, no staging
+
+
+def test_a_new_directory_appears_whole(tmp_path, monkeypatch):
+    """The output's directory did not exist: it is built aside and renamed into place."""
+    plan = standard(tmp_path)
+    seen_during_write = []
+    real_write = checkpoint_files._write_and_publish_tree
+
+    def watching(staging, parent, relative, prefix, write):
+        def write_and_look(staging_prefix):
+            write(staging_prefix)
+            seen_during_write.append((tmp_path / "out").exists())
+
+        real_write(staging, parent, relative, prefix, write_and_look)
+
+    monkeypatch.setattr(checkpoint_files, "_write_and_publish_tree", watching)
+    prefix = apply_plan(plan)
+    assert seen_during_write == [False]
+    assert sorted(p.name for p in Path(prefix).parent.iterdir()) == [
+        "checkpoint",
+        "model.ckpt.data-00000-of-00001",
+        "model.ckpt.index",
+        "model.ckpt.meta",
+    ]
+    assert [p.name for p in tmp_path.iterdir() if "graphdiff-staging" in p.name] == []
 
 
 def test_existing_checkpoint_needs_force(tmp_path):
@@ -420,7 +450,7 @@ def test_failure_with_force_puts_the_old_checkpoint_back(tmp_path, monkeypatch):
         real_move(source, destination)
 
     monkeypatch.setattr(checkpoint_files, "_move", failing_move)
-    with pytest.raises(OSError):
+    with pytest.raises(BadInput, match="cannot be written: no space left"):
         apply_plan(plan, force=True)
     after = {p.name: p.read_bytes() for p in Path(prefix).parent.iterdir()}
     assert after == before
@@ -509,7 +539,7 @@ v1.get_variable("global_step", [], tf.int64, v1.zeros_initializer())
 
 
 def test_apply_a_plan_made_by_the_planner_and_read_back_from_json(tmp_path):
-    planning = pytest.importorskip("graphdiff.planning")
+    from graphdiff import planning
     from graphdiff.plan import from_json, to_json
 
     ckpt = save_old(tmp_path)

@@ -1,0 +1,67 @@
+"""`apply --verify`: read back the checkpoint just written, before it is published.
+
+TensorFlow's own reader must open it and see every target with its dtype and full shape; every
+stored piece must match its crc32c; every restored tensor must hold its source's bytes (same
+crc32c when the layout is the same, the same assembled value when it was re-sliced); every
+initialized one must have its planned dtype and shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphdiff.bundle.reader import BundleReader
+from graphdiff.errors import BadInput, VerificationFailed
+from graphdiff.plan import RESTORE, Plan
+from graphdiff.targets import Target, text
+from graphdiff.tf_import import tensorflow
+
+
+def check_written(prefix: str, plan: Plan, source: BundleReader, targets: dict[str, Target]):
+    """Raise VerificationFailed naming the first tensor that is not as planned."""
+    tf = tensorflow()
+    try:
+        written = BundleReader(prefix)
+        shapes = tf.compat.v1.train.NewCheckpointReader(prefix).get_variable_to_shape_map()
+    except (BadInput, tf.errors.OpError) as error:
+        raise VerificationFailed(f"the written checkpoint cannot be read: {error}") from None
+    for entry in plan.variables:
+        target = targets[entry.name]
+        stored = written.entry(entry.name)
+        if stored is None or entry.name not in shapes:
+            raise VerificationFailed(f"{entry.name}: not in the written checkpoint")
+        shape = tuple(d.size for d in stored.shape.dim)
+        if stored.dtype != target.dtype_enum or tuple(shapes[entry.name]) != shape:
+            raise VerificationFailed(f"{entry.name}: written with another dtype or shape")
+        if entry.shape is not None and shape != tuple(entry.shape):
+            raise VerificationFailed(
+                f"{entry.name}: written as {text(shape)}, planned as {text(entry.shape)}"
+            )
+        pieces = _pieces(written, entry.name)
+        try:
+            for piece in pieces:
+                for _ in written.chunks(piece, entry.name):
+                    pass
+        except BadInput as error:
+            raise VerificationFailed(f"{entry.name}: {error.fault}") from None
+        if entry.action == RESTORE and not _same_as_source(written, source, entry, pieces):
+            raise VerificationFailed(f"{entry.name}: differs from its source {entry.source!r}")
+
+
+def _pieces(bundle: BundleReader, key: str) -> list:
+    stored = bundle.entry(key)
+    return [p.entry for p in bundle.stored_slices(key)] if stored.slices else [stored]
+
+
+def _same_as_source(written: BundleReader, source: BundleReader, entry, pieces) -> bool:
+    originals = _pieces(source, entry.source)
+    if len(originals) == len(pieces) and all(
+        a.crc32c == b.crc32c and a.size == b.size for a, b in zip(originals, pieces, strict=True)
+    ):
+        return True
+    ours, theirs = written.array(entry.name), source.array(entry.source)
+    if ours.dtype != theirs.dtype or ours.shape != theirs.shape:
+        return False
+    if ours.dtype == object:  # strings: compare the values, not the pointers
+        return bool(np.array_equal(ours, theirs))
+    return ours.tobytes() == theirs.tobytes()  # bit for bit, NaNs included
