@@ -43,7 +43,7 @@ def apply_maps(context: MatchContext, rules: UserRules, assignments: Assignments
     """Pair new variables through the user's maps; return each rule's support by rule id."""
     support = {}
     for rule in rules.maps:
-        keys_hit, count = 0, 0
+        keys_hit, count, misfits = 0, 0, []
         for key in context.old_primaries():
             name = rewrite(rule, key)
             if name is None:
@@ -56,20 +56,23 @@ def apply_maps(context: MatchContext, rules: UserRules, assignments: Assignments
                 assignments.refuse(
                     name, f"--map {describe(rule)} gives '{key}', but {fault}", (key,), final=True
                 )
+                misfits.append(f"'{key}' -> '{name}': {fault}")
                 continue
             evidence = (Evidence("rule", f"--map {describe(rule)}: '{key}' -> '{name}'"),)
             assignments.assign(name, key, Match("user_rule", 1.0, evidence, rule.id))
             count += 1
         if count == 0:
-            raise BadInput("--map", _unused_rule_fault(rule, keys_hit))
+            raise BadInput("--map", _unused_rule_fault(rule, keys_hit, misfits))
         support[rule.id] = count
     return support
 
 
-def _unused_rule_fault(rule: Rule, keys_hit: int) -> str:
+def _unused_rule_fault(rule: Rule, keys_hit: int, misfits: list[str]) -> str:
     text = f"{rule.old}={rule.new}"
     if keys_hit == 0:
         return f"'{text}' matches no checkpoint key (check the old name)"
+    if misfits:
+        return f"'{text}' restores nothing: {'; '.join(misfits[:3])}"
     return (
         f"'{text}' matches {keys_hit} checkpoint keys, but none of the names it makes is a free "
         "variable of the new graph (check the new name)"
