@@ -70,7 +70,7 @@ class BundleReader:
             self._entries[key] = entry
         self._tf_reader = None
 
-    def keys(self) -> Iterator[str]:
+    def names(self) -> Iterator[str]:
         """The tensors' names (slice keys left out: they belong to their full tensor)."""
         for key in self._entries:
             if not key.startswith(b"\0"):
@@ -85,7 +85,7 @@ class BundleReader:
             key: TensorSpec(
                 tf.dtypes.as_dtype(entry.dtype).name, tuple(d.size for d in entry.shape.dim)
             )
-            for key, entry in ((k, self.entry(k)) for k in self.keys())
+            for key, entry in ((k, self.entry(k)) for k in self.names())
         }
 
     def entry(self, key: str):
