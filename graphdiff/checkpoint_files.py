@@ -11,7 +11,8 @@ state file). `write_atomically` lets the writer fill a staging directory and the
   `write_atomically` beside it (the next apply) undoes those moves before doing anything.
 
 A staging directory is named `.<name>.graphdiff-staging-*` and records its owner's pid and host;
-one whose owner is gone (a killed apply) is removed by the next apply.
+one whose owner is gone (a killed apply) is removed by the next apply. Stores without renames
+of directories (`gs://`, `s3://`, ...) publish differently: remote_files.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from graphdiff import storage
 from graphdiff.errors import BadInput
 
 STATE_FILE = "checkpoint"
@@ -35,26 +37,41 @@ _ORPHAN_AGE = 60.0  # seconds: a staging directory without an owner file is then
 
 
 def checked_prefix(text: str) -> str:
-    if text.endswith(("/", os.sep)) or Path(text).is_dir():
+    # A remote store may call any prefix of its objects a directory: trust only a final "/".
+    if text.endswith(("/", os.sep)) or (not storage.is_remote(text) and storage.isdir(text)):
         raise BadInput(text, "names a directory; give a checkpoint prefix such as DIR/model.ckpt")
-    return os.path.abspath(text)
+    return storage.absolute(text)
 
 
-def existing_files(prefix: str) -> list[Path]:
+def existing_files(prefix: str) -> list[str]:
     """The files of a checkpoint at `prefix` (not the directory's state file)."""
-    found = [Path(prefix + suffix) for suffix in (".index", ".meta")]
-    parent, base = Path(prefix).parent, Path(prefix).name
-    shards = sorted(parent.glob(glob.escape(base) + ".data-*")) if parent.is_dir() else []
-    return [path for path in found if path.exists()] + shards
+    found = [prefix + suffix for suffix in (".index", ".meta")]
+    directory = storage.split(prefix)[0]
+    if not storage.isdir(directory):
+        return []
+    shards = storage.glob(storage.escape(prefix) + ".data-*")
+    return [path for path in found if storage.exists(path)] + shards
+
+
+def state_text(name: str) -> str:
+    """The `checkpoint` state file naming checkpoint `name` of its directory (as Saver writes)."""
+    quoted = json.dumps(name, ensure_ascii=False)
+    return f"model_checkpoint_path: {quoted}\nall_model_checkpoint_paths: {quoted}\n"
 
 
 def write_atomically(prefix: str, write: Callable[[str], None]) -> None:
-    """Let `write(staging_prefix)` fill a staging directory, then publish it (module docstring).
+    """Let `write(staging_prefix)` write the bundle and `.meta`, then publish them with the
+    directory's `checkpoint` state file (module docstring).
 
     On any failure, KeyboardInterrupt included, nothing new is left at the prefix, a checkpoint
     that --force was replacing is put back, and the staging directory is removed. An OSError
     while writing or publishing (a full disk) becomes a BadInput naming the prefix.
     """
+    if storage.is_remote(prefix):
+        from graphdiff.remote_files import write_remote
+
+        write_remote(prefix, write)
+        return
     directory = Path(prefix).parent
     existing = _nearest_existing(directory)
     remove_abandoned_staging(existing)
@@ -68,7 +85,7 @@ def write_atomically(prefix: str, write: Callable[[str], None]) -> None:
         return
     staging = _make_staging(directory, Path(prefix).name)
     try:
-        _guarded(prefix, lambda: write(str(staging / Path(prefix).name)))
+        _guarded(prefix, lambda: _write_with_state(write, staging / Path(prefix).name))
         _guarded(prefix, lambda: _publish_files(staging, Path(prefix)))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -78,12 +95,17 @@ def _write_and_publish_tree(staging: Path, parent: Path, relative: Path, prefix:
     """Build the missing directories with the checkpoint inside, then rename them into place."""
     inside = staging / "tree" / relative
     inside.mkdir(parents=True)
-    _guarded(prefix, lambda: write(str(inside / Path(prefix).name)))
+    _guarded(prefix, lambda: _write_with_state(write, inside / Path(prefix).name))
     top = parent / relative.parts[0]
     try:
         os.rename(staging / "tree" / relative.parts[0], top)
     except OSError as error:
         raise BadInput(top, f"cannot be created: {error.strerror}") from None
+
+
+def _write_with_state(write: Callable[[str], None], staging_prefix: Path) -> None:
+    write(str(staging_prefix))
+    (staging_prefix.parent / STATE_FILE).write_text(state_text(staging_prefix.name))
 
 
 def _guarded(prefix: str, action: Callable[[], None]) -> None:
@@ -102,7 +124,7 @@ def _publish_files(staging: Path, prefix: Path) -> None:
     new_files += [staging / f"{base}.index", staging / f"{base}.meta", staging / STATE_FILE]
     backup = staging / _REPLACED
     backup.mkdir()
-    replaced = [(backup / old.name, old) for old in existing_files(str(prefix))]
+    replaced = [(backup / Path(old).name, Path(old)) for old in existing_files(str(prefix))]
     state = directory / STATE_FILE
     if state.exists():
         replaced.append((backup / STATE_FILE, state))
@@ -147,7 +169,7 @@ def _undo(journal: dict) -> None:
 
 def _make_staging(directory: Path, name: str) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{name}{STAGING}", dir=directory))
-    _write_json(staging / _OWNER, {"pid": os.getpid(), "host": socket.gethostname()})
+    _write_json(staging / _OWNER, owner_record())
     return staging
 
 
@@ -169,13 +191,26 @@ def _abandoned(staging: Path) -> bool:
         owner = json.loads((staging / _OWNER).read_text())
     except (OSError, ValueError):
         return time.time() - staging.stat().st_mtime > _ORPHAN_AGE
-    if owner.get("host") != socket.gethostname():
-        return False  # another machine's apply (a shared disk): not ours to judge
+    return owner_gone(owner)
+
+
+def owner_record() -> dict:
+    """Who is writing: enough for a later apply to tell whether the writer is still alive."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def owner_gone(owner: dict) -> bool:
+    """The writer ran on this machine and its process has ended (killed, most likely).
+
+    Another machine's writer (a shared disk) is not ours to judge: it counts as alive.
+    """
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        return False
     try:
         os.kill(int(owner["pid"]), 0)
     except ProcessLookupError:
         return True
-    except (PermissionError, ValueError, KeyError):
+    except (PermissionError, ValueError, KeyError, TypeError):
         return False
     return False
 

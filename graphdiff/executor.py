@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
+from graphdiff import storage
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.writer import BundleWriter
-from graphdiff.checkpoint_files import STATE_FILE, checked_prefix, existing_files, write_atomically
+from graphdiff.checkpoint_files import checked_prefix, existing_files, write_atomically
 from graphdiff.errors import BadInput
-from graphdiff.fingerprints import check_fingerprints
+from graphdiff.fingerprints import check_fingerprints, with_inputs_at
 from graphdiff.initial_values import (
     BATCH_BYTES,
     clear_devices,
@@ -58,6 +58,9 @@ def apply_plan(
     shards: int | None = None,
     verify: bool = False,
     quiet: bool = True,
+    checkpoint: str | None = None,
+    new_graph: str | None = None,
+    messages: list[str] | None = None,
 ) -> str:
     """Write a complete checkpoint for the plan's new graph; return its prefix.
 
@@ -66,15 +69,18 @@ def apply_plan(
     anything is written when a fingerprint differs, an entry does not fit the graph or the
     checkpoint, or a checkpoint exists at the prefix and not `force`. `verify` re-reads what was
     written before publishing it (VerificationFailed if it differs). Progress goes to standard
-    error unless `quiet`. Memory follows the largest tensor, not the model.
+    error unless `quiet`. Memory follows the largest tensor, not the model. `checkpoint` and
+    `new_graph` say where the plan's inputs are now, if they moved (their fingerprints must
+    still match); what the new graph's code says while it is built is appended to `messages`.
 
     >>> apply_plan(plan, "new/model.ckpt")  # doctest: +SKIP
     '/abs/new/model.ckpt'
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
+    plan = with_inputs_at(plan, checkpoint, new_graph)
     prefix = checked_prefix(output_prefix or plan.output_prefix)
     ckpt = plan.provenance.checkpoint_prefix
-    if os.path.abspath(ckpt) == prefix:
+    if storage.absolute(ckpt) == prefix:
         raise BadInput(prefix, "is the checkpoint the plan restores from; write elsewhere")
     if shards is not None and shards < 1:
         raise BadInput("--shards", f"{shards}: give 1 or more data files")
@@ -85,6 +91,8 @@ def apply_plan(
     source = BundleReader(ckpt)
     graph_file = plan.provenance.new_graph.path
     built = build_new_graph(graph_file, shape_for=_shape_for(plan))
+    if messages is not None:
+        messages.extend(built.messages)
     targets = targets_of(built.graph, graph_file)
     check_coverage(plan.variables, targets, where, graph_file)
     check_sources(plan.restored, targets, source.specs(), where, ckpt)
@@ -98,8 +106,7 @@ def apply_plan(
         with BundleWriter(staging_prefix, count, progress.add_bytes) as writer:
             _write_tensors(writer, plan, source, targets, built.graph, reads, progress)
             writer.finish()
-        Path(staging_prefix + ".meta").write_bytes(meta_graph.SerializeToString())
-        _write_state_file(Path(staging_prefix))
+        storage.write_bytes(staging_prefix + ".meta", meta_graph.SerializeToString())
         if verify:
             check_written(staging_prefix, plan, source, targets)
 
@@ -116,6 +123,7 @@ def restore_into_session(
     *,
     initialize_rest: bool = True,
     plan_path: str | os.PathLike | None = None,
+    checkpoint: str | None = None,
 ) -> dict:
     """Restore the plan's restore entries into `session.graph`; initialize the rest if asked.
 
@@ -129,6 +137,7 @@ def restore_into_session(
     {'restored': ['A/w', 'A/b'], 'initialized': ['C/w']}
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
+    plan = with_inputs_at(plan, checkpoint)
     check_fingerprints(plan, new_graph=False)
     check_entries(plan.restored, where)
     targets = targets_of(session.graph, where, skip_uncollected=True)
@@ -235,15 +244,3 @@ def _meta_graph(graph, targets: dict[str, Target]):
             var_list=variables, sharded=False, save_relative_paths=True, allow_empty=True
         )
         return saver.export_meta_graph()
-
-
-def _write_state_file(staging_prefix: Path) -> None:
-    """The `checkpoint` state file, pointing at the new checkpoint by a relative path."""
-    from google.protobuf import text_format
-
-    tf = tensorflow()
-    name = staging_prefix.name
-    state = tf.compat.v1.train.generate_checkpoint_state_proto(
-        str(staging_prefix.parent), name, all_model_checkpoint_paths=[name]
-    )
-    (staging_prefix.parent / STATE_FILE).write_text(text_format.MessageToString(state))

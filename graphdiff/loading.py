@@ -6,11 +6,10 @@ print one line and exit 2.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
+from graphdiff import storage
 from graphdiff.errors import BadInput
 from graphdiff.tf_import import tensorflow
 
@@ -45,15 +44,14 @@ def read_meta_graph(path: str | os.PathLike):
 
 
 def _read_bytes(path) -> bytes:
-    file = Path(path)
-    if not file.exists():
-        raise BadInput(path, "no such file")
-    if file.is_dir():
-        raise BadInput(path, "is a directory, not a file")
     try:
-        return file.read_bytes()
+        if not storage.exists(path):
+            raise BadInput(path, "no such file")
+        if storage.isdir(path):
+            raise BadInput(path, "is a directory, not a file")
+        return storage.read_bytes(path)
     except OSError as error:
-        raise BadInput(path, f"cannot be read: {error.strerror}") from None
+        raise BadInput(path, f"cannot be read: {error.strerror or error}") from None
 
 
 def checkpoint_prefix_for(meta_path: str | os.PathLike) -> str:
@@ -62,15 +60,15 @@ def checkpoint_prefix_for(meta_path: str | os.PathLike) -> str:
     return text[: -len(".meta")] if text.endswith(".meta") else text
 
 
-def index_path(prefix: str) -> Path:
-    return Path(prefix + ".index")
+def index_path(prefix: str) -> str:
+    return f"{prefix}.index"
 
 
 def read_checkpoint_index(prefix: str) -> dict[str, TensorSpec]:
     """Names, dtypes and shapes of a checkpoint's tensors, from its index alone."""
     tf = tensorflow()
     index = index_path(prefix)
-    if not index.exists():
+    if not storage.exists(index):
         raise BadInput(index, "no checkpoint index here (is the checkpoint prefix right?)")
     try:
         reader = tf.compat.v1.train.NewCheckpointReader(prefix)
@@ -84,11 +82,10 @@ def read_checkpoint_index(prefix: str) -> dict[str, TensorSpec]:
 
 
 def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    try:
+        return storage.sha256(os.fspath(path))
+    except OSError as error:
+        raise BadInput(path, f"cannot be read: {error.strerror or error}") from None
 
 
 def _first_line(error: Exception) -> str:

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from graphdiff import storage
 from graphdiff.errors import BadInput
+from graphdiff.messages import collected
 from graphdiff.tf_import import tensorflow
 
 ShapeFor = Callable[[str], "tuple[int, ...] | None"]
@@ -30,18 +32,26 @@ class BuiltGraph:
     kind: str  # "python" or "meta"
     undefined_shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)
     saver_def: object = None  # from a .meta, when it has one
+    messages: list[str] = field(default_factory=list)  # warnings, log lines, prints of the .py
 
 
 def build_new_graph(path: str | os.PathLike, shape_for: ShapeFor | None = None) -> BuiltGraph:
-    """Build the graph described by `path` (.py or .meta) in a fresh tf.Graph."""
-    file = Path(path)
-    if not file.exists():
-        raise BadInput(path, "no such file")
-    if file.suffix == ".py":
-        return _build_from_python(file, shape_for or (lambda name: None))
-    if file.suffix == ".meta":
-        return _build_from_meta(file)
-    raise BadInput(path, "the new graph must be a .py file that builds it, or a .meta file")
+    """Build the graph described by `path` (.py or .meta, which may be remote) in a fresh tf.Graph.
+
+    What the user's code says while it runs (Python warnings, log records, prints) is kept in
+    `messages` instead of reaching standard output or error.
+    """
+    text = os.fspath(path)
+    if text.endswith(".meta"):
+        return _build_from_meta(text)
+    if not text.endswith(".py"):
+        raise BadInput(path, "the new graph must be a .py file that builds it, or a .meta file")
+    if storage.is_remote(text):
+        raise BadInput(path, "a new graph's .py must be a local file (a .meta may be remote)")
+    file = Path(text)
+    if not file.is_file():
+        raise BadInput(path, "no such file" if not file.exists() else "is not a file")
+    return _build_from_python(file, shape_for or (lambda name: None))
 
 
 def _build_from_python(file: Path, shape_for: ShapeFor) -> BuiltGraph:
@@ -51,7 +61,7 @@ def _build_from_python(file: Path, shape_for: ShapeFor) -> BuiltGraph:
     getter = _shape_filling_getter(tf, shape_for, built.undefined_shapes)
     sys.path.insert(0, str(file.parent.resolve()))
     try:
-        with built.graph.as_default():
+        with built.graph.as_default(), collected(built.messages):
             root = tf.compat.v1.get_variable_scope()
             with tf.compat.v1.variable_scope(root, custom_getter=getter):
                 namespace = runpy.run_path(str(file), run_name="__graphdiff_new_graph__")
@@ -110,7 +120,7 @@ def _is_literal(value) -> bool:
     return isinstance(value, (np.ndarray, list, tuple, int, float))
 
 
-def _build_from_meta(file: Path) -> BuiltGraph:
+def _build_from_meta(file: str) -> BuiltGraph:
     from graphdiff.loading import read_meta_graph
 
     tf = tensorflow()
@@ -119,7 +129,7 @@ def _build_from_meta(file: Path) -> BuiltGraph:
     built = BuiltGraph(graph=tf.Graph(), kind="meta")
     with built.graph.as_default():
         try:
-            tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+            tf.compat.v1.train.import_meta_graph(meta)  # devices kept for the written .meta
         except Exception as error:
             raise BadInput(file, f"cannot be imported: {str(error).splitlines()[0]}") from None
     built.saver_def = meta.saver_def if meta.HasField("saver_def") else None

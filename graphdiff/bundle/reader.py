@@ -11,8 +11,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
+from graphdiff import storage
 from graphdiff.bundle import slices as slicing
 from graphdiff.bundle.table import TableError, crc32c, get_varint, read_table, unmask
 from graphdiff.errors import BadInput
@@ -45,11 +45,11 @@ class BundleReader:
         self.prefix = prefix
         self.index_path = f"{prefix}.index"
         try:
-            rows = read_table(Path(self.index_path).read_bytes())
+            rows = read_table(storage.read_bytes(self.index_path))
         except FileNotFoundError:
             raise BadInput(self.index_path, "no such file") from None
         except OSError as error:
-            raise BadInput(self.index_path, f"cannot be read: {error.strerror}") from None
+            raise BadInput(self.index_path, f"cannot be read: {error.strerror or error}") from None
         except TableError as error:
             raise BadInput(
                 self.index_path, f"cannot be read as a checkpoint index: {error}"
@@ -106,37 +106,42 @@ class BundleReader:
     def data_file(self, entry) -> str:
         return data_path(self.prefix, entry.shard_id, self.num_shards)
 
-    def chunks(self, entry, name: str) -> Iterator[bytes]:
-        """The stored bytes of `entry` (of tensor `name`) in pieces, checked against its crc32c."""
+    def chunks(self, entry, name: str) -> Iterator[memoryview]:
+        """The stored bytes of `entry` (of tensor `name`) in pieces, checked against its crc32c.
+
+        Each piece is a view of one reused buffer: valid until the next piece is read.
+        """
         path = self.data_file(entry)
         crc = 0
         for chunk in self._read(path, entry.offset, entry.size):
             crc = crc32c(chunk, crc)
             yield chunk
         if entry.dtype == DT_STRING:  # its crc covers the lengths as integers, not as stored
-            crc = string_crc(b"".join(self._read(path, entry.offset, entry.size)), entry)
+            whole = b"".join(bytes(c) for c in self._read(path, entry.offset, entry.size))
+            crc = string_crc(whole, entry)
         if crc != unmask(entry.crc32c):
             raise BadInput(
                 path, f"tensor {name!r} cannot be read: its bytes do not match their checksum"
             )
 
     @staticmethod
-    def _read(path: str, offset: int, size: int) -> Iterator[bytes]:
+    def _read(path: str, offset: int, size: int) -> Iterator[memoryview]:
+        buffer = memoryview(bytearray(min(CHUNK, size)))
         try:
-            with open(path, "rb") as stream:
+            with storage.open_read(path) as stream:
                 stream.seek(offset)
                 while size:
-                    chunk = stream.read(min(CHUNK, size))
-                    if not chunk:
+                    count = stream.readinto(buffer[: min(CHUNK, size)])
+                    if not count:
                         raise BadInput(path, "truncated: a tensor's bytes end early")
-                    size -= len(chunk)
-                    yield chunk
+                    size -= count
+                    yield buffer[:count]
         except FileNotFoundError:
             raise BadInput(
                 path, "no such file: a shard of the checkpoint's data is missing"
             ) from None
         except OSError as error:
-            raise BadInput(path, f"cannot be read: {error.strerror}") from None
+            raise BadInput(path, f"cannot be read: {error.strerror or error}") from None
 
     def array(self, key: str):
         """The whole value of tensor `key` as numpy, slices assembled, by TensorFlow's reader."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-import google_crc32c
+import crc32c as _crc32c
 
 BLOCK_SIZE = 262144
 RESTART_INTERVAL = 16
@@ -34,7 +34,8 @@ _MASK_DELTA = 0xA282EAD8
 
 
 def crc32c(data, crc: int = 0) -> int:
-    return google_crc32c.extend(crc, data)
+    """crc32c of `data` (any bytes-like object: bytes, bytearray, memoryview), extending `crc`."""
+    return _crc32c.crc32c(data, crc)
 
 
 def mask(crc: int) -> int:

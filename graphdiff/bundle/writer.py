@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from graphdiff import storage
 from graphdiff.bundle import slices as slicing
 from graphdiff.bundle.reader import HEADER_KEY, data_path
 from graphdiff.bundle.table import crc32c, mask, put_varint, write_table
@@ -38,7 +39,7 @@ class BundleWriter:
         self._pb = tensor_bundle_pb2
         self.prefix = prefix
         # The shards stay open while tensors are added; close() (or leaving `with`) closes them.
-        self._files = [open(data_path(prefix, i, shards), "wb") for i in range(shards)]  # noqa: SIM115
+        self._files = [storage.open_write(data_path(prefix, i, shards)) for i in range(shards)]
         self._sizes = [0] * shards
         self._entries: dict[bytes, object] = {}
         self._on_bytes = on_bytes or (lambda count: None)
@@ -51,7 +52,7 @@ class BundleWriter:
 
     # --- adding tensors ------------------------------------------------------------------------
 
-    def add_chunks(self, key: bytes, like, chunks: Iterable[bytes]) -> None:
+    def add_chunks(self, key: bytes, like, chunks: Iterable) -> None:
         """Store stored bytes as they are: `like` is their source entry (dtype, shape, crc32c)."""
         shard = self._lightest()
         entry = self._new_entry(key)
@@ -94,8 +95,7 @@ class BundleWriter:
         header.version.producer = BUNDLE_VERSION
         rows = [(HEADER_KEY, header.SerializeToString())]
         rows += [(key, self._entries[key].SerializeToString()) for key in sorted(self._entries)]
-        with open(f"{self.prefix}.index", "wb") as stream:
-            stream.write(write_table(rows))
+        storage.write_bytes(f"{self.prefix}.index", write_table(rows))
 
     def close(self) -> None:
         for stream in self._files:
@@ -113,7 +113,7 @@ class BundleWriter:
     def _lightest(self) -> int:
         return self._sizes.index(min(self._sizes))
 
-    def _write(self, shard: int, chunks: Iterable[bytes]) -> int:
+    def _write(self, shard: int, chunks: Iterable) -> int:
         stream, written = self._files[shard], 0
         for chunk in chunks:
             stream.write(chunk)
@@ -129,9 +129,10 @@ def _set_shape(entry, shape: Sequence[int]) -> None:
         entry.shape.dim.add().size = int(size)
 
 
-def _numeric_bytes(array: np.ndarray) -> tuple[bytes, int]:
+def _numeric_bytes(array: np.ndarray) -> tuple[memoryview, int]:
+    """The array's bytes as stored (little-endian, C order), without a copy when it is so."""
     little = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
-    data = np.ascontiguousarray(array, dtype=little).tobytes()
+    data = memoryview(np.ascontiguousarray(array, dtype=little).reshape(-1).view(np.uint8))
     return data, crc32c(data)
 
 

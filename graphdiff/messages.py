@@ -1,0 +1,50 @@
+"""Keep what user code says while graphdiff runs it: warnings, log lines, prints.
+
+Building a new graph runs the user's `.py` (and the libraries it calls: tf_slim warns that
+`layer.apply` is deprecated). Those lines would land between graphdiff's own on standard error,
+and prints would corrupt a plan written to standard output. `collected(messages)` gathers them
+into a list instead; the CLI counts them and shows them with --verbose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+
+_LOGGERS = ("", "tensorflow", "absl")  # the root logger, and the two TensorFlow writes to
+
+
+class _Keeper(logging.Handler):
+    def __init__(self, messages: list[str]):
+        super().__init__(logging.DEBUG)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def collected(messages: list[str]):
+    """Within the block, warnings, log records and prints are appended to `messages`."""
+    keeper = _Keeper(messages)
+    saved = []
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.propagate))
+        logger.handlers = [keeper]
+        logger.propagate = False
+    printed = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+        warnings.simplefilter("always")
+        try:
+            yield messages
+        finally:
+            for logger, handlers, propagate in saved:
+                logger.handlers = handlers
+                logger.propagate = propagate
+            messages.extend(
+                f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught
+            )
+            messages.extend(f"printed: {line}" for line in printed.getvalue().splitlines())

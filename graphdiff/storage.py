@@ -1,0 +1,198 @@
+"""Files where models live: local paths, or any file system TensorFlow has registered.
+
+A path with a scheme (`gs://`, `s3://` with tensorflow-io, `hdfs://`, `ram://`, ...) goes through
+`tf.io.gfile`, as TensorFlow's own Saver does; a local path goes through Python's own I/O, the
+fast path. Every function takes and returns `str` paths; failures of a remote store become
+OSError, so callers handle both kinds alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob as local_glob
+import hashlib
+import os
+import posixpath
+import shutil
+
+from graphdiff.tf_import import tensorflow
+
+CHUNK = 8 << 20
+
+
+def is_remote(path) -> bool:
+    text = os.fspath(path)
+    return "://" in text and not text.startswith("file://")
+
+
+def _local(path) -> str:
+    text = os.fspath(path)
+    return text[len("file://") :] if text.startswith("file://") else text
+
+
+def absolute(path) -> str:
+    """A local path made absolute; a remote one as it is."""
+    return os.fspath(path) if is_remote(path) else os.path.abspath(_local(path))
+
+
+def join(directory: str, name: str) -> str:
+    return (
+        posixpath.join(directory, name) if is_remote(directory) else os.path.join(directory, name)
+    )
+
+
+def split(path: str) -> tuple[str, str]:
+    return posixpath.split(path) if is_remote(path) else os.path.split(path)
+
+
+def _gfile():
+    return tensorflow().io.gfile
+
+
+def _remote_errors(action):
+    """Run `action`; TensorFlow's OpError (NotFoundError, PermissionDeniedError...) as OSError."""
+    tf = tensorflow()
+    try:
+        return action()
+    except tf.errors.NotFoundError as error:
+        raise FileNotFoundError(2, _first_line(error)) from None
+    except tf.errors.OpError as error:
+        raise OSError(_first_line(error)) from None
+
+
+def _first_line(error) -> str:
+    text = getattr(error, "message", None) or str(error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def exists(path) -> bool:
+    if is_remote(path):
+        return _remote_errors(lambda: _gfile().exists(path))
+    return os.path.exists(_local(path))
+
+
+def isdir(path) -> bool:
+    if is_remote(path):
+        return _remote_errors(lambda: _gfile().isdir(path))
+    return os.path.isdir(_local(path))
+
+
+def isfile(path) -> bool:
+    return exists(path) and not isdir(path)
+
+
+def glob(pattern: str) -> list[str]:
+    """Paths matching `pattern` (`*` and `?`; escape other metacharacters in literal parts)."""
+    if is_remote(pattern):
+        return sorted(_remote_errors(lambda: _gfile().glob(pattern)))
+    return sorted(local_glob.glob(_local(pattern)))
+
+
+def escape(path: str) -> str:
+    """`path` with glob metacharacters made literal."""
+    return local_glob.escape(path)
+
+
+def open_read(path):
+    if is_remote(path):
+        return _RemoteFile(path, "rb")
+    return open(_local(path), "rb")  # noqa: SIM115 - the caller closes it
+
+
+def open_write(path):
+    """A new file at `path`, replacing any (some stores, ram:// among them, would append)."""
+    if is_remote(path):
+        remove(path)
+        return _RemoteFile(path, "wb")
+    return open(_local(path), "wb")  # noqa: SIM115 - the caller closes it
+
+
+def read_bytes(path) -> bytes:
+    with open_read(path) as stream:
+        return stream.read()
+
+
+def write_bytes(path, data: bytes) -> None:
+    with open_write(path) as stream:
+        stream.write(data)
+
+
+def sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open_read(path) as stream:
+        for block in iter(lambda: stream.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def size(path) -> int:
+    if is_remote(path):
+        return _remote_errors(lambda: _gfile().stat(path).length)
+    return os.path.getsize(_local(path))
+
+
+def makedirs(path) -> None:
+    if is_remote(path):
+        _remote_errors(lambda: _gfile().makedirs(path))
+    else:
+        os.makedirs(_local(path), exist_ok=True)
+
+
+def remove(path) -> None:
+    """Delete a file; one already gone is no error."""
+    if is_remote(path):
+        if exists(path):
+            _remote_errors(lambda: _gfile().remove(path))
+        return
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(_local(path))
+
+
+def rename(source, destination) -> None:
+    """Move a file over `destination` (a copy and a delete on stores without renames)."""
+    if is_remote(source):
+        _remote_errors(lambda: _gfile().rename(source, destination, overwrite=True))
+    else:
+        os.replace(_local(source), _local(destination))
+
+
+def remove_tree(path) -> None:
+    if is_remote(path):
+        if exists(path):
+            _remote_errors(lambda: _gfile().rmtree(path))
+        return
+    shutil.rmtree(_local(path), ignore_errors=True)
+
+
+class _RemoteFile:
+    """A tf.io.gfile.GFile whose TensorFlow errors are OSErrors, usable in `with`."""
+
+    def __init__(self, path: str, mode: str):
+        self._file = _remote_errors(lambda: _gfile().GFile(path, mode))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def read(self, size: int = -1) -> bytes:
+        return _remote_errors(lambda: self._file.read(size))
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int) -> None:
+        _remote_errors(lambda: self._file.seek(offset))
+
+    def write(self, data) -> None:
+        _remote_errors(lambda: self._file.write(bytes(data)))
+
+    def close(self) -> None:
+        _remote_errors(self._file.close)
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
