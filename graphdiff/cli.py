@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="match by name and user rules only, no structural matching",
     )
+    plan.add_argument(
+        "--no-config",
+        action="store_true",
+        help="ignore [tool.graphdiff] in pyproject.toml and graphdiff.toml",
+    )
+    _verbose(plan)
 
     render = commands.add_parser("render", help="draw a plan (.svg, .png, .pdf or .dot)")
     render.add_argument("plan")
@@ -89,7 +95,25 @@ def _parser() -> argparse.ArgumentParser:
         help="read the written checkpoint back and check every tensor before publishing it",
     )
     apply.add_argument("--quiet", action="store_true", help="no progress on standard error")
+    apply.add_argument(
+        "--checkpoint", metavar="PREFIX", help="where the plan's checkpoint is now, if it moved"
+    )
+    apply.add_argument(
+        "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
+    )
+    apply.add_argument(
+        "--report", metavar="FILE", help="write what was done (or why not) as JSON to FILE"
+    )
+    _verbose(apply)
     return parser
+
+
+def _verbose(command) -> None:
+    command.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the warnings and log lines the new graph's code printed while it was built",
+    )
 
 
 def _positive(text: str) -> int:
@@ -103,21 +127,24 @@ def _positive(text: str) -> int:
 
 
 def _plan(args) -> int:
+    from graphdiff.config import RepoRules, find_rules
     from graphdiff.plan import Options
     from graphdiff.plan_io import dumps, write_text_atomically
     from graphdiff.planning import make_plan
     from graphdiff.summary import format_summary
 
+    rules = RepoRules() if args.no_config else find_rules()
     options = Options(
-        maps=tuple(args.map),
-        excludes=tuple(args.exclude),
-        requires=tuple(args.require),
-        reset_optimizer=args.reset_optimizer,
+        maps=rules.maps + tuple(args.map),
+        excludes=rules.excludes + tuple(args.exclude),
+        requires=rules.requires + tuple(args.require),
+        reset_optimizer=rules.reset_optimizer or args.reset_optimizer,
         structural=not args.names_only,
+        rules_file=rules.path,
     )
     if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
         raise BadInput(args.output, "its directory does not exist")
-    status, message = 0, None
+    status, message, messages = 0, None, []
     try:
         plan = make_plan(
             args.old,
@@ -125,18 +152,33 @@ def _plan(args) -> int:
             checkpoint=args.checkpoint,
             output_prefix=args.output_prefix,
             options=options,
+            messages=messages,
         )
     except PolicyViolation as violation:
         plan, status, message = violation.plan, violation.exit_status, str(violation)
-    text = dumps(plan)
+    # Only a plan file knows where it lies: paths relative to it; on standard output, absolute.
+    text = dumps(plan, base=os.path.dirname(os.path.abspath(args.output)) if args.output else None)
     if args.output:
         write_text_atomically(args.output, text)
     else:
         sys.stdout.write(text)
     print(format_summary(plan), file=sys.stderr)
+    _print_messages(messages, args.verbose)
     if message:
         print(f"graphdiff: {message}", file=sys.stderr)
     return status
+
+
+def _print_messages(messages: list[str], verbose: bool) -> None:
+    """The new graph's own warnings: all of them with --verbose, else how many were kept back."""
+    if verbose:
+        for line in messages:
+            print(f"  new graph: {line}", file=sys.stderr)
+    elif messages:
+        print(
+            f"  {len(messages)} warning(s) from building the new graph not shown (--verbose)",
+            file=sys.stderr,
+        )
 
 
 def _render(args) -> int:
@@ -148,19 +190,28 @@ def _render(args) -> int:
 
 
 def _apply(args) -> int:
+    from graphdiff.apply_report import reporting
     from graphdiff.executor import apply_plan
     from graphdiff.plan_io import read_plan
 
-    plan = read_plan(args.plan)
-    prefix = apply_plan(
-        plan,
-        output_prefix=args.output,
-        force=args.force,
-        plan_path=args.plan,
-        shards=args.shards,
-        verify=args.verify,
-        quiet=args.quiet,
-    )
+    messages: list[str] = []
+    with reporting(args.report) as report:
+        plan = read_plan(args.plan)
+        prefix = apply_plan(
+            plan,
+            output_prefix=args.output,
+            force=args.force,
+            plan_path=args.plan,
+            shards=args.shards,
+            verify=args.verify,
+            quiet=args.quiet,
+            checkpoint=args.checkpoint,
+            new_graph=args.new_graph,
+            messages=messages,
+        )
+        report.done(plan, prefix, verified=args.verify)
+    if args.verbose:
+        _print_messages(messages, verbose=True)
     print(prefix)
     return 0
 

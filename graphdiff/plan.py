@@ -143,6 +143,7 @@ class Options:
     requires: tuple[str, ...] = ()
     reset_optimizer: bool = False
     structural: bool = True
+    rules_file: str | None = None  # the graphdiff.toml or pyproject.toml the rules came from
 
 
 @dataclass(frozen=True)

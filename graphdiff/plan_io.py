@@ -1,4 +1,11 @@
-"""Plans on disk: JSON text, validated against the schema when written and when read."""
+"""Plans on disk: JSON text, validated against the schema when written and when read.
+
+Paths in a plan file are portable: a local path in the plan's own directory tree, or one level
+beside it (`../ckpt/model.ckpt`), is stored relative to the plan's directory, and resolved
+against the plan's location when read; any other path is stored absolute, and remote ones
+(`gs://...`) as they are. A plan then travels with its project: move the whole directory, and
+`apply` still finds its inputs. In memory a Plan always holds absolute paths.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,20 @@ import os
 import tempfile
 from pathlib import Path
 
+from graphdiff import storage
 from graphdiff.errors import BadInput
 from graphdiff.plan import Plan, from_json, to_json
 from graphdiff.schema import validate_plan
 
+_PROVENANCE_PATHS = ("old_meta", "checkpoint_index", "new_graph")  # fingerprints: .path
 
-def dumps(plan: Plan) -> str:
+
+def dumps(plan: Plan, base: str | os.PathLike | None = None) -> str:
+    """The plan as JSON text, its paths relative to directory `base` where they may be."""
     document = to_json(plan)
     validate_plan(document, "<plan being written>")
+    if base is not None:
+        _map_paths(document, lambda path: _portable(path, os.path.abspath(base)))
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -36,10 +49,12 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
 
 
 def write_plan(plan: Plan, path: str | os.PathLike) -> None:
-    write_text_atomically(path, dumps(plan))
+    """Write the plan to `path`, its paths relative to the plan's directory where they may be."""
+    write_text_atomically(path, dumps(plan, base=Path(path).resolve().parent))
 
 
 def read_plan(path: str | os.PathLike) -> Plan:
+    """Read and validate a plan; relative paths in it are taken from the plan's directory."""
     file = Path(path)
     if not file.is_file():
         raise BadInput(path, "no such file" if not file.exists() else "is not a file")
@@ -52,4 +67,33 @@ def read_plan(path: str | os.PathLike) -> Plan:
             path, f"not a plan: invalid JSON at line {error.lineno}: {error.msg}"
         ) from None
     validate_plan(document, path)
+    base = str(file.resolve().parent)
+    _map_paths(document, lambda text: _resolved(text, base))
     return from_json(document)
+
+
+def _map_paths(document: dict, change) -> None:
+    """Apply `change` to every path the plan holds (its inputs and its output prefix)."""
+    provenance = document["provenance"]
+    for key in _PROVENANCE_PATHS:
+        if provenance.get(key) is not None:
+            provenance[key]["path"] = change(provenance[key]["path"])
+    provenance["checkpoint_prefix"] = change(provenance["checkpoint_prefix"])
+    document["output_prefix"] = change(document["output_prefix"])
+    if document["options"].get("rules_file"):
+        document["options"]["rules_file"] = change(document["options"]["rules_file"])
+
+
+def _portable(path: str, base: str) -> str:
+    if storage.is_remote(path) or not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path, base)
+    parts = Path(relative).parts
+    ups = len(parts) - len([p for p in parts if p != ".."])
+    return Path(relative).as_posix() if ups <= 1 else path
+
+
+def _resolved(path: str, base: str) -> str:
+    if storage.is_remote(path) or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base, path))

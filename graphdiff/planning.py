@@ -11,7 +11,7 @@ import datetime
 import os
 from dataclasses import dataclass
 
-from graphdiff import __version__
+from graphdiff import __version__, storage
 from graphdiff.errors import BadInput, PolicyViolation
 from graphdiff.graph_model import graph_to_dag, variables_of
 from graphdiff.loading import (
@@ -64,11 +64,15 @@ def make_plan(
     checkpoint: str | None = None,
     output_prefix: str | None = None,
     options: Options | None = None,
+    messages: list[str] | None = None,
 ) -> Plan:
     """Diff the old meta graph (and its checkpoint) against the new graph into a Plan.
 
     Raises BadInput for unusable files or rules, PolicyViolation when a --require fails
-    (the plan is attached to the error as `.plan`, so a caller can still write it).
+    (the plan is attached to the error as `.plan`, so a caller can still write it). What the
+    new graph's code says while it is built (warnings, log lines) is appended to `messages`.
+    The same inputs give the same plan, but for its creation time, which the environment's
+    SOURCE_DATE_EPOCH fixes.
     """
     options = options or Options()
     rules = UserRules(
@@ -76,7 +80,7 @@ def make_plan(
         excludes=parse_patterns("--exclude", options.excludes),
     )
     requires = parse_patterns("--require", options.requires)
-    loaded = _load(old_meta, new_graph, checkpoint, rules)
+    loaded = _load(old_meta, new_graph, checkpoint, rules, messages)
     context = loaded.context
     assignments = Assignments()
     apply_excludes(context, rules, assignments)
@@ -109,13 +113,13 @@ def make_plan(
     return plan
 
 
-def _load(old_meta, new_graph, checkpoint, rules: UserRules) -> _Loaded:
+def _load(old_meta, new_graph, checkpoint, rules: UserRules, messages) -> _Loaded:
     meta = read_meta_graph(old_meta)
     old_dag = graph_to_dag(meta.graph_def)
     collapse_partitions(old_dag, partitions_in_meta(meta), old_meta)
     old_variables = variables_of(old_dag)
     prefix = checkpoint or checkpoint_prefix_for(old_meta)
-    has_index = index_path(prefix).exists()
+    has_index = storage.exists(index_path(prefix))
     if has_index:
         specs = read_checkpoint_index(prefix)
     elif checkpoint:
@@ -137,6 +141,8 @@ def _load(old_meta, new_graph, checkpoint, rules: UserRules) -> _Loaded:
         return specs[key].shape
 
     built = build_new_graph(new_graph, shape_for)
+    if messages is not None:
+        messages.extend(built.messages)
     new_dag = graph_to_dag(built.graph.as_graph_def())
     new_partitions = partitions_of_variables(variable_objects(built.graph).values())
     collapse_partitions(new_dag, new_partitions, new_graph)
@@ -253,7 +259,7 @@ def _provenance(old_meta, new_graph, loaded: _Loaded) -> Provenance:
     return Provenance(
         tool="graphdiff",
         tool_version=__version__,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        created=_creation_time(),
         old_meta=FileFingerprint(_abs(old_meta), sha256_of(old_meta)),
         checkpoint_prefix=_abs(loaded.prefix),
         checkpoint_index=FileFingerprint(_abs(index), sha256_of(index))
@@ -264,8 +270,21 @@ def _provenance(old_meta, new_graph, loaded: _Loaded) -> Provenance:
     )
 
 
+def _creation_time() -> str:
+    """Now, in UTC; or SOURCE_DATE_EPOCH, for reproducible plans (reproducible-builds.org)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        moment = datetime.datetime.now(datetime.timezone.utc)
+    else:
+        try:
+            moment = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise BadInput("SOURCE_DATE_EPOCH", f"'{epoch}' is not a time in seconds") from None
+    return moment.isoformat(timespec="seconds")
+
+
 def _abs(path) -> str:
-    return os.path.abspath(os.fspath(path))
+    return storage.absolute(path)
 
 
 def _default_output(new_graph) -> str:

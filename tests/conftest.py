@@ -31,12 +31,15 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_python(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
-    """`python ARGS...` in a subprocess (stdin closed), with output captured as text."""
+def run_python(*args, cwd=None, timeout=300, env=None) -> subprocess.CompletedProcess:
+    """`python ARGS...` in a subprocess (stdin closed), with output captured as text.
+
+    `env` adds variables to the user-like environment of `cli_env()`.
+    """
     return subprocess.run(
         [sys.executable, *map(str, args)],
         cwd=cwd,
-        env=cli_env(),
+        env={**cli_env(), **(env or {})},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

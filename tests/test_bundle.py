@@ -105,6 +105,10 @@ def test_values_written_from_numpy_read_back_in_tensorflow(tmp_path):
         b"h": (np.ones([5], np.float16), tf.float16),
         b"b": (np.array([True, False]), tf.bool),
         b"s": (np.array([b"ab", b"", b"\x00\xff" * 300], object), tf.string),
+        b"bf": (np.array([1.5, -2.0], tf.bfloat16.as_numpy_dtype), tf.bfloat16),
+        b"c": (np.array([[1 + 2j, -3j]], np.complex64), tf.complex64),
+        b"i8": (np.array([-128, 127], np.int8), tf.int8),
+        b"empty": (np.zeros([0, 4], np.float32), tf.float32),
     }
     prefix = str(tmp_path / "model.ckpt")
     with BundleWriter(prefix) as writer:

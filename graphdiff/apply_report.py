@@ -1,0 +1,76 @@
+"""`apply --report FILE.json`: what apply did, or why it did not, for a pipeline to read.
+
+Done: `{"status": "done", "exit_status": 0, "prefix", "files": [{"path", "bytes"}],
+"variables": {"total", "restored", "initialized"}, "bytes", "seconds", "verified"}`.
+Refused or failed: `{"status": "failed", "exit_status", "error", "seconds"}` — the same one line
+the command prints. The report is written whole (through a temporary file) or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+
+from graphdiff import storage
+from graphdiff.errors import BadInput, GraphdiffError
+
+
+class Report:
+    def __init__(self):
+        self.started = time.monotonic()
+        self.document: dict | None = None
+
+    def done(self, plan, prefix: str, verified: bool) -> None:
+        from graphdiff.checkpoint_files import existing_files
+
+        files = [{"path": path, "bytes": storage.size(path)} for path in existing_files(prefix)]
+        self.document = {
+            "status": "done",
+            "exit_status": 0,
+            "prefix": prefix,
+            "files": files,
+            "variables": {
+                "total": len(plan.variables),
+                "restored": len(plan.restored),
+                "initialized": len(plan.initialized),
+            },
+            "bytes": sum(f["bytes"] for f in files),
+            "seconds": self.seconds(),
+            "verified": verified,
+        }
+
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+
+@contextlib.contextmanager
+def reporting(path: str | None):
+    """Yield a Report to fill; write it to `path` (if any) when the block ends, done or failed."""
+    report = Report()
+    if path is None:
+        yield report
+        return
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise BadInput(path, "its directory does not exist")
+    try:
+        yield report
+    except GraphdiffError as error:
+        _write(path, _failure(error, error.exit_status, report))
+        raise
+    except KeyboardInterrupt:
+        _write(path, _failure("interrupted", 130, report))
+        raise
+    _write(path, report.document)
+
+
+def _failure(error, status: int, report: Report) -> dict:
+    text = " ".join(str(error).split())
+    return {"status": "failed", "exit_status": status, "error": text, "seconds": report.seconds()}
+
+
+def _write(path: str, document: dict) -> None:
+    from graphdiff.plan_io import write_text_atomically
+
+    write_text_atomically(path, json.dumps(document, indent=2) + "\n")
