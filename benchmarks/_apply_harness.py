@@ -15,7 +15,8 @@ five contestants as a whole fresh process, interleaved (round r starts at the r-
               variables' initializers, Saver().save
 
 Each process's wall time and its own peak RSS (os.wait4 rusage, ru_maxrss; the driver is not
-counted) are recorded, with its CPU time and the load average when it started. Before every run
+counted) are recorded, with its CPU time (user + system, and system alone: the kernel's share,
+reads, writes and page faults) and the load average when it started. Before every run
 its output directory is emptied and os.sync() flushes the previous run's writes; no contestant
 fsyncs, so times are to the page cache, and the source checkpoint is warm in it for everyone.
 After the runs (unless --no-check) one more process checks the outputs: every restored tensor
@@ -199,6 +200,7 @@ class Contestant:
 class Run:
     wall: float  # seconds
     cpu: float  # user + system seconds of the process
+    sys: float  # of which system (kernel: reads, writes, page faults)
     peak_rss: int  # bytes (ru_maxrss of the process)
     load: float  # 1-minute load average when it started
 
@@ -226,7 +228,8 @@ def measure(command, cwd: Path, log: Path) -> Run:
         sys.stderr.write(log.read_text()[-4000:])
         shown = " ".join("<script>" if "\n" in str(part) else str(part) for part in command)
         raise SystemExit(f"failed ({process.returncode}): {shown} (in {cwd}, log {log})")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, load)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_stime, usage.ru_maxrss * 1024, load)
 
 
 LABELS = {
@@ -344,6 +347,7 @@ def medians(runs: dict[str, list[Run]]) -> dict[str, dict[str, float]]:
         key: {
             "wall": statistics.median(run.wall for run in rs),
             "cpu": statistics.median(run.cpu for run in rs),
+            "sys": statistics.median(run.sys for run in rs),
             "peak_rss": statistics.median(run.peak_rss for run in rs),
         }
         for key, rs in runs.items()
@@ -355,8 +359,10 @@ def ratios(m: dict[str, dict[str, float]], largest: int) -> dict[str, float]:
     apply, init, saver, copy, build = (m[k] for k in ("apply", "init", "saver", "copy", "build"))
     return {
         "apply/init wall": apply["wall"] / init["wall"],
+        "apply/init cpu": apply["cpu"] / init["cpu"],
         "apply/init rss": apply["peak_rss"] / init["peak_rss"],
         "apply/saver wall": apply["wall"] / saver["wall"],
+        "apply/saver cpu": apply["cpu"] / saver["cpu"],
         "apply/saver rss": apply["peak_rss"] / saver["peak_rss"],
         "apply/copy wall": apply["wall"] / copy["wall"],
         "(apply-build)/copy wall": (apply["wall"] - build["wall"]) / copy["wall"],
@@ -382,14 +388,13 @@ def goals(case: Case, r: dict[str, float]) -> dict[str, bool]:
 def print_table(runs: dict[str, list[Run]], m: dict[str, dict[str, float]]) -> None:
     """One row per contestant; the writers also net of `build`, and that against `copy`."""
     build, copy = m["build"], m["copy"]
-    print(
-        f"{'':31s} {'wall s':>7s} {'cpu s':>6s} {'RSS MiB':>8s} {'-build s':>9s} {'/copy':>6s}",
-        end="",
-    )
-    print(f" {'-build MiB':>10s}  runs: wall s")
+    columns = ("wall s", 7), ("cpu s", 6), ("sys s", 6), ("RSS MiB", 8), ("-build s", 9)
+    columns += ("/copy", 6), ("-build MiB", 10)
+    print(" " * 31 + "".join(f" {name:>{width}s}" for name, width in columns) + "  runs: wall s")
     for key, label in LABELS.items():
         row = m[key]
-        line = f"{label:31s} {row['wall']:7.2f} {row['cpu']:6.1f} {row['peak_rss'] / MIB:8.0f}"
+        line = f"{label:31s} {row['wall']:7.2f} {row['cpu']:6.1f} {row['sys']:6.1f}"
+        line += f" {row['peak_rss'] / MIB:8.0f}"
         if key in WRITERS:
             net = row["wall"] - build["wall"]
             rss = (row["peak_rss"] - build["peak_rss"]) / MIB
@@ -416,8 +421,10 @@ def print_report(case: Case, facts: dict, runs, m, r, found) -> None:
     largest = facts["largest_tensor_bytes"] / MIB
     print()
     for other, label in (("init", "init_from_checkpoint"), ("saver", "Saver(var_list).restore")):
-        wall, rss = r[f"apply/{other} wall"], r[f"apply/{other} rss"]
-        print(f"{'apply / ' + label + ':':36s} wall {wall:.2f}x, peak RSS {rss:.2f}x")
+        wall, cpu, rss = (r[f"apply/{other} {what}"] for what in ("wall", "cpu", "rss"))
+        print(
+            f"{'apply / ' + label + ':':36s} wall {wall:.2f}x, cpu {cpu:.2f}x, peak RSS {rss:.2f}x"
+        )
     print(f"{'apply / copy:':36s} wall {r['apply/copy wall']:.1f}x")
     print(f"{'(apply - import&build) / copy:':36s} wall {r['(apply-build)/copy wall']:.1f}x")
     print(
@@ -481,12 +488,18 @@ def parser(doc: str) -> argparse.ArgumentParser:
         description=doc.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     result.add_argument("--quick", action="store_true", help="small sizes, 1 run each (~1 min)")
-    result.add_argument("--repeat", type=int, help="runs of each contestant (3; --quick: 1)")
+    result.add_argument("--repeat", type=_positive, help="runs of each contestant (3; --quick: 1)")
     result.add_argument("--workdir", metavar="DIR", help="work in a new directory under DIR")
     result.add_argument("--keep", action="store_true", help="keep the work directory")
     result.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     result.add_argument("--no-check", action="store_true", help="skip checking the outputs")
     return result
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def check(work: Path) -> None:
