@@ -94,17 +94,30 @@ def escape(path: str) -> str:
 
 
 def open_read(path):
+    """A file to read; local ones unbuffered: big `readinto`s go straight to the caller."""
     if is_remote(path):
         return _RemoteFile(path, "rb")
-    return open(_local(path), "rb")  # noqa: SIM115 - the caller closes it
+    return open(_local(path), "rb", buffering=0)  # noqa: SIM115 - the caller closes it
 
 
 def open_write(path):
-    """A new file at `path`, replacing any (some stores, ram:// among them, would append)."""
+    """A new file at `path`, replacing any (some stores, ram:// among them, would append).
+
+    Local files are unbuffered: Python's buffered writer is 4x slower than the copy of the
+    same bytes when handed 8 MiB pieces. Write to it with `write_all`.
+    """
     if is_remote(path):
         remove(path)
         return _RemoteFile(path, "wb")
-    return open(_local(path), "wb")  # noqa: SIM115 - the caller closes it
+    return open(_local(path), "wb", buffering=0)  # noqa: SIM115 - the caller closes it
+
+
+def write_all(stream, data) -> None:
+    """Write all of `data`: an unbuffered file may take less than it is given."""
+    view = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written if written is not None else len(view) :]
 
 
 def read_bytes(path) -> bytes:
@@ -114,7 +127,7 @@ def read_bytes(path) -> bytes:
 
 def write_bytes(path, data: bytes) -> None:
     with open_write(path) as stream:
-        stream.write(data)
+        write_all(stream, data)
 
 
 def sha256(path) -> str:
@@ -187,8 +200,9 @@ class _RemoteFile:
     def seek(self, offset: int) -> None:
         _remote_errors(lambda: self._file.seek(offset))
 
-    def write(self, data) -> None:
+    def write(self, data) -> int:
         _remote_errors(lambda: self._file.write(bytes(data)))
+        return len(data)
 
     def close(self) -> None:
         _remote_errors(self._file.close)

@@ -116,7 +116,7 @@ class BundleWriter:
     def _write(self, shard: int, chunks: Iterable) -> int:
         stream, written = self._files[shard], 0
         for chunk in chunks:
-            stream.write(chunk)
+            storage.write_all(stream, chunk)
             written += len(chunk)
             self._on_bytes(len(chunk))
         self._sizes[shard] += written
