@@ -25,7 +25,8 @@ class Report:
     def done(self, plan, prefix: str, verified: bool) -> None:
         from graphdiff.checkpoint_files import existing_files
 
-        files = [{"path": path, "bytes": storage.size(path)} for path in existing_files(prefix)]
+        paths = [prefix] if storage.isfile(prefix) else existing_files(prefix)  # .weights.h5
+        files = [{"path": path, "bytes": storage.size(path)} for path in paths]
         self.document = {
             "status": "done",
             "exit_status": 0,

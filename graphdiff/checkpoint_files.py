@@ -121,7 +121,9 @@ def _guarded(prefix: str, action: Callable[[], None]) -> None:
 def _publish_files(staging: Path, prefix: Path) -> None:
     base, directory = prefix.name, prefix.parent
     new_files = sorted(staging.glob(glob.escape(base) + ".data-*"))
-    new_files += [staging / f"{base}.index", staging / f"{base}.meta", staging / STATE_FILE]
+    new_files += [staging / f"{base}.index"]
+    new_files += [staging / f"{base}.meta"] if (staging / f"{base}.meta").exists() else []
+    new_files += [staging / STATE_FILE]  # a tf.Module's checkpoint has no .meta
     backup = staging / _REPLACED
     backup.mkdir()
     replaced = [(backup / Path(old).name, Path(old)) for old in existing_files(str(prefix))]

@@ -32,10 +32,21 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     plan = commands.add_parser("plan", help="diff old and new graph into a JSON restore plan")
-    plan.add_argument("old", help="the old graph's .meta (its checkpoint prefix is the same path)")
-    plan.add_argument("new", help="new_graph.py that builds the new graph, or a .meta")
+    plan.add_argument(
+        "old",
+        help="the old graph's .meta (its checkpoint beside it), a checkpoint prefix, "
+        "a .weights.h5 or .keras, or a SavedModel directory",
+    )
+    plan.add_argument(
+        "new", help="a .py that builds the new TF1 graph or defines build_model(), or a .meta"
+    )
     plan.add_argument("-o", "--output", help="write the plan here instead of standard output")
     plan.add_argument("--checkpoint", metavar="PREFIX", help="checkpoint prefix, if not OLD's")
+    plan.add_argument(
+        "--old-model",
+        metavar="OLD.py",
+        help="the .py whose build_model() builds the model OLD's weights were saved from",
+    )
     plan.add_argument("--output-prefix", metavar="PREFIX", help="where apply will write")
     plan.add_argument(
         "--map",
@@ -150,6 +161,7 @@ def _plan(args) -> int:
             args.old,
             args.new,
             checkpoint=args.checkpoint,
+            old_model=args.old_model,
             output_prefix=args.output_prefix,
             options=options,
             messages=messages,

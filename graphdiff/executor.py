@@ -17,11 +17,12 @@ from collections.abc import Callable
 import numpy as np
 
 from graphdiff import storage
-from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.writer import BundleWriter
 from graphdiff.checkpoint_files import checked_prefix, existing_files, write_atomically
 from graphdiff.errors import BadInput
 from graphdiff.fingerprints import check_fingerprints, with_inputs_at
+from graphdiff.formats import open_values
+from graphdiff.formats.base import MODEL_KINDS
 from graphdiff.initial_values import (
     BATCH_BYTES,
     clear_devices,
@@ -41,7 +42,8 @@ from graphdiff.targets import (
     text,
 )
 from graphdiff.tf_import import tensorflow
-from graphdiff.transfer import carry_over, write_part
+from graphdiff.transfer import carry_entry, write_part, write_parts
+from graphdiff.transforms import grows, restored_value
 from graphdiff.written import check_written
 
 __all__ = ["apply_plan", "check_fingerprints", "restore_into_session"]
@@ -78,6 +80,12 @@ def apply_plan(
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
     plan = with_inputs_at(plan, checkpoint, new_graph)
+    if plan.provenance.new_graph_kind in MODEL_KINDS:
+        from graphdiff.formats.model_writer import apply_to_model
+
+        return apply_to_model(
+            plan, output_prefix or plan.output_prefix, force, where, verify, messages
+        )
     prefix = checked_prefix(output_prefix or plan.output_prefix)
     ckpt = plan.provenance.checkpoint_prefix
     if storage.absolute(ckpt) == prefix:
@@ -88,7 +96,7 @@ def apply_plan(
     check_entries(plan.variables, where)
     if existing_files(prefix) and not force:
         raise BadInput(prefix, EXISTS)
-    source = BundleReader(ckpt)
+    source = open_values(plan.provenance.old_kind, ckpt)
     graph_file = plan.provenance.new_graph.path
     built = build_new_graph(graph_file, shape_for=_shape_for(plan))
     if messages is not None:
@@ -96,7 +104,8 @@ def apply_plan(
     targets = targets_of(built.graph, graph_file)
     check_coverage(plan.variables, targets, where, graph_file)
     check_sources(plan.restored, targets, source.specs(), where, ckpt)
-    reads = read_by_initializers(targets, [e.name for e in plan.initialized], graph_file)
+    computed = [e.name for e in plan.initialized] + [e.name for e in plan.restored if grows(e)]
+    reads = read_by_initializers(targets, computed, graph_file)
     meta_graph = _meta_graph(built.graph, targets)
     clear_devices(built.graph)  # the .meta keeps them; values are computed on this machine
     progress = Progress(_total_bytes(plan), len(plan.variables), progress_wanted(quiet))
@@ -148,10 +157,10 @@ def restore_into_session(
                 f"{entry.name}: restored by the plan but not a variable of the session's graph",
             )
     ckpt = plan.provenance.checkpoint_prefix
-    source = BundleReader(ckpt)
+    source = open_values(plan.provenance.old_kind, ckpt)
     check_sources(plan.restored, targets, source.specs(), where, ckpt)
     restored = [entry.name for entry in plan.restored]
-    _load(session, targets, {e.name: e.source for e in plan.restored}, source)
+    _load(session, targets, plan, source)
     initialized = []
     if initialize_rest:
         done = set(restored)
@@ -165,19 +174,29 @@ def restore_into_session(
 
 
 def _write_tensors(writer, plan, source, targets, graph, reads, progress) -> None:
+    grown = {}  # grow: the initializer's value, with the source's leading block copied in
     for entry in plan.restored:
-        carry_over(writer, source, entry.source, targets[entry.name])
+        if grows(entry):
+            grown[entry.name] = entry
+            continue
+        carry_entry(writer, source, entry, targets[entry.name])
         progress.tensor_done()
     if not reads:
         return
     tf = tensorflow()
-    sources = {entry.name: entry.source for entry in plan.restored}
+    entries = {entry.name: entry for entry in plan.restored}
     config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
     with tf.compat.v1.Session(graph=graph, config=config) as session:
-        values = initial_values(session, targets, reads, lambda name: source.array(sources[name]))
+        values = initial_values(
+            session, targets, reads, lambda name: restored_value(source, entries[name])
+        )
         for target, index, value in values:
             _check_value(plan, target, index, value)
-            write_part(writer, target, target.parts[index][1], value)
+            if target.name in grown:
+                value = restored_value(source, grown[target.name], value.copy)
+                write_parts(writer, target, value)
+            else:
+                write_part(writer, target, target.parts[index][1], value)
             if index == len(target.parts) - 1:
                 progress.tensor_done()
 
@@ -195,13 +214,14 @@ def _check_value(plan: Plan, target: Target, index: int, value: np.ndarray) -> N
         )
 
 
-def _load(session, targets: dict[str, Target], sources: dict[str, str], source) -> None:
+def _load(session, targets: dict[str, Target], plan: Plan, source) -> None:
     """Set restored variables by feeding their initializers, a batch of values per run."""
     from graphdiff.bundle.slices import region
 
     batch, feeds, size = [], {}, 0
-    for name, key in sources.items():
-        value = source.array(key)
+    for entry in plan.restored:
+        name = entry.name
+        value = restored_value(source, entry, _initial_value(session, targets[name]))
         for variable, extent in targets[name].parts:
             part = value if extent is None else value[region(extent, value.shape)]
             batch.append(variable.initializer)
@@ -212,6 +232,17 @@ def _load(session, targets: dict[str, Target], sources: dict[str, str], source) 
             batch, feeds, size = [], {}, 0
     if batch:
         session.run(batch, feed_dict=feeds)
+
+
+def _initial_value(session, target: Target):
+    """A function giving the target's initializer's value (what grow fills in around)."""
+
+    def initial():
+        if target.partitioned:
+            raise BadInput(target.name, "--grow into a partitioned variable is not supported")
+        return session.run(target.variables[0].initial_value)
+
+    return initial
 
 
 def _total_bytes(plan: Plan) -> int:

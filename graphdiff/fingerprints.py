@@ -13,11 +13,12 @@ import re
 
 from graphdiff import storage
 from graphdiff.errors import BadInput
+from graphdiff.formats.base import H5_KINDS
 from graphdiff.loading import index_path, sha256_of
 from graphdiff.plan import FileFingerprint, Plan
 
 CHANGED = "changed since the plan was made; make the plan again"
-MOVED_CHECKPOINT = "if the checkpoint moved, give its prefix with --checkpoint PREFIX"
+MOVED_CHECKPOINT = "if the checkpoint moved, give its prefix (or file) with --checkpoint"
 MOVED_GRAPH = "if the new graph's file moved, give it with --new-graph FILE"
 
 _SHARD = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
@@ -46,10 +47,11 @@ def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | N
     if checkpoint is not None:
         checkpoint = storage.absolute(checkpoint)
         index = provenance.checkpoint_index
+        where = checkpoint if provenance.old_kind in H5_KINDS else index_path(checkpoint)
         provenance = dataclasses.replace(
             provenance,
             checkpoint_prefix=checkpoint,
-            checkpoint_index=index and dataclasses.replace(index, path=index_path(checkpoint)),
+            checkpoint_index=index and dataclasses.replace(index, path=where),
         )
     if new_graph is not None:
         graph = dataclasses.replace(provenance.new_graph, path=storage.absolute(new_graph))
@@ -58,8 +60,12 @@ def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | N
 
 
 def check_checkpoint(plan: Plan) -> None:
-    """The checkpoint index is the one planned from, and every data shard exists."""
+    """The checkpoint index (or Keras weights file) is the one planned from, and every data
+    shard exists."""
     provenance = plan.provenance
+    if provenance.old_kind in H5_KINDS:
+        _check_unchanged(provenance.checkpoint_index, MOVED_CHECKPOINT)
+        return
     if provenance.checkpoint_index is None:
         raise BadInput(
             index_path(provenance.checkpoint_prefix),

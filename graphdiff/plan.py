@@ -60,6 +60,23 @@ class Part:
 
 
 @dataclass(frozen=True)
+class Transform:
+    """A change made to a restored value on its way into the new variable.
+
+    kind "reshape": the same elements in the same (row-major) order, to `shape`; "cast": to
+    `dtype` (float to float, asked for with --cast); "grow": the leading block copied into
+    `shape`, the rest from the new variable's initializer (asked for with --grow).
+    """
+
+    kind: str  # one of TRANSFORMS
+    shape: tuple[int, ...] | None = None  # the shape after this step (reshape, grow)
+    dtype: str | None = None  # the dtype after this step (cast)
+
+
+TRANSFORMS = ("cast", "reshape", "grow")
+
+
+@dataclass(frozen=True)
 class VariableEntry:
     """One variable of the new graph: restore it from `source`, or initialize it."""
 
@@ -75,6 +92,13 @@ class VariableEntry:
     slot_of: str | None = None  # primary variable of an optimizer slot
     candidates: tuple[str, ...] = ()  # keys considered but not chosen (ambiguous cases)
     partitions: tuple[Part, ...] = ()  # a partitioned variable's parts; `name` is its full name
+    stored_as: str | None = None  # the source's key in the old file, when not `source` itself
+    transforms: tuple[Transform, ...] = ()  # applied in order to the source's value
+
+    @property
+    def stored_key(self) -> str | None:
+        """Where the source's value is read from in the old file."""
+        return self.stored_as or self.source
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,7 @@ class UnusedKey:
     dtype: str
     shape: tuple[int, ...]
     reason: str
+    stored_as: str | None = None  # the key in the old file, when not `key` itself
 
 
 @dataclass(frozen=True)
@@ -127,11 +152,13 @@ class Provenance:
     tool: str
     tool_version: str
     created: str  # ISO 8601, UTC
-    old_meta: FileFingerprint
-    checkpoint_prefix: str
-    checkpoint_index: FileFingerprint | None  # None when planned from the .meta alone
+    old_meta: FileFingerprint | None  # the old graph file (.meta, saved_model.pb), if any
+    checkpoint_prefix: str  # where the old values are: a bundle's prefix, or a .weights.h5/.keras
+    checkpoint_index: FileFingerprint | None  # the bundle's .index (or the h5); None: .meta alone
     new_graph: FileFingerprint
-    new_graph_kind: str  # "python" or "meta"
+    new_graph_kind: str  # "python" or "meta" (TF1 graphs), "keras" or "module" (build_model())
+    old_kind: str = "tf1_meta"  # see graphdiff.formats.base.OLD_KINDS
+    old_model: FileFingerprint | None = None  # --old-model: the .py that built the old model
 
 
 @dataclass(frozen=True)
@@ -197,11 +224,13 @@ def from_json(document: dict) -> Plan:
             tool=prov["tool"],
             tool_version=prov["tool_version"],
             created=prov["created"],
-            old_meta=FileFingerprint(**prov["old_meta"]),
+            old_meta=_maybe(FileFingerprint, prov["old_meta"]),
             checkpoint_prefix=prov["checkpoint_prefix"],
             checkpoint_index=_maybe(FileFingerprint, prov["checkpoint_index"]),
             new_graph=FileFingerprint(**prov["new_graph"]),
             new_graph_kind=prov["new_graph_kind"],
+            old_kind=prov.get("old_kind", "tf1_meta"),
+            old_model=_maybe(FileFingerprint, prov.get("old_model")),
         ),
         output_prefix=document["output_prefix"],
         options=Options(**{k: _tuple(v) for k, v in document["options"].items()}),
@@ -241,6 +270,11 @@ def _variable_entry(item: dict) -> VariableEntry:
         partitions=tuple(
             Part(part["name"], tuple(part["offset"]), tuple(part["shape"]))
             for part in item.get("partitions", ())
+        ),
+        stored_as=item.get("stored_as"),
+        transforms=tuple(
+            Transform(t["kind"], _tuple(t.get("shape")), t.get("dtype"))
+            for t in item.get("transforms", ())
         ),
     )
 

@@ -19,7 +19,8 @@ from graphdiff.errors import BadInput
 from graphdiff.plan import Plan, from_json, to_json
 from graphdiff.schema import validate_plan
 
-_PROVENANCE_PATHS = ("old_meta", "checkpoint_index", "new_graph")  # fingerprints: .path
+# Fingerprints, whose .path is a path.
+_PROVENANCE_PATHS = ("old_meta", "checkpoint_index", "new_graph", "old_model")
 
 
 def dumps(plan: Plan, base: str | os.PathLike | None = None) -> str:

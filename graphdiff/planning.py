@@ -11,25 +11,17 @@ import datetime
 import os
 from dataclasses import dataclass
 
-from graphdiff import __version__, storage
+from graphdiff import __version__, formats, storage
 from graphdiff.errors import BadInput, PolicyViolation
-from graphdiff.graph_model import graph_to_dag, variables_of
-from graphdiff.loading import (
-    TensorSpec,
-    checkpoint_prefix_for,
-    index_path,
-    read_checkpoint_index,
-    read_meta_graph,
-    sha256_of,
-)
+from graphdiff.formats.base import BUNDLE_KINDS, NEW_KERAS, Source
+from graphdiff.graph_model import variables_of
+from graphdiff.loading import index_path, sha256_of
 from graphdiff.match.by_name import match_by_name
 from graphdiff.match.core import Assignments, MatchContext, format_shape
 from graphdiff.match.rules import parse_map, parse_patterns
 from graphdiff.match.slots import follow_optimizer_state, follow_slots
 from graphdiff.match.structure import match_by_structure
 from graphdiff.match.user_rules import UserRules, apply_excludes, apply_maps
-from graphdiff.new_graph import build_new_graph, variable_objects
-from graphdiff.partitions import collapse_partitions, partitions_in_meta, partitions_of_variables
 from graphdiff.plan import (
     FORMAT_VERSION,
     INITIALIZE,
@@ -50,24 +42,29 @@ from graphdiff.scopes import summarize
 @dataclass(frozen=True)
 class _Loaded:
     context: MatchContext
+    source: Source
+    new_kind: str
     undefined: dict  # new variable -> shape proposed at build time (None: none could be)
     shape_sources: dict  # new variable -> the checkpoint key that proposed its shape
     partitions: dict  # full name -> Partitioned, for the new graph's partitioned variables
-    prefix: str
-    has_index: bool
 
 
 def make_plan(
-    old_meta: str | os.PathLike,
+    old: str | os.PathLike,
     new_graph: str | os.PathLike,
     *,
     checkpoint: str | None = None,
+    old_model: str | os.PathLike | None = None,
     output_prefix: str | None = None,
     options: Options | None = None,
     messages: list[str] | None = None,
 ) -> Plan:
-    """Diff the old meta graph (and its checkpoint) against the new graph into a Plan.
+    """Diff the old side (graph and values) against the new graph or model into a Plan.
 
+    `old` is a `.meta` (its checkpoint beside it, or at `checkpoint`), a checkpoint prefix
+    (name-based or object-based), a `.weights.h5` / `.keras`, or a SavedModel directory;
+    `old_model` is the `.py` that builds the model Keras weights or an object-based checkpoint
+    came from. `new_graph` is a TF1 graph (`.py`, `.meta`) or a `.py` with `build_model()`.
     Raises BadInput for unusable files or rules, PolicyViolation when a --require fails
     (the plan is attached to the error as `.plan`, so a caller can still write it). What the
     new graph's code says while it is built (warnings, log lines) is appended to `messages`.
@@ -80,7 +77,8 @@ def make_plan(
         excludes=parse_patterns("--exclude", options.excludes),
     )
     requires = parse_patterns("--require", options.requires)
-    loaded = _load(old_meta, new_graph, checkpoint, rules, messages)
+    old_model = os.fspath(old_model) if old_model is not None else None
+    loaded = _load(old, new_graph, checkpoint, old_model, rules, messages)
     context = loaded.context
     assignments = Assignments()
     apply_excludes(context, rules, assignments)
@@ -94,15 +92,15 @@ def make_plan(
     follow_slots(context, assignments)
     follow_optimizer_state(context, assignments)
     entries = [_entry(context, assignments, loaded, name) for name in context.new_variables]
-    unused = _unused(context, assignments, options)
+    unused = _unused(context, assignments, options, loaded.source)
     user_rules = [
         Rule(r.id, r.kind, r.old, r.new, r.origin, support.get(r.id, 0)) for r in rules.maps
     ]
     old_model_keys = [k for k in context.checkpoint if context.old_roles[k].kind == "model"]
     plan = Plan(
         format_version=FORMAT_VERSION,
-        provenance=_provenance(old_meta, new_graph, loaded),
-        output_prefix=output_prefix or _default_output(new_graph),
+        provenance=_provenance(new_graph, loaded),
+        output_prefix=output_prefix or _default_output(new_graph, loaded.new_kind),
         options=options,
         variables=tuple(entries),
         unused=tuple(unused),
@@ -113,24 +111,10 @@ def make_plan(
     return plan
 
 
-def _load(old_meta, new_graph, checkpoint, rules: UserRules, messages) -> _Loaded:
-    meta = read_meta_graph(old_meta)
-    old_dag = graph_to_dag(meta.graph_def)
-    collapse_partitions(old_dag, partitions_in_meta(meta), old_meta)
-    old_variables = variables_of(old_dag)
-    prefix = checkpoint or checkpoint_prefix_for(old_meta)
-    has_index = storage.exists(index_path(prefix))
-    if has_index:
-        specs = read_checkpoint_index(prefix)
-    elif checkpoint:
-        raise BadInput(index_path(prefix), "no checkpoint index at the --checkpoint prefix")
-    else:
-        specs = {
-            name: TensorSpec(v.dtype, v.shape)
-            for name, v in old_variables.items()
-            if v.fully_defined
-        }
-
+def _load(old, new_graph, checkpoint, old_model, rules: UserRules, messages) -> _Loaded:
+    # The old side first: a Keras trace needs eager execution, which a TF1 new graph ends.
+    source = formats.open_source(old, checkpoint=checkpoint, old_model=old_model)
+    specs = source.specs
     shape_sources = {}
 
     def shape_for(name: str):
@@ -140,25 +124,22 @@ def _load(old_meta, new_graph, checkpoint, rules: UserRules, messages) -> _Loade
         shape_sources[name] = key
         return specs[key].shape
 
-    built = build_new_graph(new_graph, shape_for)
+    new = formats.open_new(new_graph, shape_for)
     if messages is not None:
-        messages.extend(built.messages)
-    new_dag = graph_to_dag(built.graph.as_graph_def())
-    new_partitions = partitions_of_variables(variable_objects(built.graph).values())
-    collapse_partitions(new_dag, new_partitions, new_graph)
-    new_variables = variables_of(new_dag)
-    old_roles = roles_of(old_dag, set(old_variables) | set(specs))
+        messages.extend(new.messages)
+    if source.roles is not None:
+        old_roles = source.roles
+    else:
+        old_roles = roles_of(source.dag, set(variables_of(source.dag)) | set(specs))
     context = MatchContext(
-        old_dag=old_dag,
-        new_dag=new_dag,
+        old_dag=source.dag,
+        new_dag=new.dag,
         checkpoint=specs,
         old_roles={key: old_roles.get(key, Role("model")) for key in specs},
-        new_variables=new_variables,
-        new_roles=roles_of(new_dag, new_variables),
+        new_variables=new.variables,
+        new_roles=roles_of(new.dag, new.variables),
     )
-    return _Loaded(
-        context, built.undefined_shapes, shape_sources, new_partitions, prefix, has_index
-    )
+    return _Loaded(context, source, new.kind, new.undefined_shapes, shape_sources, new.partitions)
 
 
 def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> None:
@@ -196,8 +177,11 @@ def _entry(context: MatchContext, assignments: Assignments, loaded: _Loaded, nam
             source=key,
             match=match,
             shape_resolution=resolution,
+            stored_as=_stored_as(loaded.source, key),
         )
     reason, candidates = assignments.refused.get(name, (_no_counterpart(role), ()))
+    if loaded.source.graph_note and role.kind == "model":
+        reason += f" ({loaded.source.graph_note})"
     if (shape is None or None in shape) and resolution is None:
         reason += "; its shape is left undefined and nothing in the checkpoint gives it"
         shape = None
@@ -227,7 +211,9 @@ def _no_counterpart(role: Role) -> str:
     return f"new {role.kind.replace('_', ' ')}: nothing in the checkpoint matches it"
 
 
-def _unused(context: MatchContext, assignments: Assignments, options: Options) -> list[UnusedKey]:
+def _unused(
+    context: MatchContext, assignments: Assignments, options: Options, source: Source
+) -> list[UnusedKey]:
     used = assignments.used_keys()
     refused_by_key: dict[str, str] = {}
     for name, (reason, candidates) in assignments.refused.items():
@@ -250,24 +236,39 @@ def _unused(context: MatchContext, assignments: Assignments, options: Options) -
             reason = (
                 f"removed: no variable of the new graph matches it ({format_shape(spec.shape)})"
             )
-        unused.append(UnusedKey(key, spec.dtype, spec.shape, reason))
+        unused.append(UnusedKey(key, spec.dtype, spec.shape, reason, _stored_as(source, key)))
     return unused
 
 
-def _provenance(old_meta, new_graph, loaded: _Loaded) -> Provenance:
-    index = index_path(loaded.prefix)
+def _stored_as(source: Source, key: str) -> str | None:
+    stored = source.stored_key(key)
+    return None if stored == key else stored
+
+
+def _provenance(new_graph, loaded: _Loaded) -> Provenance:
+    source = loaded.source
+    values = source.values_path
+    if source.kind in BUNDLE_KINDS:
+        index = index_path(values)
+        values_file = FileFingerprint(_abs(index), sha256_of(index)) if source.has_values else None
+    else:
+        values_file = FileFingerprint(_abs(values), sha256_of(values))
     return Provenance(
         tool="graphdiff",
         tool_version=__version__,
         created=_creation_time(),
-        old_meta=FileFingerprint(_abs(old_meta), sha256_of(old_meta)),
-        checkpoint_prefix=_abs(loaded.prefix),
-        checkpoint_index=FileFingerprint(_abs(index), sha256_of(index))
-        if loaded.has_index
-        else None,
+        old_meta=_fingerprint(source.graph_file),
+        checkpoint_prefix=_abs(values),
+        checkpoint_index=values_file,
         new_graph=FileFingerprint(_abs(new_graph), sha256_of(new_graph)),
-        new_graph_kind="meta" if str(new_graph).endswith(".meta") else "python",
+        new_graph_kind=loaded.new_kind,
+        old_kind=source.kind,
+        old_model=_fingerprint(source.model_file),
     )
+
+
+def _fingerprint(path) -> FileFingerprint | None:
+    return None if path is None else FileFingerprint(_abs(path), sha256_of(path))
 
 
 def _creation_time() -> str:
@@ -287,9 +288,11 @@ def _abs(path) -> str:
     return storage.absolute(path)
 
 
-def _default_output(new_graph) -> str:
-    """`<dir of new_graph>/graphdiff_out/model.ckpt`: beside the new graph, never over the old."""
-    return os.path.join(os.path.dirname(_abs(new_graph)), "graphdiff_out", "model.ckpt")
+def _default_output(new_graph, kind: str) -> str:
+    """`<dir of new_graph>/graphdiff_out/model.ckpt` (a Keras model: `model.weights.h5`):
+    beside the new graph, never over the old."""
+    name = "model.weights.h5" if kind == NEW_KERAS else "model.ckpt"
+    return os.path.join(os.path.dirname(_abs(new_graph)), "graphdiff_out", name)
 
 
 def _check_requires(plan: Plan, requires) -> None:

@@ -98,9 +98,13 @@ def _title(plan: Plan) -> str:
             f"{len(state) - state_restored} initialized"
         )
     lines.append(f"{len(plan.unused)} checkpoint keys unused")
-    return _label(
-        f"{plan.provenance.old_meta.path}  \u2192  {plan.provenance.new_graph.path}", lines
-    )
+    return _label(f"{_old_label(plan)}  \u2192  {plan.provenance.new_graph.path}", lines)
+
+
+def _old_label(plan: Plan) -> str:
+    """The old side as a person knows it: its graph file, else where its values are."""
+    provenance = plan.provenance
+    return provenance.old_meta.path if provenance.old_meta else provenance.checkpoint_prefix
 
 
 def _side_scopes(scopes: tuple[ScopeSummary, ...], side: str) -> dict[str, ScopeSummary]:

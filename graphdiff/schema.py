@@ -5,12 +5,19 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
+from pathlib import Path
 
 from graphdiff.errors import BadInput
+
+_CHECKOUT_COPY = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
 
 
 @functools.cache
 def plan_schema() -> dict:
+    """The schema of this graphdiff: the checkout's own file when run from a source tree (an
+    editable install elsewhere may map the package to another checkout), else the package's."""
+    if _CHECKOUT_COPY.is_file():
+        return json.loads(_CHECKOUT_COPY.read_text())
     return json.loads(resources.files("graphdiff.schemas").joinpath("plan.schema.json").read_text())
 
 

@@ -185,15 +185,19 @@ def _parts_difference(planned: list, actual: list) -> str:
 
 
 def check_sources(entries, targets: dict[str, Target], specs: dict, where, ckpt) -> None:
-    """Each restore entry's source key is in the checkpoint with the target's dtype and shape."""
+    """Each restore entry's source key is in the checkpoint with the target's dtype and shape
+    (once the entry's transforms are applied)."""
+    from graphdiff.transforms import transformed_spec
+
     for entry in entries:
         if entry.action != RESTORE:
             continue
-        spec = specs.get(entry.source)
+        spec = specs.get(entry.stored_key)
         if spec is None:
             raise BadInput(
-                where, f"{entry.name}: source key {entry.source!r} is not in checkpoint {ckpt}"
+                where, f"{entry.name}: source key {entry.stored_key!r} is not in checkpoint {ckpt}"
             )
+        spec = transformed_spec(spec, entry.transforms)
         target = targets[entry.name]
         if target.dtype != spec.dtype:
             raise BadInput(

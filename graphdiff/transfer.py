@@ -13,6 +13,16 @@ from graphdiff.bundle import slices as slicing
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.writer import BundleWriter
 from graphdiff.targets import Target
+from graphdiff.transforms import restored_value
+
+
+def carry_entry(writer: BundleWriter, source, entry, target: Target) -> None:
+    """Write a restore entry: its stored bytes as they are when the value is not changed on
+    its way (no transform, a tensor bundle as source), else its transformed value."""
+    if not entry.transforms and isinstance(source, BundleReader):
+        carry_over(writer, source, entry.stored_key, target)
+    else:
+        write_parts(writer, target, restored_value(source, entry))
 
 
 def carry_over(writer: BundleWriter, source: BundleReader, key: str, target: Target) -> None:

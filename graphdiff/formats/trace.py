@@ -1,0 +1,133 @@
+"""A Keras model or a tf.Module as a DAG: trace its forward pass, then name its variables.
+
+`trace_dag(built, variables)` traces `model(inputs, training=False)` (a tf.Module: `module(...)`)
+with `tf.function(...).get_concrete_function(signature)`. In the traced graph a variable is a
+captured resource placeholder; `graph.captures` pairs each placeholder with the tensor it
+captured, a variable's resource handle, so the placeholder becomes a VarHandleOp node named as
+the plan names that variable, with its dtype and shape, and the DAG follows graph_model's
+conventions. Calls of nested tf.functions are inlined first (grappler's function inliner), so
+the matcher walks one flat graph. A variable the forward pass never reads is a lone node.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from graphdiff.errors import BadInput
+from graphdiff.formats.model_variables import ModelVariable, resource_handle
+from graphdiff.formats.python_model import KERAS, BuiltModel
+from graphdiff.graph_model import graph_to_dag
+from graphdiff.messages import collected
+from graphdiff.tf_import import tensorflow
+
+_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+OTHER_RESOURCE = "CapturedResource"  # captured, but no variable the plan knows: not an input
+
+
+def trace_dag(built: BuiltModel, variables: dict[str, ModelVariable]) -> nx.DiGraph:
+    """The DAG of the model's forward pass; BadInput naming the file when it cannot be traced."""
+    if built.signature is None:
+        raise BadInput(
+            built.file,
+            "cannot trace the model: its inputs are unknown; define input_signature() in the "
+            "file, returning a tf.TensorSpec per input of the model's call",
+        )
+    concrete = _concrete_function(built)
+    graph_def = _flat_graph_def(concrete)
+    names = {id(resource_handle(v.variable)): name for name, v in variables.items()}
+    captured = {
+        internal.op.name: names.get(id(external)) for external, internal in concrete.graph.captures
+    }
+    graph_def = _name_variables(graph_def, captured, variables)
+    dag = graph_to_dag(graph_def)
+    for name, variable in variables.items():
+        if name not in dag:
+            attrs = dict(op="VarHandleOp", dtype=variable.dtype, shape=variable.shape)
+            dag.add_node(name, **attrs, inputs=(), control_inputs=())
+    return dag
+
+
+def _concrete_function(built: BuiltModel):
+    tf = tensorflow()
+    model = built.model
+
+    def forward(*args):
+        return model(*args, training=False) if built.kind == KERAS else model(*args)
+
+    try:
+        with collected(built.messages):
+            return tf.function(forward).get_concrete_function(*built.signature)
+    except Exception as error:  # the user's call may raise anything while traced
+        text = str(error).strip().splitlines()
+        raise BadInput(
+            built.file,
+            f"the model cannot be traced with inputs {_describe(built.signature)}: "
+            f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": "),
+        ) from None
+
+
+def _describe(signature) -> str:
+    tf = tensorflow()
+    specs = tf.nest.flatten(signature)
+    return ", ".join(f"{s.dtype.name}{s.shape.as_list() if s.shape.rank else ''}" for s in specs)
+
+
+def _flat_graph_def(concrete):
+    graph_def = concrete.graph.as_graph_def()
+    if not any(node.op in _CALL_OPS for node in graph_def.node):
+        return graph_def
+    from tensorflow.python.framework import convert_to_constants
+
+    try:
+        return convert_to_constants._run_inline_graph_optimization(
+            concrete, lower_control_flow=False, aggressive_inlining=True
+        )
+    except Exception:  # grappler refused: the calls stay opaque, the rest is still walked
+        return graph_def
+
+
+def _name_variables(graph_def, captured: dict, variables: dict[str, ModelVariable]):
+    """A copy of `graph_def` whose captured variable placeholders carry the plan's names."""
+    tf = tensorflow()
+    renamed: dict[str, str] = {}
+    taken = set(variables)
+    for node in graph_def.node:
+        if node.name in captured and captured[node.name] is not None:
+            name = captured[node.name]
+            again = name in renamed.values()
+            renamed[node.name] = f"{name}/capture_{node.name}" if again else name
+        elif node.name in taken:
+            renamed[node.name] = f"{node.name}/graphdiff_op"  # an op that has a variable's name
+    out = tf.compat.v1.GraphDef()
+    out.CopyFrom(graph_def)
+    for node in out.node:
+        original = node.name
+        node.name = renamed.get(original, original)
+        for i, ref in enumerate(node.input):
+            node.input[i] = _renamed_ref(ref, renamed)
+        if original in captured:
+            _as_variable(tf, node, captured[original], variables, renamed)
+    return out
+
+
+def _as_variable(tf, node, name, variables, renamed) -> None:
+    if name is None:
+        node.op = OTHER_RESOURCE
+        return
+    if node.name != name:  # a second capture of one variable: read it through the first
+        node.op = "Identity"
+        node.input.append(name)
+        return
+    variable = variables[name]
+    node.op = "VarHandleOp"
+    node.attr.clear()
+    node.attr["dtype"].type = tf.as_dtype(variable.dtype).as_datatype_enum
+    node.attr["shape"].shape.CopyFrom(tf.TensorShape(variable.shape).as_proto())
+
+
+def _renamed_ref(ref: str, renamed: dict[str, str]) -> str:
+    control = ref.startswith("^")
+    body = ref[1:] if control else ref
+    producer, colon, port = body.partition(":")
+    producer = renamed.get(producer, producer)
+    return ("^" if control else "") + producer + (colon + port if colon else "")

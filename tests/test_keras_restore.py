@@ -1,0 +1,149 @@
+"""Keras 3 models on both sides: old weights (.weights.h5 or an object-based TF2 checkpoint)
+restored into a changed model, every old layer's weights in their own layer.
+
+Each case is a pair of real model files; the old model is trained one step and saved, the plan
+is made and applied (with --verify), and the written `.weights.h5` is loaded into a freshly
+built new model the way a user would, with no warning allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from keras_models import layer_values, load_into, save_tf2_checkpoint, save_weights, write_model
+
+from graphdiff.executor import apply_plan
+from graphdiff.plan import INITIALIZE
+from graphdiff.planning import make_plan
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    old: str
+    new: str
+    expected: dict  # new layer -> the old layer whose weights it must hold (None: initialized)
+
+
+NAMED_CHAIN = """
+def build_model():
+    inputs = keras.Input((8,), name="features")
+    h = layers.Dense(16, activation="relu", name="a")(inputs)
+    h = layers.Dense(16, activation="relu", name="b")(h)
+    return keras.Model(inputs, layers.Dense(16, name="head")(h))
+"""
+
+CASES = [
+    Case(
+        "inserted_between_named_layers",  # load_weights puts b's weights into extra
+        NAMED_CHAIN,
+        """
+        def build_model():
+            inputs = keras.Input((8,), name="features")
+            h = layers.Dense(16, activation="relu", name="a")(inputs)
+            h = layers.Dense(16, activation="relu", name="extra")(h)
+            h = layers.Dense(16, activation="relu", name="b")(h)
+            return keras.Model(inputs, layers.Dense(16, name="head")(h))
+        """,
+        {"a": "a", "extra": None, "b": "b", "head": "head"},
+    ),
+    Case(
+        "inserted_with_automatic_names",  # every name after the insertion is shifted by one
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = layers.Dense(32, activation="relu")(inputs)
+            h = layers.Dense(16, activation="relu")(h)
+            return keras.Model(inputs, layers.Dense(3)(h))
+        """,
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = layers.Dense(32, activation="relu")(inputs)
+            h = layers.Dense(32, activation="relu")(h)
+            h = layers.Dense(16, activation="relu")(h)
+            return keras.Model(inputs, layers.Dense(3)(h))
+        """,
+        {"dense": "dense", "dense_1": None, "dense_2": "dense_1", "dense_3": "dense_2"},
+    ),
+    Case(
+        "new_head",
+        NAMED_CHAIN,
+        """
+        def build_model():
+            inputs = keras.Input((8,), name="features")
+            h = layers.Dense(16, activation="relu", name="a")(inputs)
+            h = layers.Dense(16, activation="relu", name="b")(h)
+            head = layers.Dense(16, name="head")(h)
+            return keras.Model(inputs, [head, layers.Dense(5, name="aux")(h)])
+        """,
+        {"a": "a", "b": "b", "head": "head", "aux": None},
+    ),
+    Case(
+        "extra_branch",  # the seed story: Input -> A -> B -> out1, plus A -> C -> out2
+        """
+        def build_model():
+            inputs = keras.Input((4,), name="Input")
+            hidden = layers.Dense(16, activation="relu")(inputs)
+            return keras.Model(inputs, layers.Dense(3)(hidden))
+        """,
+        """
+        def build_model():
+            inputs = keras.Input((4,), name="Input")
+            hidden = layers.Dense(16, activation="relu")(inputs)
+            out1 = layers.Dense(3)(hidden)
+            branch = layers.Dense(8, activation="relu")(hidden)
+            return keras.Model(inputs, [out1, layers.Dense(2)(branch)])
+        """,
+        {"dense": "dense", "dense_1": "dense_1", "dense_2": None, "dense_3": None},
+    ),
+]
+
+
+def _old_weights(kind: str, old_py, tmp_path):
+    if kind == "weights_h5":
+        path = tmp_path / "old" / "model.weights.h5"
+        return path, save_weights(old_py, path)
+    prefix = tmp_path / "old" / "tf2" / "ckpt"
+    return prefix, save_tf2_checkpoint(old_py, prefix)
+
+
+@pytest.mark.parametrize("old_kind", ["weights_h5", "tf2_checkpoint"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_every_old_layer_lands_in_its_own_layer(case, old_kind, tmp_path):
+    old_py = write_model(tmp_path / "old", case.old)
+    new_py = write_model(tmp_path / "new", case.new)
+    old, old_values = _old_weights(old_kind, old_py, tmp_path)
+    out = tmp_path / "out" / "model.weights.h5"
+    plan = make_plan(old, new_py, old_model=old_py, output_prefix=str(out))
+
+    assert apply_plan(plan, verify=True) == str(out)
+    restored = layer_values(load_into(new_py, out))
+    for new_layer, old_layer in case.expected.items():
+        entries = [e for e in plan.variables if e.name.startswith(f"{new_layer}/")]
+        if old_layer is None:
+            assert all(e.action == INITIALIZE for e in entries), entries
+            for old_arrays in old_values.values():
+                for value in restored[new_layer]:
+                    assert not any(np.array_equal(value, o) for o in old_arrays)
+        else:
+            assert [e.source for e in entries] == [f"{old_layer}/kernel", f"{old_layer}/bias"]
+            for value, old_value in zip(restored[new_layer], old_values[old_layer], strict=True):
+                assert np.array_equal(value, old_value)
+
+
+def test_the_plan_names_keras_variables_by_path_and_keeps_where_they_are_stored(tmp_path):
+    old_py = write_model(tmp_path / "old", NAMED_CHAIN)
+    new_py = write_model(tmp_path / "new", CASES[0].new)
+    old = tmp_path / "old.weights.h5"
+    save_weights(old_py, old)
+    plan = make_plan(old, new_py, old_model=old_py)
+
+    b = plan.entry("b/kernel")
+    assert (b.source, b.stored_as) == ("b/kernel", "layers/dense_1/vars/0")
+    assert plan.provenance.old_kind == "keras_weights"
+    assert plan.provenance.new_graph_kind == "keras"
+    assert plan.provenance.old_model.path == str(old_py)
+    assert plan.output_prefix.endswith("graphdiff_out/model.weights.h5")
