@@ -18,7 +18,7 @@ from graphdiff.loading import index_path, sha256_of
 from graphdiff.plan import FileFingerprint, Plan
 
 CHANGED = "changed since the plan was made; make the plan again"
-MOVED_CHECKPOINT = "if the checkpoint moved, give its prefix (or file) with --checkpoint"
+MOVED_CHECKPOINT = "if the checkpoint moved, give its prefix with --checkpoint PREFIX"
 MOVED_GRAPH = "if the new graph's file moved, give it with --new-graph FILE"
 
 _SHARD = re.compile(r"\.data-(\d{5})-of-(\d{5})$")

@@ -18,6 +18,7 @@ from graphdiff.graph_model import variables_of
 from graphdiff.loading import index_path, sha256_of
 from graphdiff.match.by_name import match_by_name
 from graphdiff.match.core import Assignments, MatchContext, format_shape
+from graphdiff.match.layers import match_by_layers
 from graphdiff.match.rules import parse_map, parse_patterns
 from graphdiff.match.slots import follow_optimizer_state, follow_slots
 from graphdiff.match.structure import match_by_structure
@@ -89,6 +90,7 @@ def make_plan(
     inferred: list[Rule] = []
     if options.structural:
         inferred = match_by_structure(context, assignments)
+        match_by_layers(context, assignments)
     follow_slots(context, assignments)
     follow_optimizer_state(context, assignments)
     entries = [_entry(context, assignments, loaded, name) for name in context.new_variables]

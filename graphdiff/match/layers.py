@@ -1,0 +1,311 @@
+"""Match variables layer by layer where the op-by-op walk cannot pass.
+
+Two implementations of one model rarely agree op for op: a fused batch norm on one side is six
+arithmetic ops on the other, a dense layer is MatMul + BiasAdd here and an Einsum there. The
+op walk (alignment.py) stops at the first such op; this stage sees the graph coarser:
+
+1. The *stream* is what depends on the model's inputs. A variable is *attached* to the stream
+   ops it reaches through parameter-only ops (reads, casts, `rsqrt(variance + eps) * gamma`).
+2. A *layer* is a group of variables whose attached ops touch: they share an op, or one op
+   feeds the other directly. Conv + batch norm, MatMul + BiasAdd, a batch norm's moving-average
+   updates hanging off its fused op: one layer each. Layers are linked along the stream.
+3. The two layer graphs are walked together from the inputs and from layers holding variables
+   already matched; a layer's neighbours pair up when one on each side has the same variable
+   shapes, or (several alike) when their names agree best both ways. A layer reached twice
+   with different partners is left alone.
+4. In paired layers, variables pair by shape, and by leaf name where shapes repeat
+   (`gamma`, `beta`, `moving_mean` of one batch norm).
+
+Only what the earlier stages left without a candidate, or with the one candidate the layers
+confirm, takes part: what they judged ambiguous stays so. Precision first, as everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from graphdiff.match.alignment import forward_graph
+from graphdiff.match.core import Assignments, MatchContext, incompatibility
+from graphdiff.plan import Evidence, Match
+
+_PASS_THROUGH = frozenset({"Identity", "Cast", "IdentityN", "StopGradient"})
+_ATTACH_DEPTH = 8
+CONFIDENCE = 0.85
+
+
+@dataclass
+class LayerView:
+    """The layers of one DAG: variables grouped, groups linked along the stream."""
+
+    group_of: dict[str, int] = field(default_factory=dict)  # variable -> group id
+    members: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    succ: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    pred: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    inputs: dict[str, int] = field(default_factory=dict)  # input placeholder -> its group id
+
+
+def match_by_layers(context: MatchContext, assignments: Assignments) -> None:
+    """Pair free new model variables with free keys through aligned layers."""
+    # A variable refused with one candidate (a rename seen only once) may still take it when
+    # the layers agree; one refused among several stays refused, and so do its candidates.
+    refused = assignments.refused
+    claimed = {k for _, candidates in refused.values() if len(candidates) > 1 for k in candidates}
+    new_free = {
+        n
+        for n in context.models()
+        if assignments.is_free(n) and len(refused.get(n, ("", ()))[1]) <= 1
+    }
+    old_free = set(context.old_models()) - assignments.used_keys() - claimed
+    if not new_free or not old_free:
+        return
+    new_view = layer_view(context.new_dag, new_free | set(assignments.pairs))
+    old_view = layer_view(context.old_dag, old_free | assignments.used_keys())
+    inputs = boundary_inputs(context, list(old_view.inputs), list(new_view.inputs))
+    seeds = [(new_view.inputs[n], old_view.inputs[o]) for n, o in inputs]
+    for name, (key, _) in assignments.pairs.items():
+        if name in new_view.group_of and key in old_view.group_of:
+            seeds.append((new_view.group_of[name], old_view.group_of[key]))
+    paired = _align(new_view, old_view, seeds, context)
+    for new_group, old_group in paired.items():
+        _pair_variables(
+            context,
+            assignments,
+            new_view.members[new_group],
+            old_view.members[old_group],
+            new_free,
+            old_free,
+        )
+
+
+def boundary_inputs(context, old_inputs, new_inputs) -> list[tuple[str, str]]:
+    from graphdiff.match.structure import _boundary_anchors
+
+    return [(n, o) for n, o, _ in _boundary_anchors(old_inputs, new_inputs, context, "input")]
+
+
+def layer_view(dag: nx.DiGraph, variables: set[str]) -> LayerView:
+    graph = forward_graph(dag)
+    stream = _stream(graph)
+    attached: dict[str, set[str]] = defaultdict(set)  # stream op -> variables attached to it
+    for variable in variables:
+        if variable in graph.nodes:
+            for op in _attachment(graph, stream, variable):
+                attached[op].add(variable)
+    parent = {v: v for vs in attached.values() for v in vs}
+
+    def find(v):
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    def union(a, b):
+        parent[find(a)] = find(b)
+
+    for op, held in attached.items():
+        first = next(iter(held))
+        for v in held:
+            union(first, v)
+        for consumer in _direct_stream_consumers(graph, stream, op):
+            if consumer in attached:
+                union(first, next(iter(attached[consumer])))
+    view = LayerView()
+    ids: dict[str, int] = {}
+    for v in sorted(parent):
+        group = ids.setdefault(find(v), len(ids))
+        view.group_of[v] = group
+        view.members[group].append(v)
+    op_group = {op: view.group_of[next(iter(held))] for op, held in attached.items()}
+    for name in graph.inputs:
+        view.inputs[name] = op_group[name] = len(ids) + len(view.inputs)
+    for op, group in op_group.items():
+        for later in _next_layers(graph, stream, op, op_group):
+            if later != group:
+                view.succ[group].add(later)
+                view.pred[later].add(group)
+    return view
+
+
+def _stream(graph) -> set[str]:
+    seen, queue = set(graph.inputs), deque(graph.inputs)
+    while queue:
+        for consumer, _, _ in graph.consumers.get(queue.popleft(), ()):
+            if consumer in graph.nodes and consumer not in seen:
+                seen.add(consumer)
+                queue.append(consumer)
+    return seen
+
+
+def _attachment(graph, stream: set[str], variable: str) -> set[str]:
+    """The stream ops `variable` reaches through ops that depend on no input."""
+    found, frontier, seen = set(), [variable], {variable}
+    for _ in range(_ATTACH_DEPTH):
+        following = []
+        for node in frontier:
+            for consumer, _, _ in graph.consumers.get(node, ()):
+                if consumer not in graph.nodes or consumer in seen:
+                    continue
+                seen.add(consumer)
+                (found.add if consumer in stream else following.append)(consumer)
+        frontier = following
+    return found
+
+
+def _direct_stream_consumers(graph, stream, op: str):
+    """Stream consumers of `op`, looking through identities and casts."""
+    frontier, seen = [op], {op}
+    while frontier:
+        node = frontier.pop()
+        for consumer, _, _ in graph.consumers.get(node, ()):
+            if consumer in stream and consumer not in seen:
+                seen.add(consumer)
+                if graph.dag.nodes[consumer]["op"] in _PASS_THROUGH:
+                    frontier.append(consumer)
+                else:
+                    yield consumer
+
+
+def _next_layers(graph, stream, op: str, op_group: dict[str, int]) -> set[int]:
+    """Groups reached from `op` along the stream through ops of no layer."""
+    found, frontier, seen = set(), [op], {op}
+    while frontier:
+        node = frontier.pop()
+        for consumer, _, _ in graph.consumers.get(node, ()):
+            if consumer not in stream or consumer in seen:
+                continue
+            seen.add(consumer)
+            if consumer in op_group:
+                found.add(op_group[consumer])
+            else:
+                frontier.append(consumer)
+    return found
+
+
+# --- aligning the two layer graphs -----------------------------------------------------------
+
+
+def _align(new: LayerView, old: LayerView, seeds, context) -> dict[int, int]:
+    """New group -> old group, for every pair the walk reaches without a conflict."""
+    proposals: dict[int, set[int]] = defaultdict(set)
+    taken: dict[int, set[int]] = defaultdict(set)
+    queue = deque()
+    for pair in seeds:
+        if pair[1] not in proposals[pair[0]]:
+            proposals[pair[0]].add(pair[1])
+            taken[pair[1]].add(pair[0])
+            queue.append(pair)
+    while queue:
+        new_group, old_group = queue.popleft()
+        for links in ("succ", "pred"):
+            new_next = [g for g in getattr(new, links)[new_group] if g not in proposals]
+            old_next = [g for g in getattr(old, links)[old_group] if g not in taken]
+            for pair in _pair_neighbours(new, old, new_next, old_next, context):
+                proposals[pair[0]].add(pair[1])
+                taken[pair[1]].add(pair[0])
+                queue.append(pair)
+    return {
+        n: next(iter(olds))
+        for n, olds in proposals.items()
+        if len(olds) == 1 and len(taken[next(iter(olds))]) == 1
+    }
+
+
+def _pair_neighbours(new, old, new_groups, old_groups, context):
+    by_signature_new, by_signature_old = defaultdict(list), defaultdict(list)
+    for g in new_groups:
+        by_signature_new[_signature(new.members[g], context.new_variables, "new")].append(g)
+    for g in old_groups:
+        by_signature_old[_signature(old.members[g], context.checkpoint, "old")].append(g)
+    for signature, news in by_signature_new.items():
+        olds = by_signature_old.get(signature, [])
+        if len(news) == 1 and len(olds) == 1:
+            yield news[0], olds[0]
+        elif len(news) == len(olds) > 1:
+            yield from _pair_by_names(news, olds, new, old)
+
+
+def _signature(members: list[str], table, side: str) -> tuple:
+    if not members:
+        return ("input",)
+    shapes = []
+    for name in members:
+        spec = table[name]
+        shape = spec.shape if side == "old" else spec.shape
+        shapes.append(tuple(shape) if shape is not None else None)
+    return tuple(sorted(shapes, key=repr))
+
+
+def _pair_by_names(news, olds, new, old):
+    """Alike layers paired by the words of their names: each the other's one best match."""
+    score = {
+        (n, o): _similarity(_words(new.members[n]), _words(old.members[o]))
+        for n in news
+        for o in olds
+    }
+    for n in news:
+        best = _unique_best({o: score[(n, o)] for o in olds})
+        if best is not None and _unique_best({m: score[(m, best)] for m in news}) == n:
+            yield n, best
+
+
+def _words(names: list[str]) -> set[str]:
+    return {w for name in names for w in re.split(r"[/_.\-]+", name.lower()) if w}
+
+
+def _similarity(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def _unique_best(scores: dict):
+    if not scores:
+        return None
+    best = max(scores.values())
+    winners = [k for k, s in scores.items() if s == best]
+    return winners[0] if len(winners) == 1 and best > 0 else None
+
+
+# --- pairing variables inside paired layers --------------------------------------------------
+
+
+def _pair_variables(context, assignments, new_members, old_members, new_free, old_free):
+    """Inside one pair of layers: each free variable with the one free key that fits it (by
+    shape, then by leaf name), when no other variable of the layer wants that key."""
+    used = assignments.used_keys()
+    news = [n for n in new_members if n in new_free and assignments.is_free(n)]
+    olds = [o for o in old_members if o in old_free and o not in used]
+    options = {n: _options(context, n, olds) for n in news}
+    wanted = defaultdict(list)
+    for n, keys in options.items():
+        for key in keys:
+            wanted[key].append(n)
+    for n, keys in options.items():
+        earlier = assignments.refused.get(n, ("", ()))[1]
+        if earlier and keys != list(earlier):
+            continue  # the op walk proposed another key, or none that fits: leave it
+        if len(keys) > 1:
+            assignments.refuse(n, "several variables of the layer at the same place fit it", keys)
+        elif len(keys) == 1 and len(wanted[keys[0]]) > 1:
+            assignments.refuse(n, "another variable of the layer fits its key as well", keys)
+        elif len(keys) == 1:
+            where = f"{_label(old_members)} ~ {_label(new_members)}"
+            evidence = (Evidence("layer", f"in the layer at the same place: {where}"),)
+            assignments.assign(n, keys[0], Match("structure", CONFIDENCE, evidence))
+
+
+def _options(context, name: str, keys: list[str]) -> list[str]:
+    variable = context.new_variables[name]
+    fitting = [k for k in keys if incompatibility(variable, context.checkpoint[k]) is None]
+    if len(fitting) > 1:
+        leaf = name.rsplit("/", 1)[-1]
+        same_leaf = [k for k in fitting if k.rsplit("/", 1)[-1] == leaf]
+        return same_leaf if same_leaf else fitting
+    return fitting
+
+
+def _label(members: list[str]) -> str:
+    scopes = sorted({m.rsplit("/", 1)[0] for m in members})
+    return ", ".join(scopes[:3]) + (" ..." if len(scopes) > 3 else "")
