@@ -75,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
         help="initialize optimizer slots, optimizer state and global_step",
     )
     plan.add_argument(
+        "--cast", action="store_true", help="restore across float dtypes (float16 <-> float32 ...)"
+    )
+    plan.add_argument(
+        "--grow",
+        action="store_true",
+        help="restore into a variable whose dimensions grew or shrank: copy the leading block, "
+        "initialize the rest",
+    )
+    plan.add_argument(
         "--names-only",
         action="store_true",
         help="match by name and user rules only, no structural matching",
@@ -152,6 +161,8 @@ def _plan(args) -> int:
         reset_optimizer=rules.reset_optimizer or args.reset_optimizer,
         structural=not args.names_only,
         rules_file=rules.path,
+        cast=args.cast,
+        grow=args.grow,
     )
     if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
         raise BadInput(args.output, "its directory does not exist")

@@ -171,6 +171,8 @@ class Options:
     reset_optimizer: bool = False
     structural: bool = True
     rules_file: str | None = None  # the graphdiff.toml or pyproject.toml the rules came from
+    cast: bool = False  # --cast: restore across float dtypes
+    grow: bool = False  # --grow: restore into a variable whose dimensions grew or shrank
 
 
 @dataclass(frozen=True)

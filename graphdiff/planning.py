@@ -38,6 +38,8 @@ from graphdiff.plan import (
 )
 from graphdiff.roles import Role, roles_of
 from graphdiff.scopes import summarize
+from graphdiff.transforms import describe as describe_transform
+from graphdiff.transforms import transformed_spec, transforms_for
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def make_plan(
     )
     requires = parse_patterns("--require", options.requires)
     old_model = os.fspath(old_model) if old_model is not None else None
-    loaded = _load(old, new_graph, checkpoint, old_model, rules, messages)
+    loaded = _load(old, new_graph, checkpoint, old_model, rules, messages, options)
     context = loaded.context
     assignments = Assignments()
     apply_excludes(context, rules, assignments)
@@ -113,7 +115,13 @@ def make_plan(
     return plan
 
 
-def _load(old, new_graph, checkpoint, old_model, rules: UserRules, messages) -> _Loaded:
+def _allowed_transforms(options: Options) -> frozenset[str]:
+    """Reshape when dimensions are only split or merged; cast and grow when asked for."""
+    asked = {"cast": options.cast, "grow": options.grow}
+    return frozenset({"reshape"} | {kind for kind, wanted in asked.items() if wanted})
+
+
+def _load(old, new_graph, checkpoint, old_model, rules: UserRules, messages, options) -> _Loaded:
     # The old side first: a Keras trace needs eager execution, which a TF1 new graph ends.
     source = formats.open_source(old, checkpoint=checkpoint, old_model=old_model)
     specs = source.specs
@@ -140,6 +148,7 @@ def _load(old, new_graph, checkpoint, old_model, rules: UserRules, messages) -> 
         old_roles={key: old_roles.get(key, Role("model")) for key in specs},
         new_variables=new.variables,
         new_roles=roles_of(new.dag, new.variables),
+        allowed=_allowed_transforms(options),
     )
     return _Loaded(context, source, new.kind, new.undefined_shapes, shape_sources, new.partitions)
 
@@ -171,9 +180,14 @@ def _entry(context: MatchContext, assignments: Assignments, loaded: _Loaded, nam
         if name in undefined and undefined[name] is None:
             resolution = ShapeResolution(source_shape, key, "undefined_in_get_variable")
         reason = f"restored from '{key}' ({_how(match.method)})"
+        changes = transforms_for(variable, context.checkpoint[key])
+        if changes:
+            reason += ", " + ", ".join(describe_transform(t) for t in changes)
+            source_shape = transformed_spec(context.checkpoint[key], changes).shape
         return VariableEntry(
             **common,
             shape=source_shape,
+            transforms=changes,
             action=RESTORE,
             reason=reason,
             source=key,

@@ -19,6 +19,21 @@ from graphdiff.loading import TensorSpec
 from graphdiff.plan import Transform
 
 
+def transforms_for(variable, spec: TensorSpec) -> tuple[Transform, ...]:
+    """What turns `spec` into `variable` (a matcher already judged it allowed): cast, then
+    reshape (dimensions split or merged) or grow."""
+    from graphdiff.match.core import refines
+
+    changes = []
+    if variable.dtype != spec.dtype:
+        changes.append(Transform("cast", dtype=variable.dtype))
+    shape = variable.shape
+    if shape is not None and None not in shape and tuple(shape) != tuple(spec.shape):
+        kind = "reshape" if refines(shape, spec.shape) else "grow"
+        changes.append(Transform(kind, shape=tuple(shape)))
+    return tuple(changes)
+
+
 def transformed_spec(spec: TensorSpec, transforms) -> TensorSpec:
     dtype, shape = spec.dtype, tuple(spec.shape)
     for transform in transforms:

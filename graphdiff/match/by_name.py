@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphdiff.match.core import Assignments, MatchContext, incompatibility
+from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.plan import Evidence, Match
 
 
@@ -13,8 +13,7 @@ def match_by_name(context: MatchContext, assignments: Assignments) -> None:
             continue
         if context.new_roles[name].kind == "optimizer" and _state_known(context):
             continue  # optimizer state follows its variables (slots.py), not its name
-        variable = context.new_variables[name]
-        fault = incompatibility(variable, context.checkpoint[name])
+        fault = context.unfit(name, name)
         if fault:
             assignments.refuse(name, f"same name in the checkpoint, but {fault}", (name,))
             continue

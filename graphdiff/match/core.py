@@ -25,6 +25,11 @@ class MatchContext:
     old_roles: dict[str, Role]  # keyed by checkpoint key (old variable name)
     new_variables: dict[str, VariableNode]
     new_roles: dict[str, Role]
+    allowed: frozenset[str] = frozenset({"reshape"})  # value transforms a pair may need
+
+    def unfit(self, name: str, key: str) -> str | None:
+        """Why checkpoint key `key` cannot be restored into new variable `name`, or None."""
+        return incompatibility(self.new_variables[name], self.checkpoint[key], self.allowed)
 
     def primaries(self) -> list[str]:
         """New variables that match on their own; slots follow these afterwards."""
@@ -72,12 +77,14 @@ class Assignments:
         return {key for key, _ in self.pairs.values()}
 
 
-def incompatibility(variable: VariableNode, spec: TensorSpec) -> str | None:
+def incompatibility(variable: VariableNode, spec: TensorSpec, allowed=frozenset()) -> str | None:
     """Why `spec` cannot be restored into `variable`, or None when it can.
 
     A dimension the new graph left unknown accepts any size: the checkpoint then gives it.
+    `allowed` transforms widen what fits: "cast" (float to float), "reshape" (the same
+    elements in the same order, dimensions split or merged), "grow" (same rank, any sizes).
     """
-    if variable.dtype != spec.dtype:
+    if variable.dtype != spec.dtype and not ("cast" in allowed and castable(spec, variable)):
         return f"dtype {variable.dtype} in the new graph, {spec.dtype} in the checkpoint"
     if variable.shape is None:
         return None
@@ -85,11 +92,48 @@ def incompatibility(variable: VariableNode, spec: TensorSpec) -> str | None:
     if not same_rank or any(
         want not in (None, have) for want, have in zip(variable.shape, spec.shape, strict=True)
     ):
+        if "reshape" in allowed and refines(variable.shape, spec.shape):
+            return None
+        if "grow" in allowed and same_rank and None not in variable.shape:
+            return None
         return (
             f"shape {format_shape(variable.shape)} in the new graph, "
             f"{format_shape(spec.shape)} in the checkpoint"
         )
     return None
+
+
+FLOATS = frozenset({"float16", "bfloat16", "float32", "float64"})
+
+
+def castable(spec: TensorSpec, variable: VariableNode) -> bool:
+    return spec.dtype in FLOATS and variable.dtype in FLOATS
+
+
+def refines(one, other) -> bool:
+    """The same elements in the same order: one shape splits or merges the other's dimensions.
+
+    [768, 768] and [768, 12, 64] do; [4, 8] and [8, 4] (a transpose) do not.
+    """
+    if one is None or other is None or None in one or None in other:
+        return False
+    one, other = [d for d in one if d != 1], [d for d in other if d != 1]
+    if len(one) == len(other):
+        return one == other
+    i = j = 0
+    while i < len(one) and j < len(other):  # one block at a time: one dim on one side
+        a, b, start_i, start_j = one[i], other[j], i, j
+        i, j = i + 1, j + 1
+        while a != b:
+            if a < b and i < len(one):
+                a, i = a * one[i], i + 1
+            elif b < a and j < len(other):
+                b, j = b * other[j], j + 1
+            else:
+                return False
+        if i - start_i > 1 and j - start_j > 1:
+            return False  # dimensions regrouped, not split or merged
+    return i == len(one) and j == len(other)
 
 
 def format_shape(shape) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from graphdiff.match.alignment import forward_graph
-from graphdiff.match.core import Assignments, MatchContext, incompatibility
+from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.plan import Evidence, Match
 
 _PASS_THROUGH = frozenset({"Identity", "Cast", "IdentityN", "StopGradient"})
@@ -297,8 +297,7 @@ def _pair_variables(context, assignments, new_members, old_members, new_free, ol
 
 
 def _options(context, name: str, keys: list[str]) -> list[str]:
-    variable = context.new_variables[name]
-    fitting = [k for k in keys if incompatibility(variable, context.checkpoint[k]) is None]
+    fitting = [k for k in keys if context.unfit(name, k) is None]
     if len(fitting) > 1:
         leaf = name.rsplit("/", 1)[-1]
         same_leaf = [k for k in fitting if k.rsplit("/", 1)[-1] == leaf]

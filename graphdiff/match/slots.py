@@ -9,7 +9,7 @@ build order, and two optimizers built in the other order swap their names.
 
 from __future__ import annotations
 
-from graphdiff.match.core import Assignments, MatchContext, incompatibility
+from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.plan import Evidence, Match
 
 
@@ -85,7 +85,7 @@ def follow_optimizer_state(context: MatchContext, assignments: Assignments) -> N
 
 
 def _assign(context, assignments, name, key, confidence, rule, detail) -> None:
-    fault = incompatibility(context.new_variables[name], context.checkpoint[key])
+    fault = context.unfit(name, key)
     if fault:
         assignments.refuse(name, f"'{key}' found, but {fault}", (key,))
         return

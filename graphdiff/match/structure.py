@@ -28,7 +28,7 @@ from graphdiff.match.alignment import (
     forward_graph,
     through_reads,
 )
-from graphdiff.match.core import Assignments, MatchContext, incompatibility
+from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.renames import RenameBook, as_rule, copies_of_one_scope, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
 
@@ -99,7 +99,7 @@ def _compatibility(context: MatchContext):
     def variables_fit(new_var: str, old_var: str) -> bool:
         spec = context.checkpoint.get(old_var)
         variable = context.new_variables.get(new_var)
-        return spec is not None and variable is not None and not incompatibility(variable, spec)
+        return spec is not None and variable is not None and not context.unfit(new_var, old_var)
 
     return compatible
 
@@ -231,7 +231,7 @@ def _layer_split(context, blind: Alignment, name: str, other_key: str) -> bool:
         if sibling == name or sibling.rpartition("/")[0] != scope:
             continue
         spec = context.checkpoint.get(sibling)
-        if spec is None or not incompatibility(context.new_variables[sibling], spec):
+        if spec is None or not context.unfit(sibling, sibling):
             continue
         placed = blind.proposals.get(sibling, set())
         if len(placed) == 1 and next(iter(placed)).rpartition("/")[0] == other_scope:
@@ -304,7 +304,7 @@ def _choose(context, assignments, alignment, candidates, contested, book) -> dic
 
 
 def _fits(context, name: str, key: str) -> bool:
-    return incompatibility(context.new_variables[name], context.checkpoint[key]) is None
+    return context.unfit(name, key) is None
 
 
 def _evidence(alignment, book, name, key) -> tuple[Evidence, ...]:

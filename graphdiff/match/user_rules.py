@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from graphdiff.errors import BadInput
-from graphdiff.match.core import Assignments, MatchContext, incompatibility
+from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.rules import describe, rewrite
 from graphdiff.plan import Evidence, Match, Rule
 
@@ -51,7 +51,7 @@ def apply_maps(context: MatchContext, rules: UserRules, assignments: Assignments
             keys_hit += 1
             if name not in context.new_variables or not assignments.is_free(name):
                 continue
-            fault = incompatibility(context.new_variables[name], context.checkpoint[key])
+            fault = context.unfit(name, key)
             if fault:
                 assignments.refuse(
                     name, f"--map {describe(rule)} gives '{key}', but {fault}", (key,), final=True
