@@ -51,8 +51,14 @@ def defines_build_model(path: str | os.PathLike) -> bool:
 
 
 def eager_tensorflow():
-    """TensorFlow with eager execution on (a TF1 graph built earlier may have turned it off)."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    """TensorFlow with eager execution on (a TF1 graph built earlier may have turned it off).
+
+    Keras is set to its TensorFlow backend, whatever KERAS_BACKEND says (it may well name the
+    backend the user trains with): weights are the same on every backend, and graphdiff
+    traces with TensorFlow.
+    """
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "tensorflow"
     tf = tensorflow()
     if not tf.executing_eagerly():
         # TensorFlow refuses to turn eager execution back on once graph mode has used its

@@ -32,7 +32,11 @@ def trace_dag(built: BuiltModel, variables: dict[str, ModelVariable]) -> nx.DiGr
             "cannot trace the model: its inputs are unknown; define input_signature() in the "
             "file, returning a tf.TensorSpec per input of the model's call",
         )
-    concrete = _concrete_function(built)
+    return concrete_dag(_concrete_function(built), variables)
+
+
+def concrete_dag(concrete, variables: dict[str, ModelVariable]) -> nx.DiGraph:
+    """The DAG of a traced (or loaded) concrete function, its captured variables named."""
     graph_def = _flat_graph_def(concrete)
     names = {id(resource_handle(v.variable)): name for name, v in variables.items()}
     captured = {
@@ -79,11 +83,56 @@ def _flat_graph_def(concrete):
     from tensorflow.python.framework import convert_to_constants
 
     try:
-        return convert_to_constants._run_inline_graph_optimization(
+        inlined = convert_to_constants._run_inline_graph_optimization(
             concrete, lower_control_flow=False, aggressive_inlining=True
         )
     except Exception:  # grappler refused: the calls stay opaque, the rest is still walked
         return graph_def
+    return _without_call_identities(inlined)
+
+
+def _without_call_identities(graph_def):
+    """Drop the Identity ops inlining leaves where a call's arguments and results were
+    (`Func/...`, and a function's own result identity behind them), so that an inlined graph
+    reads op for op like one traced flat."""
+    tf = tensorflow()
+    alias: dict[str, str] = {}
+
+    def passes(node) -> bool:
+        data = [ref for ref in node.input if not ref.startswith("^")]
+        return node.op == "Identity" and len(data) == 1 and ":" not in data[0]
+
+    consumers: dict[str, set[str]] = {}
+    for node in graph_def.node:
+        for ref in node.input:
+            consumers.setdefault(ref.lstrip("^").partition(":")[0], set()).add(node.op)
+    for node in graph_def.node:
+        feeds_identities = consumers.get(node.name) == {"Identity"}
+        if passes(node) and (node.name.startswith("Func/") or feeds_identities):
+            alias[node.name] = node.input[0]
+
+    def resolve(name: str) -> str:
+        while name in alias:
+            name = alias[name]
+        return name
+
+    out = tf.compat.v1.GraphDef()
+    out.library.CopyFrom(graph_def.library)
+    out.versions.CopyFrom(graph_def.versions)
+    for node in graph_def.node:
+        if node.name in alias:
+            continue
+        copy = out.node.add()
+        copy.CopyFrom(node)
+        del copy.input[:]
+        for ref in node.input:
+            control = ref.startswith("^")
+            producer, colon, port = ref.lstrip("^").partition(":")
+            if control and producer in alias:
+                continue
+            target = resolve(producer) if not colon else producer
+            copy.input.append(("^" if control else "") + target + (colon + port if colon else ""))
+    return out
 
 
 def _name_variables(graph_def, captured: dict, variables: dict[str, ModelVariable]):
