@@ -2,7 +2,10 @@
 # Install everything graphdiff needs, on a fresh Debian machine or on a developer's one.
 #
 #   bash scripts/setup.sh          graphviz (the `dot` program), tensorflow-cpu, graphdiff
-#   bash scripts/setup.sh --test   the same, plus the test extras (pytest, tf-slim, ruff)
+#   bash scripts/setup.sh --test   the same, plus the test extras (pytest, tf-slim, ruff) and
+#                                  keras-hub for the BERT test (without its dependencies:
+#                                  they would pull tensorflow-text, hence the full tensorflow
+#                                  wheel over tensorflow-cpu; the few it needs are listed)
 #
 # Safe to run again: what is already there is kept. An existing `tensorflow` wheel (the GPU
 # build) is used as it is; tensorflow-cpu is installed only when neither wheel is present.
@@ -51,4 +54,10 @@ if "$python" -m pip show tensorflow >/dev/null 2>&1; then
 fi
 echo "setup.sh: pip install ${tensorflow:+$tensorflow }-e .$extras"
 "$python" -m pip install -q $tensorflow -e ".$extras"
+if [ -n "$extras" ] && ! "$python" -c "import keras_hub" >/dev/null 2>&1; then
+  echo "setup.sh: pip install --no-deps keras-hub and what it needs"
+  "$python" -m pip install -q pyyaml requests certifi
+  "$python" -m pip install -q --no-deps keras-hub==0.32.0 tokenizers==0.23.3 kagglehub==1.0.3 \
+    kagglesdk==0.1.38 sentencepiece==0.2.3 regex
+fi
 echo "setup.sh: done"

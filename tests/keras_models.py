@@ -52,7 +52,7 @@ def trained(model_py: Path, seed: int = 0):
     model = build(model_py, seed)
     if isinstance(model, tf.Module) and not hasattr(model, "fit"):
         return model, None
-    model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam", loss="mse", run_eagerly=True)  # TF1 tests ran in this process
     rng = np.random.default_rng(seed)
     inputs = [rng.normal(size=(4, *t.shape[1:])).astype("float32") for t in model.inputs]
     outputs = [rng.normal(size=(4, *t.shape[1:])).astype("float32") for t in model.outputs]

@@ -22,17 +22,21 @@ confirm, takes part: what they judged ambiguous stays so. Precision first, as ev
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 import networkx as nx
+import numpy as np
 
 from graphdiff.match.alignment import forward_graph
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.plan import Evidence, Match
 
 _PASS_THROUGH = frozenset({"Identity", "Cast", "IdentityN", "StopGradient"})
+_RESHAPES = frozenset({"Reshape", "ExpandDims", "Squeeze"})
+_SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 _ATTACH_DEPTH = 8
 CONFIDENCE = 0.85
 
@@ -95,7 +99,20 @@ def layer_view(dag: nx.DiGraph, variables: set[str]) -> LayerView:
         if variable in graph.nodes:
             for op in _attachment(graph, stream, variable):
                 attached[op].add(variable)
-    parent = {v: v for vs in attached.values() for v in vs}
+    view = LayerView()
+    op_group = _groups(graph, stream, attached, view)
+    for name in graph.inputs:
+        view.inputs[name] = op_group[name] = len(view.members) + len(view.inputs)
+    for earlier, later in _layer_edges(graph, stream, op_group):
+        view.succ[earlier].add(later)
+        view.pred[later].add(earlier)
+    return view
+
+
+def _groups(graph, stream, attached, view: LayerView) -> dict[str, int]:
+    """Union the variables that share an op or whose ops follow each other directly (a
+    bias after its kernel's MatMul, maybe through a reshape); fill `view`; op -> group."""
+    parent = {v: v for held in attached.values() for v in held}
 
     def find(v):
         while parent[v] != v:
@@ -103,37 +120,28 @@ def layer_view(dag: nx.DiGraph, variables: set[str]) -> LayerView:
             v = parent[v]
         return v
 
-    def union(a, b):
-        parent[find(a)] = find(b)
-
     for op, held in attached.items():
         first = next(iter(held))
         for v in held:
-            union(first, v)
-        for consumer in _direct_stream_consumers(graph, stream, op):
-            if consumer in attached:
-                union(first, next(iter(attached[consumer])))
-    view = LayerView()
+            parent[find(v)] = find(first)
+        for consumer in _direct_stream_consumers(graph, stream, op, attached):
+            parent[find(next(iter(attached[consumer])))] = find(first)
     ids: dict[str, int] = {}
     for v in sorted(parent):
         group = ids.setdefault(find(v), len(ids))
         view.group_of[v] = group
         view.members[group].append(v)
-    op_group = {op: view.group_of[next(iter(held))] for op, held in attached.items()}
-    for name in graph.inputs:
-        view.inputs[name] = op_group[name] = len(ids) + len(view.inputs)
-    for op, group in op_group.items():
-        for later in _next_layers(graph, stream, op, op_group):
-            if later != group:
-                view.succ[group].add(later)
-                view.pred[later].add(group)
-    return view
+    return {op: view.group_of[next(iter(held))] for op, held in attached.items()}
 
 
 def _stream(graph) -> set[str]:
+    """What depends on the inputs' values (a tensor's shape is not its value)."""
     seen, queue = set(graph.inputs), deque(graph.inputs)
     while queue:
-        for consumer, _, _ in graph.consumers.get(queue.popleft(), ()):
+        node = queue.popleft()
+        if graph.dag.nodes[node]["op"] in _SHAPE_OPS:
+            continue
+        for consumer, _, _ in graph.consumers.get(node, ()):
             if consumer in graph.nodes and consumer not in seen:
                 seen.add(consumer)
                 queue.append(consumer)
@@ -155,34 +163,59 @@ def _attachment(graph, stream: set[str], variable: str) -> set[str]:
     return found
 
 
-def _direct_stream_consumers(graph, stream, op: str):
-    """Stream consumers of `op`, looking through identities and casts."""
-    frontier, seen = [op], {op}
+def _direct_stream_consumers(graph, stream, op: str, attached):
+    """Attached stream ops right after `op`: through identities and casts, and through
+    reshapes to an op whose variables are vectors (a bias after a reshaped MatMul)."""
+    frontier, seen = [(op, False)], {op}
     while frontier:
-        node = frontier.pop()
-        for consumer, _, _ in graph.consumers.get(node, ()):
-            if consumer in stream and consumer not in seen:
-                seen.add(consumer)
-                if graph.dag.nodes[consumer]["op"] in _PASS_THROUGH:
-                    frontier.append(consumer)
-                else:
-                    yield consumer
-
-
-def _next_layers(graph, stream, op: str, op_group: dict[str, int]) -> set[int]:
-    """Groups reached from `op` along the stream through ops of no layer."""
-    found, frontier, seen = set(), [op], {op}
-    while frontier:
-        node = frontier.pop()
+        node, reshaped = frontier.pop()
         for consumer, _, _ in graph.consumers.get(node, ()):
             if consumer not in stream or consumer in seen:
                 continue
             seen.add(consumer)
-            if consumer in op_group:
-                found.add(op_group[consumer])
-            else:
-                frontier.append(consumer)
-    return found
+            kind = graph.dag.nodes[consumer]["op"]
+            if kind in _PASS_THROUGH or kind in _RESHAPES:
+                frontier.append((consumer, reshaped or kind in _RESHAPES))
+            elif consumer in attached and (not reshaped or _vectors(graph, attached[consumer])):
+                yield consumer
+
+
+def _vectors(graph, variables) -> bool:
+    return all(len(graph.dag.nodes[v]["shape"] or ()) <= 1 for v in variables)
+
+
+def _layer_edges(graph, stream, op_group: dict[str, int]):
+    """(earlier, later) groups: `later` takes the output of `earlier` with no layer between.
+
+    Walked in topological order, each stream op carries the groups whose output it still is
+    (its *front*) and every group it depends on (a bit set): where several fronts meet, a
+    group that another one of them depends on is already behind (a residual input, the
+    mean a normalization subtracts), so it is dropped.
+    """
+    order = [n for n in nx.topological_sort(graph.dag) if n in stream]
+    front: dict[str, frozenset[int]] = {}
+    behind: dict[str, int] = {}  # op -> bit set of the groups it depends on
+    group_behind: dict[int, int] = defaultdict(int)
+    edges = set()
+    for node in order:
+        producers = [p for p, _ in graph.dag.nodes[node]["inputs"] if p in front]
+        incoming = frozenset().union(*(front[p] for p in producers))
+        depends = 0
+        for p in producers:
+            depends |= behind[p]
+        group = op_group.get(node)
+        if group is not None:
+            edges.update((g, group) for g in incoming if g != group)
+            group_behind[group] |= depends & ~(1 << group)
+            front[node], behind[node] = frozenset({group}), depends | (1 << group)
+        else:
+            front[node] = frozenset(
+                g
+                for g in incoming
+                if not any(h != g and (group_behind[h] >> g) & 1 for h in incoming)
+            )
+            behind[node] = depends
+    return edges
 
 
 # --- aligning the two layer graphs -----------------------------------------------------------
@@ -215,40 +248,59 @@ def _align(new: LayerView, old: LayerView, seeds, context) -> dict[int, int]:
 
 
 def _pair_neighbours(new, old, new_groups, old_groups, context):
+    """Neighbours that pair up: alone with their signature on each side and fitting, or,
+    several alike, each the other's best by the words of their names."""
     by_signature_new, by_signature_old = defaultdict(list), defaultdict(list)
     for g in new_groups:
-        by_signature_new[_signature(new.members[g], context.new_variables, "new")].append(g)
+        by_signature_new[_signature(new.members[g], context.new_variables)].append(g)
     for g in old_groups:
-        by_signature_old[_signature(old.members[g], context.checkpoint, "old")].append(g)
+        by_signature_old[_signature(old.members[g], context.checkpoint)].append(g)
     for signature, news in by_signature_new.items():
-        olds = by_signature_old.get(signature, [])
+        olds = [o for o in by_signature_old.get(signature, []) if signature != ("input",)]
+        fitting = [
+            (n, o) for n in news for o in olds if _fit(new.members[n], old.members[o], context)
+        ]
         if len(news) == 1 and len(olds) == 1:
-            yield news[0], olds[0]
-        elif len(news) == len(olds) > 1:
-            yield from _pair_by_names(news, olds, new, old)
+            yield from fitting
+        elif fitting:
+            yield from _pair_by_names(fitting, new, old)
 
 
-def _signature(members: list[str], table, side: str) -> tuple:
+def _signature(members: list[str], table) -> tuple:
+    """How many elements each variable of a layer holds, sorted: a reshaped kernel counts
+    the same; whether the shapes really fit is `_fit`'s question."""
     if not members:
         return ("input",)
-    shapes = []
+    sizes = []
     for name in members:
-        spec = table[name]
-        shape = spec.shape if side == "old" else spec.shape
-        shapes.append(tuple(shape) if shape is not None else None)
-    return tuple(sorted(shapes, key=repr))
+        shape = table[name].shape
+        sizes.append(-1 if shape is None or None in shape else int(np.prod(shape, dtype=np.int64)))
+    return tuple(sorted(sizes))
 
 
-def _pair_by_names(news, olds, new, old):
+def _fit(new_members: list[str], old_members: list[str], context) -> bool:
+    """Every variable of the new layer fits a variable of the old one, one each."""
+    taken: set[str] = set()
+    for name in new_members:
+        options = [k for k in old_members if k not in taken and context.unfit(name, k) is None]
+        if not options:
+            return False
+        taken.add(options[0])
+    return True
+
+
+def _pair_by_names(fitting, new, old):
     """Alike layers paired by the words of their names: each the other's one best match."""
     score = {
-        (n, o): _similarity(_words(new.members[n]), _words(old.members[o]))
-        for n in news
-        for o in olds
+        (n, o): _similarity(_words(new.members[n]), _words(old.members[o])) for n, o in fitting
     }
+    news = {n for n, _ in fitting}
     for n in news:
-        best = _unique_best({o: score[(n, o)] for o in olds})
-        if best is not None and _unique_best({m: score[(m, best)] for m in news}) == n:
+        best = _unique_best({o: s for (m, o), s in score.items() if m == n})
+        if (
+            best is not None
+            and _unique_best({m: s for (m, o), s in score.items() if o == best}) == n
+        ):
             yield n, best
 
 
@@ -257,7 +309,18 @@ def _words(names: list[str]) -> set[str]:
 
 
 def _similarity(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a | b else 0.0
+    """Words shared, a word matching another that starts like it (`pooled`, `pooler`)."""
+    if not a or not b:
+        return 0.0
+    shared = sum(1 for w in a if any(_alike(w, v) for v in b))
+    return shared / (len(a) + len(b) - shared)
+
+
+def _alike(one: str, other: str) -> bool:
+    if one == other:
+        return True
+    common = len(os.path.commonprefix([one, other]))
+    return common >= 4 and common >= min(len(one), len(other)) - 1
 
 
 def _unique_best(scores: dict):
