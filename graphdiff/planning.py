@@ -149,6 +149,7 @@ def _load(old, new_graph, checkpoint, old_model, rules: UserRules, messages, opt
         new_variables=new.variables,
         new_roles=roles_of(new.dag, new.variables),
         allowed=_allowed_transforms(options),
+        counted=source.counted | new.counted,
     )
     return _Loaded(context, source, new.kind, new.undefined_shapes, shape_sources, new.partitions)
 

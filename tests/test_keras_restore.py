@@ -15,7 +15,7 @@ import pytest
 from keras_models import layer_values, load_into, save_tf2_checkpoint, save_weights, write_model
 
 from graphdiff.executor import apply_plan
-from graphdiff.plan import INITIALIZE
+from graphdiff.plan import INITIALIZE, Options
 from graphdiff.planning import make_plan
 
 
@@ -147,3 +147,43 @@ def test_the_plan_names_keras_variables_by_path_and_keeps_where_they_are_stored(
     assert plan.provenance.new_graph_kind == "keras"
     assert plan.provenance.old_model.path == str(old_py)
     assert plan.output_prefix.endswith("graphdiff_out/model.weights.h5")
+
+
+AUTO_CHAIN = """
+def build_model():
+    inputs = keras.Input((8,))
+    h = layers.Dense(16, activation="relu")(inputs)
+    h = layers.Dense(16, activation="relu")(h)
+    return keras.Model(inputs, layers.Dense(3)(h))
+"""
+
+AUTO_CHAIN_INSERTED = """
+def build_model():
+    inputs = keras.Input((8,))
+    h = layers.Dense(16, activation="relu")(inputs)
+    h = layers.Dense(16, activation="relu")(h)
+    h = layers.Dense(16, activation="relu")(h)
+    return keras.Model(inputs, layers.Dense(3)(h))
+"""
+
+
+def test_an_identical_layer_among_counted_names_is_left_to_the_user(tmp_path):
+    """Unnamed, alike layers: `dense_1` is "the second Dense", in the old model and in the new
+    one, so the same name proves nothing; the graph fits old dense_1 at new dense_1 and at new
+    dense_2. Both are initialized with the candidate listed, until --map says which."""
+    old_py = write_model(tmp_path / "old", AUTO_CHAIN)
+    new_py = write_model(tmp_path / "new", AUTO_CHAIN_INSERTED)
+    old = tmp_path / "old.weights.h5"
+    save_weights(old_py, old)
+
+    plan = make_plan(old, new_py, old_model=old_py)
+    for name in ("dense_1/kernel", "dense_2/kernel"):
+        entry = plan.entry(name)
+        assert entry.action == INITIALIZE and entry.candidates == ("dense_1/kernel",)
+        assert "only counts layers of a kind" in entry.reason
+    assert plan.entry("dense/kernel").source == "dense/kernel"
+    assert plan.entry("dense_3/kernel").source == "dense_2/kernel"
+
+    settled = make_plan(old, new_py, old_model=old_py, options=Options(maps=("dense_1=dense_2",)))
+    assert settled.entry("dense_2/kernel").source == "dense_1/kernel"
+    assert settled.entry("dense_1/kernel").action == INITIALIZE

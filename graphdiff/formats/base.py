@@ -57,6 +57,7 @@ class Source:
     stored_as: dict[str, str] = field(default_factory=dict)
     roles: dict[str, Role] | None = None
     graph_note: str | None = None
+    counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
 
     def stored_key(self, name: str) -> str:
         return self.stored_as.get(name, name)
@@ -72,3 +73,4 @@ class NewModel:
     undefined_shapes: dict = field(default_factory=dict)  # name -> shape proposed (TF1 only)
     partitions: dict = field(default_factory=dict)  # full name -> Partitioned (TF1 only)
     messages: list[str] = field(default_factory=list)
+    counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen

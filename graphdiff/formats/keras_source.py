@@ -54,7 +54,17 @@ def keras_source(path: str, kind: str, old_model: str | None) -> Source:
     for key in stored:
         if key.startswith(OPTIMIZER_PREFIX):
             specs[key], roles[key] = stored[key], Role(OPTIMIZER)
-    return Source(kind, dag, specs, path, model_file=old_model, stored_as=stored_as, roles=roles)
+    counted = frozenset(name for name, v in variables.items() if v.counted)
+    return Source(
+        kind,
+        dag,
+        specs,
+        path,
+        model_file=old_model,
+        stored_as=stored_as,
+        roles=roles,
+        counted=counted,
+    )
 
 
 def _model_of_archive(path: str) -> BuiltModel:

@@ -44,4 +44,5 @@ def model_new_model(path: str) -> NewModel:
         name: VariableNode(name, "VarHandleOp", v.dtype, v.shape)
         for name, v in target.variables.items()
     }
-    return NewModel(target.kind, dag, table, messages=target.built.messages)
+    counted = frozenset(name for name, v in target.variables.items() if v.counted)
+    return NewModel(target.kind, dag, table, messages=target.built.messages, counted=counted)

@@ -32,18 +32,37 @@ class ModelVariable:
     dtype: str
     shape: tuple[int, ...]
     stored_at: str  # h5 path (Keras) or object path (tf.Module)
+    counted: bool = False  # its layer's name is one Keras made by counting (dense_1), not chosen
 
 
 def keras_variables(model) -> dict[str, ModelVariable]:
     """Plan name -> ModelVariable for every variable `model.save_weights` writes, in its order."""
     recorded = _saved_by_keras(model)
+    counted = _counted_layers_variables(model)
     seen: dict[str, int] = {}
     found = {}
     for h5_path, variable in recorded:
         path = variable.path
         seen[path] = seen.get(path, 0) + 1
         name = path if seen[path] == 1 else f"{path}~{seen[path]}"
-        found[name] = ModelVariable(name, variable, _dtype(variable), _shape(variable), h5_path)
+        found[name] = ModelVariable(
+            name, variable, _dtype(variable), _shape(variable), h5_path, id(variable) in counted
+        )
+    return found
+
+
+def _counted_layers_variables(model) -> set[int]:
+    """Ids of the variables whose layer has the name Keras gives when none is: its class in
+    snake case, numbered (`dense`, `dense_1`): a position among layers of its kind."""
+    import re
+
+    from keras.src.utils import naming
+
+    found = set()
+    for layer in model._flatten_layers(include_self=False):
+        auto = re.escape(naming.to_snake_case(type(layer).__name__))
+        if re.fullmatch(rf"{auto}(_\d+)?", layer.name):
+            found.update(id(v) for v in layer._trainable_variables + layer._non_trainable_variables)
     return found
 
 

@@ -26,6 +26,7 @@ class MatchContext:
     new_variables: dict[str, VariableNode]
     new_roles: dict[str, Role]
     allowed: frozenset[str] = frozenset({"reshape"})  # value transforms a pair may need
+    counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
 
     def unfit(self, name: str, key: str) -> str | None:
         """Why checkpoint key `key` cannot be restored into new variable `name`, or None."""
