@@ -98,9 +98,27 @@ def test_name_based_checkpoint_without_its_meta_plans_by_names(tmp_path):
     apply_plan(plan, verify=True)
 
 
+WIDE = """
+def build_model():
+    inputs = keras.Input((8,), name="features")
+    h = layers.Dense(32, activation="relu")(inputs)
+    h = layers.Dense(16, activation="relu")(h)
+    return keras.Model(inputs, layers.Dense(3)(h))
+"""
+
+WIDE_INSERTED = """
+def build_model():
+    inputs = keras.Input((8,), name="features")
+    h = layers.Dense(32, activation="relu")(inputs)
+    h = layers.Dense(32, activation="relu")(h)
+    h = layers.Dense(16, activation="relu")(h)
+    return keras.Model(inputs, layers.Dense(3)(h))
+"""
+
+
 def test_tf2_saved_model_of_a_keras_model(tmp_path):
-    old_py = write_model(tmp_path / "old", MLP)
-    new_py = write_model(tmp_path / "new", MLP_DEEPER)
+    old_py = write_model(tmp_path / "old", WIDE)
+    new_py = write_model(tmp_path / "new", WIDE_INSERTED)
     model, _ = trained(old_py)
     model.export(str(tmp_path / "saved"), verbose=False)
     old_values = layer_values(model)
@@ -109,12 +127,14 @@ def test_tf2_saved_model_of_a_keras_model(tmp_path):
 
     assert plan.provenance.old_kind == "saved_model"
     assert plan.provenance.old_meta.path.endswith("saved_model.pb")
-    assert plan.entry("dense_3/kernel").source == "dense_2/kernel"  # the head, by structure
-    assert plan.entry("dense_2/kernel").action == INITIALIZE
+    assert plan.entry("dense_2/kernel").source == "dense_1/kernel"  # by structure
+    assert plan.entry("dense_3/kernel").source == "dense_2/kernel"
+    assert plan.entry("dense_1/kernel").action == INITIALIZE
     assert not plan.unused
     apply_plan(plan, verify=True)
     restored = layer_values(load_into(new_py, out))
     assert np.array_equal(restored["dense_3"][0], old_values["dense_2"][0])
+    assert np.array_equal(restored["dense_2"][1], old_values["dense_1"][1])
 
 
 def test_tf1_saved_model(tmp_path):
