@@ -58,6 +58,7 @@ def apply_plan(
     shards: int | None = None,
     verify: bool = False,
     quiet: bool = True,
+    after_write: Callable[[str], None] | None = None,
 ) -> str:
     """Write a complete checkpoint for the plan's new graph; return its prefix.
 
@@ -65,8 +66,10 @@ def apply_plan(
     many as the source has). Raises BadInput (naming `plan_path` for faults of the plan) before
     anything is written when a fingerprint differs, an entry does not fit the graph or the
     checkpoint, or a checkpoint exists at the prefix and not `force`. `verify` re-reads what was
-    written before publishing it (VerificationFailed if it differs). Progress goes to standard
-    error unless `quiet`. Memory follows the largest tensor, not the model.
+    written before publishing it (VerificationFailed if it differs). `after_write(staging_prefix)`
+    runs once everything is written, before publishing; if it raises, nothing is published
+    (`apply --verify-outputs` runs graphdiff verify there). Progress goes to standard error
+    unless `quiet`. Memory follows the largest tensor, not the model.
 
     >>> apply_plan(plan, "new/model.ckpt")  # doctest: +SKIP
     '/abs/new/model.ckpt'
@@ -102,6 +105,8 @@ def apply_plan(
         _write_state_file(Path(staging_prefix))
         if verify:
             check_written(staging_prefix, plan, source, targets)
+        if after_write is not None:
+            after_write(staging_prefix)
 
     try:
         write_atomically(prefix, write)
