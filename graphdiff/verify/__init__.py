@@ -79,21 +79,8 @@ def verify_plan(
     prefix = _applied_prefix(str(checkpoint or plan.output_prefix))
     old_prefix = plan.provenance.checkpoint_prefix
     _check_plan_files(plan)
-    meta = read_meta_graph(plan.provenance.old_meta.path)
-    new = sessions.new_graph(plan, where)
-    old = sessions.old_graph(meta, plan.provenance.old_meta.path)
+    correspondence, new, old = _graphs(plan, where, feeds or {})
     given = {name: load_array(name, value) for name, value in (feeds or {}).items()}
-    fed_ops = {_op_and_port(name, new, "--feed")[0]: name for name in given}
-    correspondence = Correspondence(
-        plan, view_of(meta.graph_def), view_of(new.graph_def), partitions_in_meta(meta), fed_ops
-    )
-    for op, name in fed_ops.items():
-        if op not in correspondence.new_sources:
-            raise BadInput(
-                "--feed",
-                f"{name}: not an input of the new graph {new.label} (a placeholder, or an "
-                "iterator's or queue's output): verify feeds only inputs",
-            )
     tensors = list(tensors)
     pairs = (
         [_pair(text, correspondence, new, old) for text in tensors]
@@ -110,11 +97,34 @@ def verify_plan(
         for pair, a, b in zip(pairs, old_values, new_values, strict=True)
     ]
     checks = _with_suspects(checks, plan, prefix, old_prefix)
+    return _report(plan, checks, prefix, builder)
+
+
+def _graphs(plan: Plan, where: str, feeds: Mapping) -> tuple:
+    """Both graphs built, and numbered together; BadInput for a --feed that names no input."""
+    meta = read_meta_graph(plan.provenance.old_meta.path)
+    new = sessions.new_graph(plan, where)
+    old = sessions.old_graph(meta, plan.provenance.old_meta.path)
+    fed_ops = {_op_and_port(name, new, "--feed")[0]: name for name in feeds}
+    correspondence = Correspondence(
+        plan, view_of(meta.graph_def), view_of(new.graph_def), partitions_in_meta(meta), fed_ops
+    )
+    for op, name in fed_ops.items():
+        if op not in correspondence.new_sources:
+            raise BadInput(
+                "--feed",
+                f"{name}: not an input of the new graph {new.label} (a placeholder, or an "
+                "iterator's or queue's output): verify feeds only inputs",
+            )
+    return correspondence, new, old
+
+
+def _report(plan: Plan, checks, prefix: str, builder) -> VerifyReport:
     compared = {name for check in checks for name in check.restored_upstream}
     return VerifyReport(
         verdict=overall(checks),
         checkpoint=prefix,
-        old_checkpoint=old_prefix,
+        old_checkpoint=plan.provenance.checkpoint_prefix,
         tensors=tuple(checks),
         inputs=tuple(builder.fed.values()),
         not_compared=tuple(

@@ -67,22 +67,32 @@ def load_array(name: str, value) -> tuple[np.ndarray, str]:
     path = Path(value)
     if not path.is_file():
         raise BadInput(path, "no such file" if not path.exists() else "is not a file")
+    with open(path, "rb") as stream:
+        if stream.read(6) != b"\x93NUMPY":
+            raise BadInput(path, f"not a .npy array for --feed {name} (save one with numpy.save)")
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise BadInput(path, f"not a .npy array for --feed {name}: {error}") from None
+        reason = str(error).split(". ")[0].rstrip(".")
+        raise BadInput(path, f"not a .npy array for --feed {name}: {reason}") from None
     if not isinstance(array, np.ndarray):
         raise BadInput(path, f"an .npz archive, not one .npy array for --feed {name}")
     return array, str(path)
 
 
 class FeedBuilder:
-    """Feeds for both graphs; `for_new`/`for_old` add the outputs of one source op."""
+    """Feeds for both graphs; `for_new`/`for_old` add the outputs of one source op.
+
+    An old input and every new input paired with it get one array, made from all their static
+    shapes and index ranges (or the one --feed array given for any of them).
+    """
 
     def __init__(self, new_graph, old_graph, pairs: dict[str, str], given: dict):
         self.new_graph, self.old_graph = new_graph, old_graph
         self.pairs = pairs  # new source op -> old source op
-        self.old_to_new = {old: new for new, old in pairs.items()}
+        self.partners: dict[str, list[str]] = {}  # old source op -> new source ops
+        for new, old in pairs.items():
+            self.partners.setdefault(old, []).append(new)
         self.given = given  # new tensor name -> (array, origin)
         self.new_feed: dict[str, np.ndarray] = {}
         self.old_feed: dict[str, np.ndarray] = {}
@@ -92,42 +102,64 @@ class FeedBuilder:
     def for_new(self, op: str) -> None:
         old = self.pairs.get(op)
         for port, tensor in enumerate(self.new_graph.get_operation_by_name(op).outputs):
-            partner = self.old_graph.get_tensor_by_name(f"{old}:{port}") if old else None
-            self.new_feed[tensor.name] = self._value(tensor, partner)
+            key = ("old", f"{old}:{port}") if old else ("new", tensor.name)
+            self.new_feed[tensor.name] = self._array(key)
 
     def for_old(self, op: str) -> None:
-        new = self.old_to_new.get(op)
-        for port, tensor in enumerate(self.old_graph.get_operation_by_name(op).outputs):
-            partner = self.new_graph.get_tensor_by_name(f"{new}:{port}") if new else None
-            self.old_feed[tensor.name] = self._value(partner, tensor)
+        for tensor in self.old_graph.get_operation_by_name(op).outputs:
+            self.old_feed[tensor.name] = self._array(("old", tensor.name))
 
-    def _value(self, new, old) -> np.ndarray:
-        """The array for a new tensor and its old pair (either may be None), made once."""
-        key = (new.name if new is not None else None, old.name if old is not None else None)
-        if key in self._arrays:
-            return self._arrays[key]
-        tensors = [t for t in (new, old) if t is not None]
-        if new is not None and new.name in self.given:
-            array, origin = self.given[new.name]
-            check_given(array, origin, new, old)
+    def _array(self, key: tuple[str, str]) -> np.ndarray:
+        if key not in self._arrays:
+            side, name = key
+            if side == "new":
+                news, old = [self.new_graph.get_tensor_by_name(name)], None
+            else:
+                op, port = name.rsplit(":", 1)
+                news = [
+                    self.new_graph.get_tensor_by_name(f"{new}:{port}")
+                    for new in self.partners.get(op, ())
+                ]
+                old = self.old_graph.get_tensor_by_name(name)
+            self._arrays[key] = self._make(news, old)
+        return self._arrays[key]
+
+    def _make(self, news: list, old) -> np.ndarray:
+        tensors = [*news, *([old] if old is not None else [])]
+        given = [tensor.name for tensor in news if tensor.name in self.given]
+        if len(given) > 1:
+            raise BadInput(
+                "--feed",
+                f"{given[0]} and {given[1]} stand for the same old input {old.name}: "
+                "give an array for one of them",
+            )
+        if given:
+            array, origin = self.given[given[0]]
+            check_given(array, origin, tensors)
         else:
             array, origin = _generate(tensors)
-        self.fed[key] = FedInput(key[0], key[1], tensors[0].dtype.name, array.shape, origin)
-        self._arrays[key] = array
+        label = ", ".join(tensor.name for tensor in news) or None
+        self.fed[(label, old.name if old is not None else None)] = FedInput(
+            label, old.name if old is not None else None, tensors[0].dtype.name, array.shape, origin
+        )
         return array
 
 
-def check_given(array: np.ndarray, origin: str, new, old) -> None:
-    """A --feed array fits the input it is fed to (and its old pair): dtype and static shape."""
+def check_given(array: np.ndarray, origin: str, tensors) -> None:
+    """A --feed array fits every input it is fed to (new ones first, then their old pair)."""
     tf = tensorflow()
-    expected = tf.as_dtype(new.dtype).as_numpy_dtype
-    if new.dtype != tf.string and array.dtype != np.dtype(expected):
+    first = tensors[0]
+    if first.dtype == tf.string:
+        fits = array.dtype.kind in "OSU"
+    else:
+        fits = array.dtype == np.dtype(first.dtype.as_numpy_dtype)
+    if not fits:
         raise BadInput(
-            origin,
-            f"holds {array.dtype}, but input '{new.name}' of the new graph takes {new.dtype.name}",
+            origin, f"holds {array.dtype}, but input '{first.name}' takes {first.dtype.name}"
         )
-    for tensor, side in ((new, "new"), (old, "old")):
-        if tensor is not None and not tensor.shape.is_compatible_with(array.shape):
+    for tensor in tensors:
+        if not tensor.shape.is_compatible_with(array.shape):
+            side = "new" if tensor.graph is first.graph else "old"
             raise BadInput(
                 origin,
                 f"has shape {list(array.shape)}, but input '{tensor.name}' of the {side} graph "
@@ -146,8 +178,8 @@ def _generate(tensors) -> tuple[np.ndarray, str]:
         return np.full(shape, b"graphdiff", dtype=object), "generated"
     numpy_type = np.dtype(dtype.as_numpy_dtype)
     if dtype.is_integer:
-        bound = min((_index_bound(t) for t in tensors), default=None)
-        high = min(bound or DEFAULT_BOUND, int(dtype.max))
+        bounds = [bound for bound in map(_index_bound, tensors) if bound is not None]
+        high = min(min(bounds, default=DEFAULT_BOUND), int(dtype.max))
         return rng.integers(0, max(high, 1), shape).astype(numpy_type), "generated"
     if dtype.is_complex:
         return (rng.random(shape) + 1j * rng.random(shape)).astype(numpy_type), "generated"
@@ -219,7 +251,8 @@ def _handle_shape(handle) -> list | None:
         op = op.inputs[0].op
     if op.type != "VarHandleOp":
         return None
-    return op.get_attr("shape").as_list() if op.get_attr("shape").rank else None
+    shape = tensorflow().TensorShape(op.get_attr("shape"))
+    return shape.as_list() if shape.rank else None
 
 
 def _shape_text(shape) -> str:

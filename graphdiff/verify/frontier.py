@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from graphdiff.graph_model import VARIABLE_OPS
 from graphdiff.plan import Plan
-from graphdiff.verify.inputs import Source, pair_sources, sources_of
+from graphdiff.verify.inputs import DT_BOOL, Source, pair_sources, sources_of
 from graphdiff.verify.values import (
     GraphView,
     Numbering,
@@ -54,15 +54,25 @@ class Correspondence:
         table = Numbering()
         old_seeds = _old_variable_seeds(old, old_parts)
         old_seeds.update({name: ("source", name) for name in self.old_sources})
-        self.old_values = number_values(old, old_seeds, table, old=True)
+        new_false, old_false = self._fed_false(set(fed))
+        self.old_values = number_values(old, old_seeds, table, old=True, false=old_false)
         new_seeds = _new_variable_seeds(plan, new)
         new_seeds.update({n: ("source", o) for n, o in self.source_pairs.items()})
-        self.new_values = number_values(new, new_seeds, table, old=False)
+        self.new_values = number_values(new, new_seeds, table, old=False, false=new_false)
         self.variable_ids = {self.old_values.ids[v] for v in _variable_ops(old)}
         self.old_depth = _branch_depth(old)
         self.new_depth = _branch_depth(new)
         self.old_index = self._index_old()
         self.old_ids = {value[0] for value in self.old_index}
+
+    def _fed_false(self, fed: set[str]) -> tuple[set[str], set[str]]:
+        """The boolean inputs fed False (no --feed array for them or their pairs)."""
+        given_old = {self.source_pairs[n] for n in fed if n in self.source_pairs}
+        new = {n for n, s in self.new_sources.items() if s.dtypes == (DT_BOOL,) and n not in fed}
+        old = {
+            o for o, s in self.old_sources.items() if s.dtypes == (DT_BOOL,) and o not in given_old
+        }
+        return new, old
 
     def _index_old(self) -> dict[Value, list[str]]:
         """Old tensor names by value, in graph order, outside cond branches."""
@@ -75,6 +85,8 @@ class Correspondence:
             if name not in forward.nodes or self.old_depth[name]:
                 continue
             for port in sorted({0} | ports.get(name, set())):
+                if self.old_values.is_dead(name, port):
+                    continue
                 index.setdefault(self.old_values.of(name, port), []).append(f"{name}:{port}")
         return index
 
@@ -100,17 +112,33 @@ class Correspondence:
         for name in new.order:
             if not self._candidate(name, upstream):
                 continue
-            consumers = [
-                (consumer, out_port)
-                for consumer, _, out_port in new.forward.consumers.get(name, ())
-                if consumer in new.forward.nodes and not is_summary(new.op(consumer))
-            ]
-            ports = {port for consumer, port in consumers if not self.shared(consumer)}
-            for port in sorted(ports if consumers else {0}):
+            ports = self._frontier_ports(name)
+            for port in ports:
                 old = self.old_tensor(name, port)
                 if old is not None:
                     pairs.append(TensorPair(f"{name}:{port}", old, same_ops=True))
         return pairs
+
+    def _frontier_ports(self, name: str) -> list[int]:
+        """The ports of a shared op read by an op that is not shared; [0] for a last op.
+
+        An op read only by training machinery (a moving-average update, gradients) is no last
+        op, nor is one read only inside a cond branch that inference mode never takes.
+        """
+        new = self.new
+        consumers = new.forward.consumers.get(name, ())
+        if not consumers:
+            return [0]
+        return sorted(
+            {
+                out_port
+                for consumer, _, out_port in consumers
+                if consumer in new.forward.nodes
+                and not self.new_values.is_dead(consumer)
+                and not self.new_values.is_dead(name, out_port)
+                and not self.shared(consumer)
+            }
+        )
 
     def _candidate(self, name: str, upstream: dict[str, bool]) -> bool:
         op = self.new.op(name)
@@ -123,6 +151,7 @@ class Correspondence:
             and self.shared(name)
             and self.new_values.of(name, 0)[0] not in self.variable_ids
             and not self.new_depth[name]
+            and not self.new_values.is_dead(name)
         )
 
     def same_ops(self, new: tuple[str, int], old: tuple[str, int]) -> bool:

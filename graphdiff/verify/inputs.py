@@ -8,8 +8,12 @@ fed like placeholders so that no input pipeline runs.
 
 Pairing, most certain first: the same name with the same dtypes and compatible static shapes;
 then, among the sources left of one kind and dtypes, the i-th new with the i-th old in graph
-order when both sides have as many (inputs renamed). Whatever is left pairs with nothing: what
-it feeds is not compared.
+order when both sides have as many (inputs renamed), or every new one with the old one when the
+old side has one left (towers, each with its own copy of the input). Whatever is left pairs
+with nothing: what it feeds is not compared.
+
+A pairing only says which inputs are fed the same array, so it can never make a difference
+pass unseen: at worst, a pairing nobody meant makes tensors differ or leaves them uncompared.
 """
 
 from __future__ import annotations
@@ -98,6 +102,8 @@ def pair_sources(new: dict[str, Source], old: dict[str, Source]) -> dict[str, st
             old_left[(source.kind, source.dtypes)].append(source)
     for kind, news in new_left.items():
         olds = old_left.get(kind, [])
+        if len(olds) == 1:
+            olds = olds * len(news)
         if len(news) == len(olds):
             for a, b in zip(news, olds, strict=True):
                 if _fits(a, b):

@@ -16,6 +16,11 @@ What never gets a shared id (so the frontier stops before it):
 
 Reads (Identity, ReadVariableOp, Snapshot, StopGradient) are transparent: a read of a variable
 has the variable's id, so resource and reference variables compare equal.
+
+Inference mode: a v1 cond (Switch ... Merge) whose predicate is an input fed False (a training
+flag) runs its false branch only. The Switch passes its data on to that branch, the other
+branch is dead (never runs, never compared), and the Merge is the value of the live branch; so
+dropout or batch statistics in the training branch do not hide what follows the cond.
 """
 
 from __future__ import annotations
@@ -100,35 +105,62 @@ class Values:
     """The value ids of one graph's ops: `of(op, port)` is the id of tensor `op:port`."""
 
     ids: dict[str, int] = field(default_factory=dict)
-    alias: dict[str, Value] = field(default_factory=dict)  # transparent op -> its input's value
+    alias: dict[tuple[str, int], Value] = field(default_factory=dict)  # tensor -> value it passes
+    dead: set[tuple[str, int]] = field(default_factory=set)  # a Switch's branch never taken
+    dead_ops: set[str] = field(default_factory=set)  # ops inside that branch
+    false: set[Value] = field(default_factory=set)  # values known to be False
 
     def of(self, op: str, port: int = 0) -> Value:
-        if port == 0 and op in self.alias:
-            return self.alias[op]
-        return (self.ids[op], port)
+        return self.alias.get((op, port)) or (self.ids[op], port)
+
+    def is_dead(self, op: str, port: int = 0) -> bool:
+        return op in self.dead_ops or (op, port) in self.dead
 
 
-def number_values(view: GraphView, seeds: dict[str, tuple], table: Numbering, *, old: bool):
+def number_values(
+    view: GraphView, seeds: dict[str, tuple], table: Numbering, *, old: bool, false=frozenset()
+) -> Values:
     """Value ids for every op of `view`; `seeds` give sources (variables, inputs) their keys.
 
     The old graph (`old=True`) adds its keys to the table; the new graph only looks them up,
     so an op of the new graph has an old id exactly when the old graph computes the same.
+    `false`: the sources fed False (module docstring, inference mode).
     """
     number = table.intern if old else table.lookup
     values = Values()
     for name in view.order:
+        op, inputs = view.op(name), view.inputs(name)
         if name in seeds:
             values.ids[name] = number(seeds[name])
+            if name in false:
+                values.false.add(values.of(name))
             continue
-        op, inputs = view.op(name), view.inputs(name)
         if _unique(view, name, op, inputs):
             values.ids[name] = table.fresh()
         elif op in TRANSPARENT and inputs:
-            values.alias[name] = values.of(*inputs[0])
+            values.alias[(name, 0)] = values.of(*inputs[0])
         else:
             key = (op, view.digests[name], tuple(values.of(*i) for i in inputs))
             values.ids[name] = number(key)
+        _follow_branches(values, name, op, inputs)
+        if any(c in values.dead_ops for c in view.dag.nodes[name]["control_inputs"]):
+            values.dead_ops.add(name)  # a constant pinned to a dead branch's pivot
     return values
+
+
+def _follow_branches(values: Values, name: str, op: str, inputs) -> None:
+    """Inference mode: what a Switch on a False predicate passes on and leaves dead."""
+    if op in ("Switch", "RefSwitch") and values.of(*inputs[1]) in values.false:
+        values.alias[(name, 0)] = values.of(*inputs[0])
+        values.dead.add((name, 1))
+    elif op in ("Merge", "RefMerge"):
+        live = [i for i in inputs if not values.is_dead(*i)]
+        if len(live) == 1 and len(inputs) > 1:
+            values.alias[(name, 0)] = values.of(*live[0])
+        elif not live:
+            values.dead_ops.add(name)
+    elif any(values.is_dead(*i) for i in inputs):
+        values.dead_ops.add(name)
 
 
 def _unique(view: GraphView, name: str, op: str, inputs) -> bool:
