@@ -352,6 +352,31 @@ def test_a_graph_without_placeholders_compares_what_its_constants_feed(tmp_path)
     assert [(c.new, c.old) for c in report.tensors] == [("A/Relu:0", "A/Relu:0")]
 
 
+PIPELINE = """
+    import numpy as np
+    rows = np.linspace(0, 1, 32, dtype=np.float32).reshape(8, 4)
+    batch = v1.data.make_one_shot_iterator(tf.data.Dataset.from_tensor_slices(rows).batch(2))
+    labels = v1.placeholder(tf.int32, [None], name="labels")
+    with v1.control_dependencies([tf.debugging.assert_non_negative(labels)]):
+        x = tf.identity(batch.get_next())
+    with scope({scope!r}):
+        dense(dense(x, 8, "A"), {classes}, "B")
+"""
+
+
+def test_an_input_pipeline_is_fed_like_a_placeholder(tmp_path):
+    """The iterator's output is fed (no dataset runs); a placeholder read only through a
+    control dependency is fed too."""
+    old = PIPELINE.format(scope=None, classes=3)
+    new = PIPELINE.format(scope=None, classes=5)
+    plan, prefix = scenario(tmp_path, old, new)
+    report = verify_plan(plan, prefix)
+    assert report.verdict == "identical"
+    assert [(c.new, c.old) for c in report.tensors] == [("A/Relu:0", "A/Relu:0")]
+    fed = [(f.new, f.dtype, f.shape) for f in report.inputs]
+    assert fed == [("labels:0", "int32", (2,)), ("IteratorGetNext:0", "float32", (2, 4))]
+
+
 def test_a_graph_fed_only_random_numbers_has_nothing_to_compare(tmp_path):
     body = '    dense(tf.random.uniform([2, 4], name="noise"), 3, "A")\n'
     plan, prefix = scenario(tmp_path, body, body)

@@ -165,7 +165,8 @@ class Correspondence:
 
     def sources_upstream(self, view: GraphView, ops) -> list[str]:
         sources = self.new_sources if view is self.new else self.old_sources
-        return [op for op in upstream_ops(view, ops) if op in sources]
+        found = upstream_ops(view, ops, control=True)
+        return [op for op in view.order if op in found and op in sources]
 
     def source(self, view: GraphView, name: str) -> Source:
         return (self.new_sources if view is self.new else self.old_sources)[name]
@@ -175,12 +176,16 @@ def _variable_ops(view: GraphView) -> list[str]:
     return [name for name in view.order if view.op(name) in VARIABLE_OPS]
 
 
-def upstream_ops(view: GraphView, ops) -> set[str]:
-    """The ops whose outputs `ops` read through data inputs, `ops` included."""
+def upstream_ops(view: GraphView, ops, control: bool = False) -> set[str]:
+    """The ops whose outputs `ops` read through data inputs (and control inputs, if asked)."""
     seen = set(ops)
     queue = deque(seen)
     while queue:
-        for producer, _ in view.inputs(queue.popleft()):
+        name = queue.popleft()
+        producers = [producer for producer, _ in view.inputs(name)]
+        if control:
+            producers += view.dag.nodes[name]["control_inputs"]
+        for producer in producers:
             if producer not in seen:
                 seen.add(producer)
                 queue.append(producer)
