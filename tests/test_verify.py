@@ -472,6 +472,19 @@ def test_bad_feeds_and_tensors_name_what_is_wrong(tmp_path):
         assert message in str(error.value), (arguments, str(error.value))
 
 
+def test_a_tensor_that_would_train_is_refused(tmp_path):
+    """Fetching an optimizer's update would change the variables: never a tensor to verify."""
+    body = (
+        '    x = v1.placeholder(tf.float32, [None, 4], name="x")\n'
+        '    adam(tf.reduce_mean(tf.square(dense(dense(x, 8, "A"), 3, "B"))))\n'
+    )
+    plan, prefix = scenario(tmp_path, body, body)
+    update = "Adam/update_A/w/ApplyAdam"
+    with pytest.raises(BadInput, match=f"--tensor: {update}: computing it runs .* updates a var"):
+        verify_plan(plan, prefix, tensors=[update])
+    assert verify_plan(plan, prefix).verdict == "identical"
+
+
 def test_a_changed_new_graph_is_refused(tmp_path):
     plan, prefix = scenario(tmp_path, *EMBEDDER)
     graph = Path(plan.provenance.new_graph.path)

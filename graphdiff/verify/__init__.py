@@ -27,7 +27,7 @@ from graphdiff.partitions import partitions_in_meta
 from graphdiff.plan import Plan
 from graphdiff.verify import sessions
 from graphdiff.verify.feeds import FeedBuilder, load_array
-from graphdiff.verify.frontier import Correspondence, TensorPair
+from graphdiff.verify.frontier import Correspondence, TensorPair, upstream_ops
 from graphdiff.verify.report import (
     DIFFERS,
     TensorCheck,
@@ -38,7 +38,7 @@ from graphdiff.verify.report import (
     overall,
     tolerance_text,
 )
-from graphdiff.verify.values import view_of
+from graphdiff.verify.values import view_of, writes_state
 
 __all__ = [
     "OutputsCheck",
@@ -238,15 +238,39 @@ def _pair(text: str, correspondence: Correspondence, new, old) -> TensorPair:
                 f"name one: --tensor {new_text}=OLD",
             )
         old_op, old_port = _op_and_port(found or f"{new_op}:{new_port}", old, "--tensor", "old")
+    for view, op in ((correspondence.new, new_op), (correspondence.old, old_op)):
+        _refuse_writes(view, op)
     same = correspondence.same_ops((new_op, new_port), (old_op, old_port))
     return TensorPair(f"{new_op}:{new_port}", f"{old_op}:{old_port}", same)
 
 
+def _refuse_writes(view, op: str) -> None:
+    """Verify runs forward computations only: never a training step or a variable update."""
+    writer = _writer_upstream(view, op)
+    if writer is not None:
+        raise BadInput(
+            "--tensor",
+            f"{op}: computing it runs '{writer}', which updates a variable "
+            "(training machinery); verify compares forward computations only",
+        )
+
+
+def _writer_upstream(view, op: str) -> str | None:
+    """An op that updates a variable and runs when `op` is fetched (control inputs too)."""
+    return next(
+        (up for up in sorted(upstream_ops(view, [op], control=True)) if writes_state(view.op(up))),
+        None,
+    )
+
+
 def _frontier(correspondence: Correspondence, new) -> list[TensorPair]:
+    """The frontier, less what cannot be fetched as a value or would update a variable."""
     return [
         pair
         for pair in correspondence.frontier()
         if new.graph.get_tensor_by_name(pair.new).dtype.name not in _NOT_VALUES
+        and _writer_upstream(correspondence.new, pair.new.rsplit(":", 1)[0]) is None
+        and _writer_upstream(correspondence.old, pair.old.rsplit(":", 1)[0]) is None
     ]
 
 

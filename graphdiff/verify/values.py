@@ -190,5 +190,10 @@ def _stateful(op: str) -> bool:
     return _STATEFUL[op]
 
 
+def writes_state(op: str) -> bool:
+    """An op that changes a variable (an assign, an optimizer's apply, a scatter)."""
+    return bool(_WRITES.search(op))
+
+
 def is_summary(op: str) -> bool:
     return bool(_SUMMARY.search(op))
