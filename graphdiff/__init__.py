@@ -2,7 +2,8 @@
 
 `make_plan` diffs the old meta graph and the new graph into a Plan (plain data);
 `apply_plan` writes a checkpoint for the new graph from it; `restore_into_session` applies it
-to a live session; `render_plan` draws it. TensorFlow and graphviz are imported only when one
+to a live session; `render_plan` draws it; `verify_plan` runs the old and the new graph on the
+same inputs and compares what they share. TensorFlow and graphviz are imported only when one
 of them runs, so `import graphdiff` (and `graphdiff --help`) stays instant.
 """
 
@@ -17,6 +18,8 @@ _API = {
     "render_plan": "graphdiff.render",
     "read_plan": "graphdiff.plan_io",
     "write_plan": "graphdiff.plan_io",
+    "verify_plan": "graphdiff.verify",
+    "VerifyReport": "graphdiff.verify",
     "Plan": "graphdiff.plan",
     "Options": "graphdiff.plan",
 }

@@ -1,7 +1,7 @@
 """The command line: parse options, call one library function, map errors to exit statuses.
 
 Data goes to standard output (or -o), messages to standard error. Exit 0 done, 1 internal
-error, 2 bad input or usage, 3 a policy check (--require) failed.
+error, 2 bad input or usage, 3 a policy check (--require) failed or a verified tensor differs.
 """
 
 from __future__ import annotations
@@ -112,7 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument(
         "--verify",
         action="store_true",
-        help="read the written checkpoint back and check every tensor before publishing it",
+        help="read the written checkpoint back and check every tensor's bytes before "
+        "publishing it (what was written is what was meant; see --verify-outputs)",
+    )
+    apply.add_argument(
+        "--verify-outputs",
+        action="store_true",
+        help="before publishing, run 'graphdiff verify' on the written checkpoint: old and new "
+        "graph on the same inputs, shared tensors compared (what was meant computes as before)",
     )
     apply.add_argument("--quiet", action="store_true", help="no progress on standard error")
     apply.add_argument(
@@ -125,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         "--report", metavar="FILE", help="write what was done (or why not) as JSON to FILE"
     )
     _verbose(apply)
+    _verify_parser(commands)
     return parser
 
 
@@ -134,6 +142,43 @@ def _verbose(command) -> None:
         action="store_true",
         help="show the warnings and log lines the new graph's code printed while it was built",
     )
+
+
+def _verify_parser(commands) -> None:
+    verify = commands.add_parser(
+        "verify",
+        help="run old and new graph on the same inputs; the tensors they share must be equal",
+    )
+    verify.add_argument("plan")
+    verify.add_argument(
+        "--checkpoint", metavar="PREFIX", help="the checkpoint to verify (default: the plan's)"
+    )
+    verify.add_argument(
+        "--tensor",
+        action="append",
+        default=[],
+        metavar="NEW[=OLD]",
+        help="compare this tensor of the new graph (with OLD, or the old tensor it equals) "
+        "instead of the shared frontier; repeatable",
+    )
+    verify.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        type=_feed,
+        metavar="NAME=FILE.npy",
+        help="feed this array to input NAME of the new graph (and its old pair); repeatable",
+    )
+    verify.add_argument("--atol", type=float, metavar="X", help="absolute tolerance")
+    verify.add_argument("--rtol", type=float, metavar="Y", help="relative tolerance")
+    verify.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _feed(text: str) -> tuple[str, str]:
+    name, equals, path = text.partition("=")
+    if not equals or not name or not path:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NAME=FILE.npy")
+    return name, path
 
 
 def _positive(text: str) -> int:
@@ -215,31 +260,70 @@ def _render(args) -> int:
 def _apply(args) -> int:
     from graphdiff.apply_report import reporting
     from graphdiff.executor import apply_plan
+    from graphdiff.fingerprints import with_inputs_at
     from graphdiff.plan_io import read_plan
+    from graphdiff.verify import OutputsCheck, OutputsDiffer
 
     messages: list[str] = []
-    with reporting(args.report) as report:
-        plan = read_plan(args.plan)
-        prefix = apply_plan(
-            plan,
-            output_prefix=args.output,
-            force=args.force,
-            plan_path=args.plan,
-            shards=args.shards,
-            verify=args.verify,
-            quiet=args.quiet,
-            checkpoint=args.checkpoint,
-            new_graph=args.new_graph,
-            messages=messages,
-        )
-        report.done(plan, prefix, verified=args.verify)
+    try:
+        with reporting(args.report) as report:
+            plan = with_inputs_at(read_plan(args.plan), args.checkpoint, args.new_graph)
+            check = OutputsCheck(plan, args.plan, args.output) if args.verify_outputs else None
+            prefix = apply_plan(
+                plan,
+                output_prefix=args.output,
+                force=args.force,
+                plan_path=args.plan,
+                shards=args.shards,
+                verify=args.verify,
+                quiet=args.quiet,
+                messages=messages,
+                after_write=check,
+            )
+            report.done(plan, prefix, verified=args.verify)
+    except OutputsDiffer as differ:
+        return _report_verify(differ.report, "text")
     if args.verbose:
         _print_messages(messages, verbose=True)
     print(prefix)
+    if check is not None and not args.quiet:
+        print(f"graphdiff: verify: {check.summary}", file=sys.stderr)
     return 0
 
 
-COMMANDS = {"plan": _plan, "render": _render, "apply": _apply}
+def _verify(args) -> int:
+    from graphdiff.plan_io import read_plan
+    from graphdiff.verify import verify_plan
+
+    report = verify_plan(
+        read_plan(args.plan),
+        args.checkpoint,
+        tensors=args.tensor,
+        feeds=dict(args.feed),
+        atol=args.atol,
+        rtol=args.rtol,
+        plan_path=args.plan,
+    )
+    return _report_verify(report, args.format)
+
+
+def _report_verify(report, form: str) -> int:
+    import json
+
+    from graphdiff.verify import failure_line, format_text
+
+    if form == "json":
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(format_text(report))
+    if report.differing:
+        sys.stdout.flush()
+        print(f"graphdiff: {failure_line(report)}", file=sys.stderr)
+        return 3
+    return 0
+
+
+COMMANDS = {"plan": _plan, "render": _render, "apply": _apply, "verify": _verify}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,7 @@ def apply_plan(
     checkpoint: str | None = None,
     new_graph: str | None = None,
     messages: list[str] | None = None,
+    after_write: Callable[[str], None] | None = None,
 ) -> str:
     """Write a complete checkpoint for the plan's new graph; return its prefix.
 
@@ -70,8 +71,10 @@ def apply_plan(
     many as the source has). Raises BadInput (naming `plan_path` for faults of the plan) before
     anything is written when a fingerprint differs, an entry does not fit the graph or the
     checkpoint, or a checkpoint exists at the prefix and not `force`. `verify` re-reads what was
-    written before publishing it (VerificationFailed if it differs). Progress goes to standard
-    error unless `quiet`. Memory follows the largest tensor, not the model. `checkpoint` and
+    written before publishing it (VerificationFailed if it differs). `after_write(staging_prefix)`
+    runs once everything is written, before publishing; if it raises, nothing is published
+    (`apply --verify-outputs` runs graphdiff verify there). Progress goes to standard error
+    unless `quiet`. Memory follows the largest tensor, not the model. `checkpoint` and
     `new_graph` say where the plan's inputs are now, if they moved (their fingerprints must
     still match); what the new graph's code says while it is built is appended to `messages`.
 
@@ -118,6 +121,8 @@ def apply_plan(
         storage.write_bytes(staging_prefix + ".meta", meta_graph.SerializeToString())
         if verify:
             check_written(staging_prefix, plan, source, targets)
+        if after_write is not None:
+            after_write(staging_prefix)
 
     try:
         write_atomically(prefix, write)

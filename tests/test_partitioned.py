@@ -222,3 +222,27 @@ def test_graph_pinned_to_parameter_servers_applies_and_keeps_its_devices(tmp_pat
     devices = {node.name: node.device for node in meta.graph_def.node}
     assert devices["head/w"].startswith("/job:ps/task:")
     assert devices["scope/emb/part_0"].startswith("/job:ps/task:")
+
+
+def test_restore_into_a_session_with_other_parts_than_planned(tmp_path):
+    """A training script's own graph: the table in 5 parts, though the plan was made for 2."""
+    from graphdiff.executor import restore_into_session
+
+    ckpt = old_checkpoint(tmp_path, 3)
+    graph_file = write_new_graph(
+        tmp_path, NEW_GRAPH.format(parts=2, scope="scope", name="emb", use_resource=False)
+    )
+    plan = make_plan(ckpt + ".meta", graph_file)
+    graph = tf.Graph()
+    with graph.as_default():
+        embedding(5)
+        v1.get_variable("head/w", [6, 3])
+        with v1.Session() as session:
+            report = restore_into_session(plan, session)
+            parts = sorted(
+                (v for v in v1.global_variables() if v.op.name.startswith("scope/emb/part_")),
+                key=lambda v: v._save_slice_info.var_offset[0],
+            )
+            whole = np.concatenate(session.run(parts))
+    assert report["restored"] == ["scope/emb"] and report["initialized"] == ["head/w"]
+    assert same_bytes(whole, full_tensor(ckpt, "scope/emb"))

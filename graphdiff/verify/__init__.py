@@ -1,0 +1,334 @@
+"""graphdiff verify: prove that what the plan shares computes exactly what it computed before.
+
+`verify_plan(plan, checkpoint)` takes a plan and the checkpoint `apply` wrote for it; gives a
+VerifyReport. It builds both graphs (the old one from the plan's `.meta`, the new one from the
+plan's graph file), numbers their values from the plan's restore entries and the paired inputs
+(frontier.py), picks the tensors to compare (the shared frontier, or those asked for), feeds
+both graphs the same deterministic inputs (feeds.py), restores the old checkpoint into the old
+graph and `checkpoint` into the new one, runs one forward pass of each, one after the other
+(sessions.py), and compares (report.py): bit for bit where both tensors come from the same ops,
+within atol/rtol where asked or where they do not.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from graphdiff.errors import BadInput, GraphdiffError
+from graphdiff.fingerprints import CHANGED, check_fingerprints, data_files
+from graphdiff.loading import read_meta_graph, sha256_of
+from graphdiff.partitions import partitions_in_meta
+from graphdiff.plan import Plan
+from graphdiff.verify import sessions
+from graphdiff.verify.feeds import FeedBuilder, load_array
+from graphdiff.verify.frontier import Correspondence, TensorPair, upstream_ops
+from graphdiff.verify.report import (
+    DIFFERS,
+    TensorCheck,
+    VerifyReport,
+    compare,
+    failure_line,
+    format_text,
+    overall,
+    tolerance_text,
+)
+from graphdiff.verify.values import view_of, writes_state
+
+__all__ = [
+    "OutputsCheck",
+    "OutputsDiffer",
+    "VerifyReport",
+    "failure_line",
+    "format_text",
+    "verify_plan",
+]
+
+DEFAULT_ATOL, DEFAULT_RTOL = 1e-6, 1e-5  # for tensors not computed by the same ops
+_NOT_VALUES = frozenset({"resource", "variant"})
+
+
+def verify_plan(
+    plan: Plan,
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    tensors: Iterable[str] = (),
+    feeds: Mapping[str, np.ndarray | str | os.PathLike] | None = None,
+    atol: float | None = None,
+    rtol: float | None = None,
+    plan_path: str | os.PathLike | None = None,
+) -> VerifyReport:
+    """Compare the new graph restored from `checkpoint` with the old graph restored as planned.
+
+    `checkpoint` defaults to the plan's output prefix. `tensors`: "NEW" or "NEW=OLD" tensor
+    names to compare instead of the shared frontier. `feeds`: input name -> array or .npy path,
+    instead of generated values. `atol`/`rtol`: compare every tensor within these instead of
+    bit for bit. Raises BadInput (naming the file or the argument at fault) for anything that
+    cannot be verified; a difference is no error: it is in the report (`report.verdict`).
+
+    >>> verify_plan(read_plan("plan.json")).verdict  # doctest: +SKIP
+    'identical'
+    """
+    where = str(plan_path) if plan_path is not None else "<plan>"
+    tolerance = _tolerance(atol, rtol)
+    prefix = _applied_prefix(str(checkpoint or plan.output_prefix))
+    old_prefix = plan.provenance.checkpoint_prefix
+    _check_plan_files(plan)
+    correspondence, new, old = _graphs(plan, where, feeds or {})
+    given = {name: load_array(name, value) for name, value in (feeds or {}).items()}
+    tensors = list(tensors)
+    pairs = (
+        [_pair(text, correspondence, new, old) for text in tensors]
+        if tensors
+        else _frontier(correspondence, new)
+    )
+    if not pairs:
+        raise BadInput(where, _NOTHING.format(count=len(plan.restored)))
+    builder = _feeds(correspondence, pairs, new, old, given)
+    old_values = sessions.run(old, old_prefix, [p.old for p in pairs], builder.old_feed)
+    new_values = sessions.run(new, prefix, [p.new for p in pairs], builder.new_feed)
+    checks = [
+        _check(pair, a, b, tolerance, correspondence)
+        for pair, a, b in zip(pairs, old_values, new_values, strict=True)
+    ]
+    checks = _with_suspects(checks, plan, prefix, old_prefix)
+    return _report(plan, checks, prefix, builder)
+
+
+def _graphs(plan: Plan, where: str, feeds: Mapping) -> tuple:
+    """Both graphs built, and numbered together; BadInput for a --feed that names no input."""
+    meta = read_meta_graph(plan.provenance.old_meta.path)
+    new = sessions.new_graph(plan, where)
+    old = sessions.old_graph(meta, plan.provenance.old_meta.path)
+    fed_ops = {_op_and_port(name, new, "--feed")[0]: name for name in feeds}
+    correspondence = Correspondence(
+        plan, view_of(meta.graph_def), view_of(new.graph_def), partitions_in_meta(meta), fed_ops
+    )
+    for op, name in fed_ops.items():
+        if op not in correspondence.new_sources:
+            raise BadInput(
+                "--feed",
+                f"{name}: not an input of the new graph {new.label} (a placeholder, or an "
+                "iterator's or queue's output): verify feeds only inputs",
+            )
+    return correspondence, new, old
+
+
+def _report(plan: Plan, checks, prefix: str, builder) -> VerifyReport:
+    compared = {name for check in checks for name in check.restored_upstream}
+    return VerifyReport(
+        verdict=overall(checks),
+        checkpoint=prefix,
+        old_checkpoint=plan.provenance.checkpoint_prefix,
+        tensors=tuple(checks),
+        inputs=tuple(builder.fed.values()),
+        not_compared=tuple(
+            e.name for e in plan.restored if e.role == "model" and e.name not in compared
+        ),
+        state_not_compared=sum(e.role != "model" and e.name not in compared for e in plan.restored),
+    )
+
+
+class OutputsDiffer(GraphdiffError):
+    """`apply --verify-outputs`: a compared tensor differs; nothing was published (exit 3)."""
+
+    exit_status = 3
+
+    def __init__(self, report: VerifyReport):
+        self.report = report
+        super().__init__(failure_line(report))
+
+
+class OutputsCheck:
+    """The `after_write` of `apply --verify-outputs`: verify the staged checkpoint.
+
+    Raises OutputsDiffer when a tensor differs, so that apply publishes nothing; the report
+    names `published`, the prefix the checkpoint would have had.
+    """
+
+    def __init__(self, plan: Plan, plan_path=None, published: str | None = None):
+        self.plan, self.plan_path = plan, plan_path
+        self.published = os.path.abspath(published or plan.output_prefix)
+        self.summary = ""
+
+    def __call__(self, staging_prefix: str) -> None:
+        report = verify_plan(self.plan, staging_prefix, plan_path=self.plan_path)
+        report = replace(report, checkpoint=self.published)
+        if report.differing:
+            raise OutputsDiffer(report)
+        names = ", ".join(check.new for check in report.tensors)
+        self.summary = (
+            f"{len(report.tensors)} tensor(s) {report.verdict.replace('_', ' ')} ({names})"
+        )
+
+
+_NOTHING = (
+    "nothing to compare: the plan restores {count} variable(s), but no tensor of the new graph "
+    "is computed from them by the same ops as in the old graph (name tensors with --tensor "
+    "NEW=OLD to compare them within --atol/--rtol)"
+)
+
+
+def _tolerance(atol, rtol):
+    for flag, value in (("--atol", atol), ("--rtol", rtol)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise BadInput(flag, f"{value}: give a finite number of 0 or more")
+    if atol is None and rtol is None:
+        return None
+    return (atol or 0.0, rtol or 0.0)
+
+
+def _applied_prefix(prefix: str) -> str:
+    index = Path(prefix + ".index")
+    if not index.is_file():
+        raise BadInput(
+            index,
+            "no checkpoint here: run graphdiff apply PLAN first, or give --checkpoint PREFIX",
+        )
+    data_files(prefix)
+    return os.path.abspath(prefix)
+
+
+def _check_plan_files(plan: Plan) -> None:
+    """The old .meta, the old checkpoint and the new graph file are those the plan was made of."""
+    meta = plan.provenance.old_meta
+    if not Path(meta.path).is_file():
+        raise BadInput(meta.path, "no such file (the plan was made from it)")
+    if sha256_of(meta.path) != meta.sha256:
+        raise BadInput(meta.path, CHANGED)
+    check_fingerprints(plan)
+
+
+def _op_and_port(text: str, loaded, flag: str, side: str = "new") -> tuple[str, int]:
+    op, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit():
+        op, port = text, "0"
+    try:
+        operation = loaded.graph.get_operation_by_name(op)
+    except (KeyError, ValueError):
+        raise BadInput(flag, f"{text}: no op '{op}' in the {side} graph {loaded.label}") from None
+    if int(port) >= len(operation.outputs):
+        raise BadInput(
+            flag, f"{text}: '{op}' has {len(operation.outputs)} output(s) in the {side} graph"
+        )
+    if operation.outputs[int(port)].dtype.name in _NOT_VALUES:
+        raise BadInput(flag, f"{text}: a {operation.outputs[int(port)].dtype.name}, not a value")
+    return op, int(port)
+
+
+def _pair(text: str, correspondence: Correspondence, new, old) -> TensorPair:
+    """A --tensor NEW[=OLD]: OLD defaults to the old tensor NEW equals, else NEW's own name."""
+    new_text, _, old_text = text.partition("=")
+    new_op, new_port = _op_and_port(new_text, new, "--tensor")
+    if old_text:
+        old_op, old_port = _op_and_port(old_text, old, "--tensor", "old")
+    else:
+        found = (
+            correspondence.old_tensor(new_op, new_port) if correspondence.shared(new_op) else None
+        )
+        if found is None and new_op not in correspondence.old.dag:
+            raise BadInput(
+                "--tensor",
+                f"{text}: the old graph computes no tensor equal to it and has none of its name; "
+                f"name one: --tensor {new_text}=OLD",
+            )
+        old_op, old_port = _op_and_port(found or f"{new_op}:{new_port}", old, "--tensor", "old")
+    for view, op in ((correspondence.new, new_op), (correspondence.old, old_op)):
+        _refuse_writes(view, op)
+    same = correspondence.same_ops((new_op, new_port), (old_op, old_port))
+    return TensorPair(f"{new_op}:{new_port}", f"{old_op}:{old_port}", same)
+
+
+def _refuse_writes(view, op: str) -> None:
+    """Verify runs forward computations only: never a training step or a variable update."""
+    writer = _writer_upstream(view, op)
+    if writer is not None:
+        raise BadInput(
+            "--tensor",
+            f"{op}: computing it runs '{writer}', which updates a variable "
+            "(training machinery); verify compares forward computations only",
+        )
+
+
+def _writer_upstream(view, op: str) -> str | None:
+    """An op that updates a variable and runs when `op` is fetched (control inputs too)."""
+    return next(
+        (up for up in sorted(upstream_ops(view, [op], control=True)) if writes_state(view.op(up))),
+        None,
+    )
+
+
+def _frontier(correspondence: Correspondence, new) -> list[TensorPair]:
+    """The frontier, less what cannot be fetched as a value or would update a variable."""
+    return [
+        pair
+        for pair in correspondence.frontier()
+        if new.graph.get_tensor_by_name(pair.new).dtype.name not in _NOT_VALUES
+        and _writer_upstream(correspondence.new, pair.new.rsplit(":", 1)[0]) is None
+        and _writer_upstream(correspondence.old, pair.old.rsplit(":", 1)[0]) is None
+    ]
+
+
+def _feeds(correspondence: Correspondence, pairs, new, old, given) -> FeedBuilder:
+    given_tensors = {}
+    for name, value in given.items():
+        op, port = _op_and_port(name, new, "--feed")
+        given_tensors[f"{op}:{port}"] = value
+    builder = FeedBuilder(new.graph, old.graph, correspondence.source_pairs, given_tensors)
+    new_ops = [pair.new.rsplit(":", 1)[0] for pair in pairs]
+    old_ops = [pair.old.rsplit(":", 1)[0] for pair in pairs]
+    for op in correspondence.sources_upstream(correspondence.new, new_ops):
+        builder.for_new(op)
+    for op in correspondence.sources_upstream(correspondence.old, old_ops):
+        builder.for_old(op)
+    return builder
+
+
+def _check(pair: TensorPair, old_value, new_value, tolerance, correspondence) -> TensorCheck:
+    used = tolerance if tolerance is not None or pair.same_ops else (DEFAULT_ATOL, DEFAULT_RTOL)
+    verdict, max_abs, max_rel = compare(old_value, new_value, used)
+    return TensorCheck(
+        new=pair.new,
+        old=pair.old,
+        shape=tuple(np.shape(new_value)),
+        old_shape=tuple(np.shape(old_value)),
+        max_abs_diff=max_abs,
+        max_rel_diff=max_rel,
+        verdict=verdict,
+        compared=tolerance_text(used),
+        restored_upstream=tuple(correspondence.restored_upstream([pair.new.rsplit(":", 1)[0]])),
+    )
+
+
+def _with_suspects(checks, plan: Plan, prefix: str, old_prefix: str) -> list[TensorCheck]:
+    """For each differing tensor: the restored variables upstream whose values differ."""
+    if not any(check.verdict == DIFFERS for check in checks):
+        return checks
+    from graphdiff.tf_import import tensorflow
+
+    tf = tensorflow()
+    new_reader, old_reader = tf.train.load_checkpoint(prefix), tf.train.load_checkpoint(old_prefix)
+    differs: dict[str, bool] = {}
+
+    def changed(name: str) -> bool:
+        if name not in differs:
+            source = plan.entry(name).source
+            try:
+                a, b = old_reader.get_tensor(source), new_reader.get_tensor(name)
+            except Exception:  # missing or unreadable: that alone explains a difference
+                differs[name] = True
+            else:
+                differs[name] = np.asarray(a).tobytes() != np.asarray(b).tobytes()
+        return differs[name]
+
+    return [
+        replace(check, suspects=tuple(n for n in check.restored_upstream if changed(n)))
+        if check.verdict == DIFFERS
+        else check
+        for check in checks
+    ]

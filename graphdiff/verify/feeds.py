@@ -1,0 +1,261 @@
+"""The values fed to both graphs: deterministic, the same array for an input and its old pair.
+
+Takes the inputs each graph needs (sources upstream of the compared tensors), their pairing,
+both live tf.Graphs (for static shapes) and the user's `--feed` arrays; gives one feed dict per
+graph and a line per fed tensor for the report.
+
+Generated values, from a generator seeded by the input's name: floats uniform in [0, 1);
+booleans False (a training flag off: inference mode); strings b"graphdiff"; integers in
+[0, bound), where bound is the smallest index range the input reaches within a few ops — the
+rows of an embedding it gathers from, a one-hot depth, a class count of the labels it feeds —
+and 4 when none is found. Unknown dimensions: 2 for the first (the batch), 32 for the others.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from graphdiff.errors import BadInput
+from graphdiff.tf_import import tensorflow
+
+BATCH, OTHER_DIMENSION, DEFAULT_BOUND = 2, 32, 4
+_PASS_INDICES = frozenset(
+    {
+        "Identity",
+        "Reshape",
+        "Cast",
+        "ExpandDims",
+        "Squeeze",
+        "StridedSlice",
+        "Slice",
+        "Transpose",
+        "Tile",
+        "ConcatV2",
+        "Pack",
+        "Unpack",
+        "Split",
+        "SplitV",
+        "FloorDiv",
+        "FloorMod",
+        "DynamicPartition",
+        "Unique",
+    }
+)
+_WALK_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class FedInput:
+    """One fed tensor, as the report shows it."""
+
+    new: str | None
+    old: str | None
+    dtype: str
+    shape: tuple[int, ...]
+    origin: str  # "generated", "False (inference mode)", or the .npy file
+
+
+def load_array(name: str, value) -> tuple[np.ndarray, str]:
+    """An array given for `--feed NAME`: as is, or read from a .npy file (BadInput naming it)."""
+    if isinstance(value, np.ndarray):
+        return value, "array"
+    path = Path(value)
+    if not path.is_file():
+        raise BadInput(path, "no such file" if not path.exists() else "is not a file")
+    with open(path, "rb") as stream:
+        if stream.read(6) != b"\x93NUMPY":
+            raise BadInput(path, f"not a .npy array for --feed {name} (save one with numpy.save)")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        reason = str(error).split(". ")[0].rstrip(".")
+        raise BadInput(path, f"not a .npy array for --feed {name}: {reason}") from None
+    if not isinstance(array, np.ndarray):
+        raise BadInput(path, f"an .npz archive, not one .npy array for --feed {name}")
+    return array, str(path)
+
+
+class FeedBuilder:
+    """Feeds for both graphs; `for_new`/`for_old` add the outputs of one source op.
+
+    An old input and every new input paired with it get one array, made from all their static
+    shapes and index ranges (or the one --feed array given for any of them).
+    """
+
+    def __init__(self, new_graph, old_graph, pairs: dict[str, str], given: dict):
+        self.new_graph, self.old_graph = new_graph, old_graph
+        self.pairs = pairs  # new source op -> old source op
+        self.partners: dict[str, list[str]] = {}  # old source op -> new source ops
+        for new, old in pairs.items():
+            self.partners.setdefault(old, []).append(new)
+        self.given = given  # new tensor name -> (array, origin)
+        self.new_feed: dict[str, np.ndarray] = {}
+        self.old_feed: dict[str, np.ndarray] = {}
+        self.fed: dict[tuple, FedInput] = {}
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def for_new(self, op: str) -> None:
+        old = self.pairs.get(op)
+        for port, tensor in enumerate(self.new_graph.get_operation_by_name(op).outputs):
+            key = ("old", f"{old}:{port}") if old else ("new", tensor.name)
+            self.new_feed[tensor.name] = self._array(key)
+
+    def for_old(self, op: str) -> None:
+        for tensor in self.old_graph.get_operation_by_name(op).outputs:
+            self.old_feed[tensor.name] = self._array(("old", tensor.name))
+
+    def _array(self, key: tuple[str, str]) -> np.ndarray:
+        if key not in self._arrays:
+            side, name = key
+            if side == "new":
+                news, old = [self.new_graph.get_tensor_by_name(name)], None
+            else:
+                op, port = name.rsplit(":", 1)
+                news = [
+                    self.new_graph.get_tensor_by_name(f"{new}:{port}")
+                    for new in self.partners.get(op, ())
+                ]
+                old = self.old_graph.get_tensor_by_name(name)
+            self._arrays[key] = self._make(news, old)
+        return self._arrays[key]
+
+    def _make(self, news: list, old) -> np.ndarray:
+        tensors = [*news, *([old] if old is not None else [])]
+        given = [tensor.name for tensor in news if tensor.name in self.given]
+        if len(given) > 1:
+            raise BadInput(
+                "--feed",
+                f"{given[0]} and {given[1]} stand for the same old input {old.name}: "
+                "give an array for one of them",
+            )
+        if given:
+            array, origin = self.given[given[0]]
+            check_given(array, origin, tensors)
+        else:
+            array, origin = _generate(tensors)
+        label = ", ".join(tensor.name for tensor in news) or None
+        self.fed[(label, old.name if old is not None else None)] = FedInput(
+            label, old.name if old is not None else None, tensors[0].dtype.name, array.shape, origin
+        )
+        return array
+
+
+def check_given(array: np.ndarray, origin: str, tensors) -> None:
+    """A --feed array fits every input it is fed to (new ones first, then their old pair)."""
+    tf = tensorflow()
+    first = tensors[0]
+    if first.dtype == tf.string:
+        fits = array.dtype.kind in "OSU"
+    else:
+        fits = array.dtype == np.dtype(first.dtype.as_numpy_dtype)
+    if not fits:
+        raise BadInput(
+            origin, f"holds {array.dtype}, but input '{first.name}' takes {first.dtype.name}"
+        )
+    for tensor in tensors:
+        if not tensor.shape.is_compatible_with(array.shape):
+            side = "new" if tensor.graph is first.graph else "old"
+            raise BadInput(
+                origin,
+                f"has shape {list(array.shape)}, but input '{tensor.name}' of the {side} graph "
+                f"takes {_shape_text(tensor.shape)}",
+            )
+
+
+def _generate(tensors) -> tuple[np.ndarray, str]:
+    tf = tensorflow()
+    dtype = tensors[0].dtype
+    shape = _concrete_shape(tensors)
+    rng = np.random.default_rng(zlib.crc32(tensors[-1].name.encode()))
+    if dtype == tf.bool:
+        return np.zeros(shape, bool), "False (inference mode)"
+    if dtype == tf.string:
+        return np.full(shape, b"graphdiff", dtype=object), "generated"
+    numpy_type = np.dtype(dtype.as_numpy_dtype)
+    if dtype.is_integer:
+        bounds = [bound for bound in map(_index_bound, tensors) if bound is not None]
+        high = min(min(bounds, default=DEFAULT_BOUND), int(dtype.max))
+        return rng.integers(0, max(high, 1), shape).astype(numpy_type), "generated"
+    if dtype.is_complex:
+        return (rng.random(shape) + 1j * rng.random(shape)).astype(numpy_type), "generated"
+    return rng.random(shape).astype(numpy_type), "generated"
+
+
+def _concrete_shape(tensors) -> tuple[int, ...]:
+    shape = tensors[0].shape
+    for tensor in tensors[1:]:
+        shape = shape.merge_with(tensor.shape)
+    if shape.rank is None:
+        name = tensors[0].name
+        raise BadInput(
+            "--feed",
+            f"input '{name}' has an unknown rank: give its value with --feed {name}=FILE.npy",
+        )
+    return tuple(
+        d if d is not None else (BATCH if i == 0 else OTHER_DIMENSION)
+        for i, d in enumerate(shape.as_list())
+    )
+
+
+def _index_bound(tensor) -> int | None:
+    """The smallest index range `tensor` reaches through index-preserving ops, if any."""
+    bounds, seen = [], {tensor.name}
+    queue = deque([(tensor, 0)])
+    while queue:
+        current, depth = queue.popleft()
+        for consumer in current.consumers():
+            for port, value in enumerate(consumer.inputs):
+                if value is not current:
+                    continue
+                bound = _bound_at(consumer, port)
+                if bound is not None:
+                    bounds.append(bound)
+                elif consumer.type in _PASS_INDICES and depth < _WALK_DEPTH:
+                    for output in consumer.outputs:
+                        if output.name not in seen and output.dtype.is_integer:
+                            seen.add(output.name)
+                            queue.append((output, depth + 1))
+    return min(bounds) if bounds else None
+
+
+def _bound_at(op, port: int) -> int | None:
+    """How many values index input `port` of `op` may take, when `op` says."""
+    tf = tensorflow()
+    static = tf.get_static_value
+    if op.type in ("Gather", "GatherV2", "ResourceGather") and port == 1:
+        params = op.inputs[0]
+        axis = static(op.inputs[2]) if op.type == "GatherV2" else 0
+        if op.type == "ResourceGather":
+            shape = _handle_shape(params)
+        else:
+            shape = params.shape.as_list() if params.shape.rank else None
+        if shape and axis is not None and -len(shape) <= int(axis) < len(shape):
+            return shape[int(axis)]
+    if op.type == "OneHot" and port == 0:
+        depth = static(op.inputs[1])
+        return int(depth) if depth is not None else None
+    if op.type == "SparseSoftmaxCrossEntropyWithLogits" and port == 1:
+        classes = op.inputs[0].shape
+        return classes[-1] if classes.rank else None
+    return None
+
+
+def _handle_shape(handle) -> list | None:
+    op = handle.op
+    while op.type in ("Identity",) and op.inputs:
+        op = op.inputs[0].op
+    if op.type != "VarHandleOp":
+        return None
+    shape = tensorflow().TensorShape(op.get_attr("shape"))
+    return shape.as_list() if shape.rank else None
+
+
+def _shape_text(shape) -> str:
+    if shape.rank is None:
+        return "any shape"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape.as_list()) + "]"

@@ -1,0 +1,252 @@
+"""The shared frontier: the tensors of the new graph that compute what the old graph computed.
+
+Takes the plan, both GraphViews and the old graph's partitioned variables; gives a
+`Correspondence`, which numbers the values of both graphs (values.py) from the plan's restore
+entries and the paired inputs (inputs.py), and answers: which new ops are shared, which old
+tensor a new one equals, which restored variables lie upstream of a tensor.
+
+The frontier is every tensor of the new forward graph that is shared, has a restored variable
+upstream, is not itself a variable's value, and has a consumer that is not shared (or none):
+the last shared tensor on each path, such as the old outputs when the head is unchanged and the
+features before a new head. Tensors inside a v1 cond branch are left out (the branch may not
+run). A restored variable never pairs with anything but the checkpoint key the plan names.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from graphdiff.graph_model import VARIABLE_OPS
+from graphdiff.plan import Plan
+from graphdiff.verify.inputs import DT_BOOL, Source, pair_sources, sources_of
+from graphdiff.verify.values import (
+    GraphView,
+    Numbering,
+    Value,
+    Values,
+    is_summary,
+    number_values,
+)
+
+_SWITCH = frozenset({"Switch", "RefSwitch"})
+_MERGE = frozenset({"Merge", "RefMerge"})
+
+
+@dataclass(frozen=True)
+class TensorPair:
+    """A new tensor and the old tensor it is compared with."""
+
+    new: str  # "op:port"
+    old: str
+    same_ops: bool  # both computed by the same ops from paired sources: compare bit for bit
+
+
+class Correspondence:
+    """Both graphs numbered together; see the module docstring."""
+
+    def __init__(self, plan: Plan, old: GraphView, new: GraphView, old_parts: dict, fed=()):
+        self.old, self.new = old, new
+        self.old_sources = sources_of(old, set(fed))
+        self.new_sources = sources_of(new, set(fed))
+        self.source_pairs = pair_sources(self.new_sources, self.old_sources)
+        self.entry_of = _restored_ops(plan, new)  # new variable op -> plan entry name
+        table = Numbering()
+        old_seeds = _old_variable_seeds(old, old_parts)
+        old_seeds.update({name: ("source", name) for name in self.old_sources})
+        new_false, old_false = self._fed_false(set(fed))
+        self.old_values = number_values(old, old_seeds, table, old=True, false=old_false)
+        new_seeds = _new_variable_seeds(plan, new)
+        new_seeds.update({n: ("source", o) for n, o in self.source_pairs.items()})
+        self.new_values = number_values(new, new_seeds, table, old=False, false=new_false)
+        self.variable_ids = {self.old_values.ids[v] for v in _variable_ops(old)}
+        self.old_depth = _branch_depth(old)
+        self.new_depth = _branch_depth(new)
+        self.old_index = self._index_old()
+        self.old_ids = {value[0] for value in self.old_index}
+
+    def _fed_false(self, fed: set[str]) -> tuple[set[str], set[str]]:
+        """The boolean inputs fed False (no --feed array for them or their pairs)."""
+        given_old = {self.source_pairs[n] for n in fed if n in self.source_pairs}
+        new = {n for n, s in self.new_sources.items() if s.dtypes == (DT_BOOL,) and n not in fed}
+        old = {
+            o for o, s in self.old_sources.items() if s.dtypes == (DT_BOOL,) and o not in given_old
+        }
+        return new, old
+
+    def _index_old(self) -> dict[Value, list[str]]:
+        """Old tensor names by value, in graph order, outside cond branches."""
+        forward = self.old.forward
+        ports: dict[str, set[int]] = {}
+        for producer, consumers in forward.consumers.items():
+            ports[producer] = {out_port for _, _, out_port in consumers}
+        index: dict[Value, list[str]] = {}
+        for name in self.old.order:
+            if name not in forward.nodes or self.old_depth[name]:
+                continue
+            for port in sorted({0} | ports.get(name, set())):
+                if self.old_values.is_dead(name, port):
+                    continue
+                index.setdefault(self.old_values.of(name, port), []).append(f"{name}:{port}")
+        return index
+
+    def shared(self, op: str) -> bool:
+        """The new op computes a value the old forward graph computes."""
+        return self.new_values.of(op, 0)[0] in self.old_ids
+
+    def old_tensor(self, op: str, port: int) -> str | None:
+        """The old tensor equal to new `op:port`: same name first, then the last in graph order."""
+        found = self.old_index.get(self.new_values.of(op, port))
+        if not found:
+            return None
+        for candidate in (f"{op}:{port}", f"{op.rsplit('/', 1)[-1]}:{port}"):
+            for name in found:
+                if name == candidate or name.endswith("/" + candidate):
+                    return name
+        return found[-1]
+
+    def frontier(self) -> list[TensorPair]:
+        """The default tensors to compare (module docstring)."""
+        new, pairs = self.new, []
+        upstream = _has_variable_upstream(new)
+        for name in new.order:
+            if not self._candidate(name, upstream):
+                continue
+            ports = self._frontier_ports(name)
+            for port in ports:
+                old = self.old_tensor(name, port)
+                if old is not None:
+                    pairs.append(TensorPair(f"{name}:{port}", old, same_ops=True))
+        return pairs
+
+    def _frontier_ports(self, name: str) -> list[int]:
+        """The ports of a shared op read by an op that is not shared; [0] for a last op.
+
+        An op read only by training machinery (a moving-average update, gradients) is no last
+        op, nor is one read only inside a cond branch that inference mode never takes.
+        """
+        new = self.new
+        consumers = new.forward.consumers.get(name, ())
+        if not consumers:
+            return [0]
+        return sorted(
+            {
+                out_port
+                for consumer, _, out_port in consumers
+                if consumer in new.forward.nodes
+                and not self.new_values.is_dead(consumer)
+                and not self.new_values.is_dead(name, out_port)
+                and not self.shared(consumer)
+            }
+        )
+
+    def _candidate(self, name: str, upstream: dict[str, bool]) -> bool:
+        op = self.new.op(name)
+        return (
+            name in self.new.forward.nodes
+            and op not in VARIABLE_OPS
+            and name not in self.new_sources
+            and not is_summary(op)
+            and upstream[name]
+            and self.shared(name)
+            and self.new_values.of(name, 0)[0] not in self.variable_ids
+            and not self.new_depth[name]
+            and not self.new_values.is_dead(name)
+        )
+
+    def same_ops(self, new: tuple[str, int], old: tuple[str, int]) -> bool:
+        value = self.new_values.of(*new)
+        return value[0] >= 0 and value == self.old_values.of(*old)
+
+    def restored_upstream(self, ops) -> list[str]:
+        """Plan entries (restored variables) upstream of the new ops, in plan order."""
+        found = {self.entry_of[op] for op in upstream_ops(self.new, ops) if op in self.entry_of}
+        return [name for name in dict.fromkeys(self.entry_of.values()) if name in found]
+
+    def sources_upstream(self, view: GraphView, ops) -> list[str]:
+        sources = self.new_sources if view is self.new else self.old_sources
+        found = upstream_ops(view, ops, control=True)
+        return [op for op in view.order if op in found and op in sources]
+
+    def source(self, view: GraphView, name: str) -> Source:
+        return (self.new_sources if view is self.new else self.old_sources)[name]
+
+
+def _variable_ops(view: GraphView) -> list[str]:
+    return [name for name in view.order if view.op(name) in VARIABLE_OPS]
+
+
+def upstream_ops(view: GraphView, ops, control: bool = False) -> set[str]:
+    """The ops whose outputs `ops` read through data inputs (and control inputs, if asked)."""
+    seen = set(ops)
+    queue = deque(seen)
+    while queue:
+        name = queue.popleft()
+        producers = [producer for producer, _ in view.inputs(name)]
+        if control:
+            producers += view.dag.nodes[name]["control_inputs"]
+        for producer in producers:
+            if producer not in seen:
+                seen.add(producer)
+                queue.append(producer)
+    return seen
+
+
+def _restored_ops(plan: Plan, new: GraphView) -> dict[str, str]:
+    ops = {}
+    for entry in plan.restored:
+        for op in [part.name for part in entry.partitions] or [entry.name]:
+            if op in new.dag:
+                ops[op] = entry.name
+    return ops
+
+
+def _old_variable_seeds(old: GraphView, old_parts: dict) -> dict[str, tuple]:
+    """Each old variable op stands for its checkpoint key (and slice, for a part)."""
+    part_of = {
+        part.name: (whole.name, part) for whole in old_parts.values() for part in whole.parts
+    }
+    seeds = {}
+    for name in _variable_ops(old):
+        if name in part_of:
+            key, part = part_of[name]
+            seeds[name] = ("variable", key, tuple(part.offset), tuple(part.shape))
+        else:
+            seeds[name] = ("variable", name, None, None)
+    return seeds
+
+
+def _new_variable_seeds(plan: Plan, new: GraphView) -> dict[str, tuple]:
+    """Each restored new variable op stands for the key the plan restores it from."""
+    seeds = {}
+    for entry in plan.restored:
+        if entry.partitions:
+            for part in entry.partitions:
+                seeds[part.name] = ("variable", entry.source, tuple(part.offset), tuple(part.shape))
+        else:
+            seeds[entry.name] = ("variable", entry.source, None, None)
+    return {name: seed for name, seed in seeds.items() if name in new.dag}
+
+
+def _branch_depth(view: GraphView) -> dict[str, int]:
+    """How many v1 cond branches (Switch ... Merge) an op sits inside."""
+    depth: dict[str, int] = {}
+    for name in view.order:
+        inner = [
+            depth.get(producer, 0) + (view.op(producer) in _SWITCH)
+            for producer, _ in view.inputs(name)
+        ]
+        depth[name] = max(max(inner, default=0) - (view.op(name) in _MERGE), 0)
+    return depth
+
+
+def _has_variable_upstream(view: GraphView) -> dict[str, bool]:
+    found: dict[str, bool] = {}
+    for name in view.order:
+        found[name] = view.op(name) in VARIABLE_OPS or any(
+            found.get(producer, False) for producer, _ in view.inputs(name)
+        )
+    return found
+
+
+__all__ = ["Correspondence", "TensorPair", "Values", "upstream_ops"]
