@@ -191,3 +191,14 @@ def test_the_command_line_says_it_in_one_line_and_exits_2(run_cli, old, tmp_path
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1, result.stderr
         assert all(word in lines[0] for word in words), lines[0]
+
+
+def test_verify_says_it_runs_tf1_graphs_only(run_cli, old, tmp_path):
+    plan = tmp_path / "plan.json"
+    assert run_cli("plan", old[1], old[0], "--old-model", old[0], "-o", plan).returncode == 0
+    for args in (("verify", plan), ("apply", plan, "--verify-outputs")):
+        result = run_cli(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert "verify runs TF1 graphs" in lines[0] and "keras_weights" in lines[0]
+    assert not (old[0].parent / "graphdiff_out" / "model.weights.h5").exists()

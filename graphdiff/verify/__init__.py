@@ -75,6 +75,7 @@ def verify_plan(
     'identical'
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
+    _check_tf1_plan(plan, where)
     tolerance = _tolerance(atol, rtol)
     prefix = _applied_prefix(str(checkpoint or plan.output_prefix))
     old_prefix = plan.provenance.checkpoint_prefix
@@ -152,6 +153,7 @@ class OutputsCheck:
     """
 
     def __init__(self, plan: Plan, plan_path=None, published: str | None = None):
+        _check_tf1_plan(plan, str(plan_path) if plan_path is not None else "<plan>")
         self.plan, self.plan_path = plan, plan_path
         self.published = os.path.abspath(published or plan.output_prefix)
         self.summary = ""
@@ -172,6 +174,19 @@ _NOTHING = (
     "is computed from them by the same ops as in the old graph (name tensors with --tensor "
     "NEW=OLD to compare them within --atol/--rtol)"
 )
+
+
+def _check_tf1_plan(plan: Plan, where: str) -> None:
+    """verify runs two TF1 graphs in sessions: a .meta on the old side, a graph on the new."""
+    provenance = plan.provenance
+    if provenance.old_kind == "tf1_meta" and provenance.new_graph_kind in ("python", "meta"):
+        return
+    raise BadInput(
+        where,
+        f"graphdiff verify runs TF1 graphs; this plan goes from {provenance.old_kind} to a "
+        f"{provenance.new_graph_kind} model: compare the model's outputs with your own inputs "
+        "(apply --verify checks what was written, and that it loads)",
+    )
 
 
 def _tolerance(atol, rtol):
