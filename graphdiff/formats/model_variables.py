@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from graphdiff.tf_import import tensorflow
 
 MODULE_ROOT = "model"  # the attribute under which a tf.Module is checkpointed
-CHECKPOINT_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def object_paths(obj, root: str):
         if is_variable(current):
             yield path, current
             continue
-        for name, child in _children(current).items():
+        for name, child in children(current).items():
             if id(child) not in seen:
                 seen.add(id(child))
                 queue.append((f"{path}/{name}" if path else name, child))
@@ -126,10 +125,6 @@ def object_paths(obj, root: str):
 
 def children(obj) -> dict:
     """An object's children by name, as a checkpoint of it would record them."""
-    return _children(obj)
-
-
-def _children(obj) -> dict:
     getter = getattr(obj, "_trackable_children", None)
     if getter is None:
         return {}

@@ -23,7 +23,6 @@ from __future__ import annotations
 from graphdiff.errors import BadInput
 from graphdiff.formats.base import NO_GRAPH, TF2_CHECKPOINT, Source
 from graphdiff.formats.model_variables import (
-    CHECKPOINT_SUFFIX,
     keras_variables,
     module_variables,
 )
@@ -207,7 +206,3 @@ def _walk(graph, node: int, obj, children) -> dict[int, object]:
                 found[child.node_id] = match
                 queue.append((child.node_id, match))
     return found
-
-
-def strip_suffix(key: str) -> str:
-    return key[: -len(CHECKPOINT_SUFFIX)] if key.endswith(CHECKPOINT_SUFFIX) else key
