@@ -82,6 +82,15 @@ def make_plan(
     requires = parse_patterns("--require", options.requires)
     old_model = os.fspath(old_model) if old_model is not None else None
     loaded = _load(old, new_graph, checkpoint, old_model, rules, messages, options)
+    if (
+        loaded.new_kind == NEW_KERAS
+        and output_prefix
+        and not str(output_prefix).endswith(".weights.h5")
+    ):
+        raise BadInput(
+            "--output-prefix",
+            f"{output_prefix}: a Keras model's weights go to a file ending in .weights.h5",
+        )
     context = loaded.context
     assignments = Assignments()
     apply_excludes(context, rules, assignments)

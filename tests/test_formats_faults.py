@@ -202,3 +202,8 @@ def test_verify_says_it_runs_tf1_graphs_only(run_cli, old, tmp_path):
         assert result.returncode == 2 and len(lines) == 1, result.stderr
         assert "verify runs TF1 graphs" in lines[0] and "keras_weights" in lines[0]
     assert not (old[0].parent / "graphdiff_out" / "model.weights.h5").exists()
+
+
+def test_a_keras_plan_refuses_an_output_that_is_no_weights_file(old, tmp_path):
+    with pytest.raises(BadInput, match="--output-prefix: .*ending in .weights.h5"):
+        make_plan(old[1], old[0], old_model=old[0], output_prefix=str(tmp_path / "model.ckpt"))
