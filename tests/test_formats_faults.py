@@ -207,3 +207,21 @@ def test_verify_says_it_runs_tf1_graphs_only(run_cli, old, tmp_path):
 def test_a_keras_plan_refuses_an_output_that_is_no_weights_file(old, tmp_path):
     with pytest.raises(BadInput, match="--output-prefix: .*ending in .weights.h5"):
         make_plan(old[1], old[0], old_model=old[0], output_prefix=str(tmp_path / "model.ckpt"))
+
+
+def test_an_object_based_checkpoint_without_its_data_names_the_data(old, tmp_path):
+    tensorflow().train.Checkpoint(model=build(old[0])).write(str(tmp_path / "ckpt"))
+    for shard in tmp_path.glob("ckpt.data-*"):
+        shard.unlink()
+    with pytest.raises(BadInput, match=r"ckpt\.data-\*: cannot be read"):
+        make_plan(tmp_path / "ckpt", old[0], old_model=old[0])
+
+
+def test_directories_that_hold_no_model(old, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInput, match="neither a saved_model.pb nor a checkpoint state file"):
+        make_plan(tmp_path / "empty", old[0])
+    (tmp_path / "broken" / "variables").mkdir(parents=True)
+    (tmp_path / "broken" / "saved_model.pb").write_bytes(b"garbage")
+    with pytest.raises(BadInput, match="without variables/variables.index"):
+        make_plan(tmp_path / "broken", old[0])

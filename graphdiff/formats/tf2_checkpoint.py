@@ -46,9 +46,14 @@ def object_graph(prefix: str):
     reader = tf.compat.v1.train.NewCheckpointReader(prefix)
     if not reader.has_tensor(OBJECT_GRAPH_KEY):
         return None
+    try:
+        data = reader.get_tensor(OBJECT_GRAPH_KEY)
+    except Exception as error:  # a missing or damaged data shard
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise BadInput(f"{prefix}.data-*", f"cannot be read: {first}") from None
     graph = trackable_object_graph_pb2.TrackableObjectGraph()
     try:
-        graph.ParseFromString(reader.get_tensor(OBJECT_GRAPH_KEY))
+        graph.ParseFromString(data)
     except Exception:
         fault = f"its {OBJECT_GRAPH_KEY} is not an object graph"
         raise BadInput(f"{prefix}.index", fault) from None
