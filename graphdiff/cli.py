@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from graphdiff import __version__
 from graphdiff.errors import BadInput, GraphdiffError, PolicyViolation
@@ -303,10 +305,22 @@ def _report_verify(report, form: str) -> int:
 COMMANDS = {"plan": _plan, "render": _render, "apply": _apply, "verify": _verify}
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where Python runs next so that cleanup (staging, reports) happens."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return COMMANDS[args.command](args)
+    except _Terminated:
+        return _fail("terminated", 143)
     except BadInput as error:
         return _fail(error, error.exit_status)
     except GraphdiffError as error:

@@ -19,16 +19,18 @@ import numpy as np
 from graphdiff import storage
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.writer import BundleWriter
-from graphdiff.checkpoint_files import checked_prefix, existing_files, write_atomically
+from graphdiff.checkpoint_files import EXISTS, checked_prefix, existing_files, write_atomically
 from graphdiff.errors import BadInput
 from graphdiff.fingerprints import check_fingerprints, with_inputs_at
 from graphdiff.initial_values import (
-    BATCH_BYTES,
+    assign_by_feeding,
     clear_devices,
+    initial_feeds,
     initial_values,
     initialize_in_order,
-    read_by_initializers,
+    parts_of,
 )
+from graphdiff.initializer_deps import initializer_needs
 from graphdiff.new_graph import build_new_graph
 from graphdiff.plan import Plan
 from graphdiff.progress import Progress, progress_wanted
@@ -45,8 +47,6 @@ from graphdiff.transfer import carry_over, write_part
 from graphdiff.written import check_written
 
 __all__ = ["apply_plan", "check_fingerprints", "restore_into_session"]
-
-EXISTS = "a checkpoint exists here; pass --force to replace it"
 
 
 def apply_plan(
@@ -81,9 +81,9 @@ def apply_plan(
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
     plan = with_inputs_at(plan, checkpoint, new_graph)
-    prefix = checked_prefix(output_prefix or plan.output_prefix)
+    prefix = checked_prefix(plan.output_prefix if output_prefix is None else output_prefix)
     ckpt = plan.provenance.checkpoint_prefix
-    if storage.absolute(ckpt) == prefix:
+    if storage.same_path(ckpt, prefix):
         raise BadInput(prefix, "is the checkpoint the plan restores from; write elsewhere")
     if shards is not None and shards < 1:
         raise BadInput("--shards", f"{shards}: give 1 or more data files")
@@ -99,7 +99,7 @@ def apply_plan(
     targets = targets_of(built.graph, graph_file)
     check_coverage(plan.variables, targets, where, graph_file)
     check_sources(plan.restored, targets, source.specs(), where, ckpt)
-    reads = read_by_initializers(targets, [e.name for e in plan.initialized], graph_file)
+    needs = initializer_needs(targets, [e.name for e in plan.initialized], graph_file)
     meta_graph = _meta_graph(built.graph, targets)
     clear_devices(built.graph)  # the .meta keeps them; values are computed on this machine
     progress = Progress(_total_bytes(plan), len(plan.variables), progress_wanted(quiet))
@@ -107,7 +107,7 @@ def apply_plan(
     def write(staging_prefix: str) -> None:
         count = shards or source.num_shards
         with BundleWriter(staging_prefix, count, progress.add_bytes) as writer:
-            _write_tensors(writer, plan, source, targets, built.graph, reads, progress)
+            _write_tensors(writer, plan, source, targets, built.graph, needs, progress)
             writer.finish()
         storage.write_bytes(staging_prefix + ".meta", meta_graph.SerializeToString())
         if verify:
@@ -116,7 +116,7 @@ def apply_plan(
             after_write(staging_prefix)
 
     try:
-        write_atomically(prefix, write)
+        write_atomically(prefix, write, force)
     finally:
         progress.close()
     return prefix
@@ -156,67 +156,57 @@ def restore_into_session(
     source = BundleReader(ckpt)
     check_sources(plan.restored, targets, source.specs(), where, ckpt)
     restored = [entry.name for entry in plan.restored]
-    _load(session, targets, {e.name: e.source for e in plan.restored}, source)
+    assignments = [
+        pair
+        for entry in plan.restored
+        for pair in parts_of(targets[entry.name], source.array(entry.source))
+    ]
+    assign_by_feeding(session, assignments, where)
     initialized = []
     if initialize_rest:
         done = set(restored)
         initialized = [name for name in targets if name not in done]
-        reads = read_by_initializers(targets, initialized, where)
-        initialize_in_order(session, targets, reads)
+        needs = initializer_needs(targets, initialized, where)
+        reads = {name: needs[name].reads for name in initialized}
+        initialize_in_order(session, targets, reads, where, initial_feeds(assignments))
     return {"restored": restored, "initialized": initialized}
 
 
 # --- writing --------------------------------------------------------------------------------
 
 
-def _write_tensors(writer, plan, source, targets, graph, reads, progress) -> None:
+def _write_tensors(writer, plan, source, targets, graph, needs, progress) -> None:
     for entry in plan.restored:
         carry_over(writer, source, entry.source, targets[entry.name])
         progress.tensor_done()
-    if not reads:
+    if not needs:
         return
     tf = tensorflow()
     sources = {entry.name: entry.source for entry in plan.restored}
+    planned = {entry.name: entry.shape for entry in plan.initialized}
+    where = plan.provenance.new_graph.path
     config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
     with tf.compat.v1.Session(graph=graph, config=config) as session:
-        values = initial_values(session, targets, reads, lambda name: source.array(sources[name]))
+        values = initial_values(
+            session, targets, needs, lambda name: source.array(sources[name]), where
+        )
         for target, index, value in values:
-            _check_value(plan, target, index, value)
+            _check_value(planned[target.name], target, index, value, where)
             write_part(writer, target, target.parts[index][1], value)
             if index == len(target.parts) - 1:
                 progress.tensor_done()
 
 
-def _check_value(plan: Plan, target: Target, index: int, value: np.ndarray) -> None:
+def _check_value(planned, target: Target, index: int, value: np.ndarray, where) -> None:
     """An initializer's value has the shape its variable (or part) was planned with."""
     extent = target.parts[index][1]
-    planned = plan.entry(target.name).shape
     expected = planned if extent is None else tuple(length for _, length in extent)
     if expected is not None and tuple(value.shape) != tuple(expected):
         raise BadInput(
-            plan.provenance.new_graph.path,
+            where,
             f"{target.name}: its initializer gives shape {text(value.shape)}, "
             f"the plan says {text(expected)}",
         )
-
-
-def _load(session, targets: dict[str, Target], sources: dict[str, str], source) -> None:
-    """Set restored variables by feeding their initializers, a batch of values per run."""
-    from graphdiff.bundle.slices import region
-
-    batch, feeds, size = [], {}, 0
-    for name, key in sources.items():
-        value = source.array(key)
-        for variable, extent in targets[name].parts:
-            part = value if extent is None else value[region(extent, value.shape)]
-            batch.append(variable.initializer)
-            feeds[variable.initializer.inputs[1]] = part
-            size += part.nbytes
-        if size >= BATCH_BYTES:
-            session.run(batch, feed_dict=feeds)
-            batch, feeds, size = [], {}, 0
-    if batch:
-        session.run(batch, feed_dict=feeds)
 
 
 def _total_bytes(plan: Plan) -> int:

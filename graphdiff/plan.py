@@ -132,6 +132,7 @@ class Provenance:
     checkpoint_index: FileFingerprint | None  # None when planned from the .meta alone
     new_graph: FileFingerprint
     new_graph_kind: str  # "python" or "meta"
+    new_graph_sources: tuple[FileFingerprint, ...] = ()  # the user's modules new_graph.py imports
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,9 @@ def from_json(document: dict) -> Plan:
             checkpoint_index=_maybe(FileFingerprint, prov["checkpoint_index"]),
             new_graph=FileFingerprint(**prov["new_graph"]),
             new_graph_kind=prov["new_graph_kind"],
+            new_graph_sources=tuple(
+                FileFingerprint(**item) for item in prov.get("new_graph_sources", ())
+            ),
         ),
         output_prefix=document["output_prefix"],
         options=Options(**{k: _tuple(v) for k, v in document["options"].items()}),

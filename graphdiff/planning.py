@@ -55,6 +55,8 @@ class _Loaded:
     partitions: dict  # full name -> Partitioned, for the new graph's partitioned variables
     prefix: str
     has_index: bool
+    sources: list[str]  # the user's modules the new graph's .py imported
+    initial_shapes: dict  # new variable of unknown static shape -> its initial value's shape
 
 
 def make_plan(
@@ -157,8 +159,27 @@ def _load(old_meta, new_graph, checkpoint, rules: UserRules, messages) -> _Loade
         new_roles=roles_of(new_dag, new_variables),
     )
     return _Loaded(
-        context, built.undefined_shapes, shape_sources, new_partitions, prefix, has_index
+        context,
+        built.undefined_shapes,
+        shape_sources,
+        new_partitions,
+        prefix,
+        has_index,
+        built.sources,
+        _initial_shapes(built.graph, new_variables),
     )
+
+
+def _initial_shapes(graph, variables: dict) -> dict:
+    """Shapes a variable's own initial value gives when its static shape is unknown
+    (`validate_shape=False`): initialized, it takes that value, shape and all."""
+    shapes = {}
+    for name, variable in variable_objects(graph).items():
+        if name in variables and not variables[name].fully_defined:
+            initial = getattr(variable, "initial_value", None)
+            if initial is not None and initial.shape.is_fully_defined():
+                shapes[name] = tuple(initial.shape.as_list())
+    return shapes
 
 
 def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> None:
@@ -198,6 +219,8 @@ def _entry(context: MatchContext, assignments: Assignments, loaded: _Loaded, nam
             shape_resolution=resolution,
         )
     reason, candidates = assignments.refused.get(name, (_no_counterpart(role), ()))
+    if (shape is None or None in shape) and resolution is None:
+        shape = loaded.initial_shapes.get(name, shape)
     if (shape is None or None in shape) and resolution is None:
         reason += "; its shape is left undefined and nothing in the checkpoint gives it"
         shape = None
@@ -267,6 +290,7 @@ def _provenance(old_meta, new_graph, loaded: _Loaded) -> Provenance:
         else None,
         new_graph=FileFingerprint(_abs(new_graph), sha256_of(new_graph)),
         new_graph_kind="meta" if str(new_graph).endswith(".meta") else "python",
+        new_graph_sources=tuple(FileFingerprint(path, sha256_of(path)) for path in loaded.sources),
     )
 
 
