@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="draw a plan (.svg, .png, .pdf or .dot)")
     render.add_argument("plan")
     render.add_argument("-o", "--output", required=True, help="picture file; format by extension")
+    _view_options(render)
+    render.add_argument(
+        "--no-flow",
+        action="store_true",
+        help="no data-flow edges: do not read (or run) the graph files the plan names",
+    )
 
     apply = commands.add_parser("apply", help="write a checkpoint for the new graph")
     apply.add_argument("plan")
@@ -90,6 +96,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--quiet", action="store_true", help="no progress on standard error")
     return parser
+
+
+def _view_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--depth",
+        type=_positive,
+        metavar="N",
+        help="draw scopes down to N levels below the top (or the focus), each in its own box",
+    )
+    parser.add_argument(
+        "--focus",
+        metavar="SCOPE",
+        help="open one scope (of either graph; its last parts suffice, e.g. block3)",
+    )
 
 
 def _positive(text: str) -> int:
@@ -143,7 +163,15 @@ def _render(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.render import render_plan
 
-    print(render_plan(read_plan(args.plan), args.output))
+    written = render_plan(
+        read_plan(args.plan),
+        args.output,
+        depth=args.depth,
+        focus=args.focus,
+        flow=not args.no_flow,
+        on_note=lambda text: print(f"graphdiff: {text}", file=sys.stderr),
+    )
+    print(written)
     return 0
 
 

@@ -101,6 +101,15 @@ def seed_plan_document(seed_plan) -> dict:
 
 
 @pytest.fixture(scope="session")
+def resnet_plans(tmp_path_factory):
+    """tf_slim resnet_v1_50 with Adam planned against resnet_v1_101, a move and two towers
+    (tests/resnet_plans.py): `resnet_plans.path("deeper")`, each made once, on first use."""
+    from resnet_plans import ResnetPlans
+
+    return ResnetPlans(tmp_path_factory.mktemp("resnet"))
+
+
+@pytest.fixture(scope="session")
 def plan_validator():
     """A Draft 2020-12 validator of schemas/plan.schema.json, read straight from the file."""
     import jsonschema
