@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         help="no data-flow edges: do not read (or run) the graph files the plan names",
     )
 
+    show = commands.add_parser("show", help="print a plan as a table, or as markdown")
+    show.add_argument("plan")
+    show.add_argument(
+        "--format", choices=("text", "markdown"), default="text", help="default: text"
+    )
+    _view_options(show)
+
     apply = commands.add_parser("apply", help="write a checkpoint for the new graph")
     apply.add_argument("plan")
     apply.add_argument("--output", metavar="PREFIX", help="checkpoint prefix to write")
@@ -175,6 +182,16 @@ def _render(args) -> int:
     return 0
 
 
+def _show(args) -> int:
+    from graphdiff.diffview import build_view
+    from graphdiff.plan_io import read_plan
+    from graphdiff.show import format_plan
+
+    view = build_view(read_plan(args.plan), depth=args.depth, focus=args.focus)
+    sys.stdout.write(format_plan(view, args.format))
+    return 0
+
+
 def _apply(args) -> int:
     from graphdiff.executor import apply_plan
     from graphdiff.plan_io import read_plan
@@ -193,7 +210,7 @@ def _apply(args) -> int:
     return 0
 
 
-COMMANDS = {"plan": _plan, "render": _render, "apply": _apply}
+COMMANDS = {"plan": _plan, "render": _render, "show": _show, "apply": _apply}
 
 
 def main(argv: list[str] | None = None) -> int:

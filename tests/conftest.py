@@ -31,12 +31,18 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_python(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
-    """`python ARGS...` in a subprocess (stdin closed), with output captured as text."""
+def run_python(*args, cwd=None, timeout=300, path=None) -> subprocess.CompletedProcess:
+    """`python ARGS...` in a subprocess (stdin closed), with output captured as text.
+
+    path: the subprocess's PATH instead of ours (say, a directory without `dot`).
+    """
+    env = cli_env()
+    if path is not None:
+        env["PATH"] = str(path)
     return subprocess.run(
         [sys.executable, *map(str, args)],
         cwd=cwd,
-        env=cli_env(),
+        env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -52,8 +58,8 @@ def run_cli():
     >>> result.returncode, result.stdout, result.stderr.splitlines()  # doctest: +SKIP
     """
 
-    def run(*args, cwd=None) -> subprocess.CompletedProcess:
-        return run_python("-m", "graphdiff", *args, cwd=cwd)
+    def run(*args, cwd=None, path=None) -> subprocess.CompletedProcess:
+        return run_python("-m", "graphdiff", *args, cwd=cwd, path=path)
 
     return run
 
