@@ -38,7 +38,9 @@ def _find_scope(tree: Scope, text: str, side: str) -> Scope | None:
     if exact or len(found) == 1:
         return (exact or found)[0]
     if found:
-        names = ", ".join(sorted((s.name for s in found), key=natural_key)[:4])
+        names = ", ".join(
+            _short(s.name) for s in sorted(found, key=lambda s: natural_key(s.name))[:4]
+        )
         more = f" and {len(found) - 4} more" if len(found) > 4 else ""
         what = "the checkpoint" if side == "old" else "the new graph"
         fault = f"'{text}' names {len(found)} scopes of {what}: {names}{more}; give more of it"
@@ -52,8 +54,14 @@ def _no_scope(trees: Trees, text: str) -> str:
         scope = text.rsplit("/", 1)[0] if "/" in text else ROOT
         return f"'{text}' is a variable, not a scope: use --focus '{scope}'"
     tops = sorted({c for tree in (trees.new, trees.old) for c in tree.children}, key=natural_key)
-    listed = ", ".join(tops[:6]) + (f" and {len(tops) - 6} more" if len(tops) > 6 else "")
+    listed = ", ".join(map(_short, tops[:6])) + (
+        f" and {len(tops) - 6} more" if len(tops) > 6 else ""
+    )
     return f"'{text}' names no scope of the plan (top-level scopes: {listed or 'none'})"
+
+
+def _short(name: str, limit: int = 60) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "\u2026"
 
 
 def _linked_scope(tree: Scope, other: Scope | None) -> Scope | None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable
 
@@ -212,6 +214,8 @@ def _check_target(target: pathlib.Path) -> str:
             target, f"cannot render to '{suffix or target.name}': use .svg, .png, .pdf or .dot"
         )
     try:
+        if target.parent.exists() and not target.parent.is_dir():
+            raise BadInput(target, f"{target.parent} is a file, not a directory")
         if not target.parent.is_dir():
             raise BadInput(target, f"the directory {target.parent} does not exist")
         if target.is_dir():
@@ -223,16 +227,19 @@ def _check_target(target: pathlib.Path) -> str:
 
 def _run_dot(graph, fmt: str) -> tuple[bytes | None, str | None]:
     """(the rendered bytes, None), or (None, why not) when `dot` is missing or fails."""
-    import graphviz
-
-    try:
-        return graph.pipe(format=fmt, quiet=True), None
-    except graphviz.ExecutableNotFound:
+    dot = shutil.which("dot")
+    if dot is None:
         return None, "the `dot` program is not installed"
-    except (graphviz.CalledProcessError, OSError) as error:
-        stderr = getattr(error, "stderr", b"") or b""
-        first = (stderr.decode(errors="replace").strip().splitlines() or [str(error)])[0]
-        return None, f"`dot` failed ({first})"
+    try:
+        done = subprocess.run(
+            [dot, f"-T{fmt}"], input=graph.source.encode(), capture_output=True, check=False
+        )
+    except OSError as error:
+        return None, f"`dot` could not run ({error.strerror or error})"
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        return None, f"`dot` failed ({lines[0] if lines else f'exit status {done.returncode}'})"
+    return done.stdout, None
 
 
 def _write_atomically(target: pathlib.Path, data: bytes) -> None:

@@ -393,3 +393,31 @@ def test_flow_note_says_the_graph_files_are_gone(tmp_path):
         "was made); new_graph.py: no such file (moved or deleted since the plan was made)"
     ]
     assert "flow:" not in source
+
+
+def test_a_failing_dot_leaves_the_source_and_says_why(tmp_path):
+    plan = make_plan(variables=(restored("n" * 17000 + "/w"),))  # beyond dot's 16384 per string
+    notes = []
+    written = render_plan(plan, tmp_path / "diff.svg", flow=False, on_note=notes.append)
+    assert written == tmp_path / "diff.dot"
+    assert listing(tmp_path) == ["diff.dot"]
+    assert len(notes) == 1
+    assert notes[0].startswith("`dot` failed (Error: <stdin>: syntax error in line")
+    assert notes[0].endswith(f": wrote the DOT source {written}")
+
+
+def test_a_huge_plan_keeps_each_side_within_the_budget(tmp_path):
+    variables = [
+        (restored if (i // 7) % 3 else initialized)(
+            f"net/block{i // 1000}/unit_{i // 50 % 20}/layer{i % 50}/w", shape=(i % 50 + 1, 3)
+        )
+        for i in range(20000)
+    ]
+    unused = [unused_key(f"gone/s{i // 10}/k{i}", (i % 9 + 1,)) for i in range(4000)]
+    path = render_plan(
+        make_plan(variables=variables, unused=unused), tmp_path / "d.svg", flow=False
+    )
+    assert 0 < len(boxes(path, "new")) <= 30 and 0 < len(boxes(path, "old")) <= 30
+    words = " ".join(texts(ET.parse(path).getroot()))
+    kept = sum(v.action == "restore" for v in variables)
+    assert f"model variables: {kept} restored" in words and "4000 checkpoint keys unused" in words

@@ -7,6 +7,7 @@ graph files stay in place, so the picture reads data-flow edges from them.
 from __future__ import annotations
 
 import json
+import pathlib
 import struct
 import xml.etree.ElementTree as ET
 
@@ -144,3 +145,22 @@ def test_without_the_graph_files_the_picture_has_no_flow_and_says_why(resnet_pla
     groups = svg_groups(path)
     assert not [key for key in groups if key.startswith("flow:")]
     assert len(top_down(path, "new")) == 8
+
+
+def test_a_graph_file_that_no_longer_builds_leaves_its_side_without_flow(
+    resnet_plans, run_cli, tmp_path
+):
+    document = json.loads(resnet_plans.path("deeper").read_text())
+    copy = tmp_path / "new_graph.py"  # the same bytes, without the corpus_nets.py it imports
+    copy.write_text(pathlib.Path(document["provenance"]["new_graph"]["path"]).read_text())
+    document["provenance"]["new_graph"]["path"] = str(copy)
+    moved = tmp_path / "plan.json"
+    moved.write_text(json.dumps(document))
+    result = run_cli("render", moved, "-o", tmp_path / "diff.svg")
+    assert result.returncode == 0
+    assert result.stderr == (
+        f"graphdiff: data-flow edges on one side only: {copy}: raised ModuleNotFoundError at "
+        "line 3: No module named 'corpus_nets'\n"
+    )
+    flows = [key for key in svg_groups(tmp_path / "diff.svg") if key.startswith("flow:")]
+    assert flows and all(key.startswith("flow:old:") for key in flows)

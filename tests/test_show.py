@@ -225,6 +225,8 @@ def test_render_without_dot_writes_the_source_and_says_how_to_install(
             "the directory /proc/graphdiff-test does not exist",
         ),
         (("-o", "NAME" + "x" * 300 + ".svg"), "cannot be written: File name too long"),
+        (("-o", "/sys/graphdiff-test.svg"), "cannot be written: Permission denied"),
+        (("-o", "plan.json/diff.svg"), "plan.json is a file, not a directory"),
         (("-o", "diff.svg", "--depth", "0"), "argument --depth: '0' is not a whole number"),
         (("-o", "diff.svg", "--focus", "nowhere"), "--focus: 'nowhere' names no scope of the plan"),
         (("-o", "diff.gif"), "cannot render to '.gif': use .svg, .png, .pdf or .dot"),
