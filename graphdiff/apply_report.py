@@ -63,6 +63,12 @@ def reporting(path: str | None):
     except KeyboardInterrupt:
         _write(path, _failure("interrupted", 130, report))
         raise
+    except Exception as error:  # a bug: the CLI prints it as an internal error
+        _write(path, _failure(f"internal error: {type(error).__name__}: {error}", 1, report))
+        raise
+    except BaseException:  # SIGTERM, which the CLI raises as its own BaseException
+        _write(path, _failure("terminated", 143, report))
+        raise
     _write(path, report.document)
 
 

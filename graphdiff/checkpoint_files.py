@@ -10,7 +10,7 @@ state file). `write_atomically` lets the writer fill a staging directory and the
   `--force` replaced; a `kill -9` between two moves leaves the journal, and the next
   `write_atomically` beside it (the next apply) undoes those moves before doing anything.
 
-A staging directory is named `.<name>.graphdiff-staging-*` and records its owner's pid and host;
+A staging directory is named `.graphdiff-staging-*` and records its owner's pid and host;
 one whose owner is gone (a killed apply) is removed by the next apply. Stores without renames
 of directories (`gs://`, `s3://`, ...) publish differently: remote_files.py.
 """
@@ -29,17 +29,32 @@ from pathlib import Path
 
 from graphdiff import storage
 from graphdiff.errors import BadInput
+from graphdiff.tf_import import tensorflow
 
 STATE_FILE = "checkpoint"
+EXISTS = "a checkpoint exists here; pass --force to replace it"
 STAGING = ".graphdiff-staging-"
 _OWNER, _JOURNAL, _REPLACED = "owner", "journal.json", "replaced"
 _ORPHAN_AGE = 60.0  # seconds: a staging directory without an owner file is then abandoned
 
 
+_LONGEST_SUFFIX = len(".data-00000-of-00001")
+_NAME_MAX = 255  # bytes in a file name, on every common file system
+
+
 def checked_prefix(text: str) -> str:
+    """The prefix made absolute; BadInput for an empty one, a directory, a name too long."""
+    if not text:
+        raise BadInput("--output", "an empty checkpoint prefix; give one such as DIR/model.ckpt")
     # A remote store may call any prefix of its objects a directory: trust only a final "/".
     if text.endswith(("/", os.sep)) or (not storage.is_remote(text) and storage.isdir(text)):
         raise BadInput(text, "names a directory; give a checkpoint prefix such as DIR/model.ckpt")
+    name = storage.split(text)[1]
+    if len(name.encode()) + _LONGEST_SUFFIX > _NAME_MAX:
+        raise BadInput(
+            text,
+            f"the name is too long: its data files' names would pass {_NAME_MAX} bytes",
+        )
     return storage.absolute(text)
 
 
@@ -53,40 +68,57 @@ def existing_files(prefix: str) -> list[str]:
     return [path for path in found if storage.exists(path)] + shards
 
 
-def state_text(name: str) -> str:
-    """The `checkpoint` state file naming checkpoint `name` of its directory (as Saver writes)."""
-    quoted = json.dumps(name, ensure_ascii=False)
-    return f"model_checkpoint_path: {quoted}\nall_model_checkpoint_paths: {quoted}\n"
+def state_text(name: str, existing: str | None = None) -> str:
+    """The `checkpoint` state file of a directory where checkpoint `name` was just written.
+
+    Like Saver, it makes `name` the latest and keeps the checkpoints the directory's state file
+    already listed (`existing`, its text), so that writing beside a training run's checkpoints
+    does not lose them.
+    """
+    tensorflow()  # first: a bare `import tensorflow...` would print its start-up chatter
+    from google.protobuf import text_format
+    from tensorflow.python.training import checkpoint_state_pb2
+
+    state = checkpoint_state_pb2.CheckpointState()
+    if existing:
+        try:
+            text_format.Parse(existing, state)
+        except text_format.ParseError:
+            state = checkpoint_state_pb2.CheckpointState()  # unreadable: TF would ignore it too
+    kept = [path for path in state.all_model_checkpoint_paths if path != name]
+    del state.all_model_checkpoint_paths[:]
+    state.all_model_checkpoint_paths.extend([*kept, name])
+    state.model_checkpoint_path = name
+    return text_format.MessageToString(state)
 
 
-def write_atomically(prefix: str, write: Callable[[str], None]) -> None:
+def write_atomically(prefix: str, write: Callable[[str], None], force: bool = False) -> None:
     """Let `write(staging_prefix)` write the bundle and `.meta`, then publish them with the
     directory's `checkpoint` state file (module docstring).
 
     On any failure, KeyboardInterrupt included, nothing new is left at the prefix, a checkpoint
     that --force was replacing is put back, and the staging directory is removed. An OSError
-    while writing or publishing (a full disk) becomes a BadInput naming the prefix.
+    while writing or publishing (a full disk, a read-only directory) becomes a BadInput naming
+    the prefix; so does a checkpoint that appeared at the prefix meanwhile, unless `force`.
     """
     if storage.is_remote(prefix):
         from graphdiff.remote_files import write_remote
 
-        write_remote(prefix, write)
+        write_remote(prefix, write, force)
         return
     directory = Path(prefix).parent
     existing = _nearest_existing(directory)
     remove_abandoned_staging(existing)
-    if existing != directory:
-        relative = directory.relative_to(existing)
-        staging = _make_staging(existing, relative.parts[0])
-        try:
-            _write_and_publish_tree(staging, existing, relative, prefix, write)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return
-    staging = _make_staging(directory, Path(prefix).name)
+    staging = _guarded(prefix, lambda: _make_staging(existing))
     try:
-        _guarded(prefix, lambda: _write_with_state(write, staging / Path(prefix).name))
-        _guarded(prefix, lambda: _publish_files(staging, Path(prefix)))
+        if existing != directory:
+            _write_and_publish_tree(
+                staging, existing, directory.relative_to(existing), prefix, write
+            )
+        else:
+            staged = staging / Path(prefix).name
+            _guarded(prefix, lambda: _write_with_state(write, staged, directory / STATE_FILE))
+            _guarded(prefix, lambda: _publish_files(staging, Path(prefix), force))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -95,7 +127,7 @@ def _write_and_publish_tree(staging: Path, parent: Path, relative: Path, prefix:
     """Build the missing directories with the checkpoint inside, then rename them into place."""
     inside = staging / "tree" / relative
     inside.mkdir(parents=True)
-    _guarded(prefix, lambda: _write_with_state(write, inside / Path(prefix).name))
+    _guarded(prefix, lambda: _write_with_state(write, inside / Path(prefix).name, None))
     top = parent / relative.parts[0]
     try:
         os.rename(staging / "tree" / relative.parts[0], top)
@@ -103,14 +135,17 @@ def _write_and_publish_tree(staging: Path, parent: Path, relative: Path, prefix:
         raise BadInput(top, f"cannot be created: {error.strerror}") from None
 
 
-def _write_with_state(write: Callable[[str], None], staging_prefix: Path) -> None:
-    write(str(staging_prefix))
-    (staging_prefix.parent / STATE_FILE).write_text(state_text(staging_prefix.name))
+def _write_with_state(write: Callable[[str], None], staged: Path, state: Path | None) -> None:
+    """Write the checkpoint, and the state file it will publish with (keeping `state`'s list)."""
+    write(str(staged))
+    existing = state.read_text() if state is not None and state.is_file() else None
+    (staged.parent / STATE_FILE).write_text(state_text(staged.name, existing))
 
 
-def _guarded(prefix: str, action: Callable[[], None]) -> None:
+def _guarded(prefix: str, action: Callable[[], object]):
+    """`action()`; an OSError (no space, read-only, ...) as a BadInput naming the prefix."""
     try:
-        action()
+        return action()
     except OSError as error:
         raise BadInput(prefix, f"cannot be written: {error.strerror or error}") from None
 
@@ -118,8 +153,10 @@ def _guarded(prefix: str, action: Callable[[], None]) -> None:
 # --- publishing into an existing directory, under a journal ----------------------------------
 
 
-def _publish_files(staging: Path, prefix: Path) -> None:
+def _publish_files(staging: Path, prefix: Path, force: bool) -> None:
     base, directory = prefix.name, prefix.parent
+    if existing_files(str(prefix)) and not force:  # appeared while we were writing
+        raise BadInput(prefix, EXISTS)
     new_files = sorted(staging.glob(glob.escape(base) + ".data-*"))
     new_files += [staging / f"{base}.index"]
     new_files += [staging / f"{base}.meta"] if (staging / f"{base}.meta").exists() else []
@@ -169,8 +206,9 @@ def _undo(journal: dict) -> None:
 # --- staging directories --------------------------------------------------------------------
 
 
-def _make_staging(directory: Path, name: str) -> Path:
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}{STAGING}", dir=directory))
+def _make_staging(directory: Path) -> Path:
+    """A new staging directory (short-named: the checkpoint's own name may be long)."""
+    staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=directory))
     _write_json(staging / _OWNER, owner_record())
     return staging
 
@@ -178,7 +216,7 @@ def _make_staging(directory: Path, name: str) -> Path:
 def remove_abandoned_staging(directory: Path) -> list[Path]:
     """Remove the staging directories in `directory` whose apply is gone; undo half publishes."""
     removed = []
-    for staging in sorted(directory.glob(f".*{STAGING}*")):
+    for staging in sorted(directory.glob(f"*{STAGING}*")):
         if staging.is_dir() and _abandoned(staging):
             journal = staging / _JOURNAL
             if journal.exists():

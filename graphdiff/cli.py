@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from graphdiff import __version__
 from graphdiff.errors import BadInput, GraphdiffError, PolicyViolation
@@ -98,6 +100,19 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="draw a plan (.svg, .png, .pdf or .dot)")
     render.add_argument("plan")
     render.add_argument("-o", "--output", required=True, help="picture file; format by extension")
+    _view_options(render)
+    render.add_argument(
+        "--no-flow",
+        action="store_true",
+        help="no data-flow edges: do not read (or run) the graph files the plan names",
+    )
+
+    show = commands.add_parser("show", help="print a plan as a table, or as markdown")
+    show.add_argument("plan")
+    show.add_argument(
+        "--format", choices=("text", "markdown"), default="text", help="default: text"
+    )
+    _view_options(show)
 
     apply = commands.add_parser("apply", help="write a checkpoint for the new graph")
     apply.add_argument("plan")
@@ -181,6 +196,20 @@ def _feed(text: str) -> tuple[str, str]:
     return name, path
 
 
+def _view_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--depth",
+        type=_positive,
+        metavar="N",
+        help="draw scopes down to N levels below the top (or the focus), each in its own box",
+    )
+    parser.add_argument(
+        "--focus",
+        metavar="SCOPE",
+        help="open one scope (of either graph; its last parts suffice, e.g. block3)",
+    )
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -253,7 +282,25 @@ def _render(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.render import render_plan
 
-    print(render_plan(read_plan(args.plan), args.output))
+    written = render_plan(
+        read_plan(args.plan),
+        args.output,
+        depth=args.depth,
+        focus=args.focus,
+        flow=not args.no_flow,
+        on_note=lambda text: print(f"graphdiff: {text}", file=sys.stderr),
+    )
+    print(written)
+    return 0
+
+
+def _show(args) -> int:
+    from graphdiff.diffview import build_view
+    from graphdiff.plan_io import read_plan
+    from graphdiff.show import format_plan
+
+    view = build_view(read_plan(args.plan), depth=args.depth, focus=args.focus)
+    sys.stdout.write(format_plan(view, args.format))
     return 0
 
 
@@ -323,13 +370,31 @@ def _report_verify(report, form: str) -> int:
     return 0
 
 
-COMMANDS = {"plan": _plan, "render": _render, "apply": _apply, "verify": _verify}
+COMMANDS = {
+    "plan": _plan,
+    "render": _render,
+    "show": _show,
+    "apply": _apply,
+    "verify": _verify,
+}
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where Python runs next so that cleanup (staging, reports) happens."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return COMMANDS[args.command](args)
+    except _Terminated:
+        return _fail("terminated", 143)
     except BadInput as error:
         return _fail(error, error.exit_status)
     except GraphdiffError as error:

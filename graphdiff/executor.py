@@ -18,18 +18,20 @@ import numpy as np
 
 from graphdiff import storage
 from graphdiff.bundle.writer import BundleWriter
-from graphdiff.checkpoint_files import checked_prefix, existing_files, write_atomically
+from graphdiff.checkpoint_files import EXISTS, checked_prefix, existing_files, write_atomically
 from graphdiff.errors import BadInput
 from graphdiff.fingerprints import check_fingerprints, with_inputs_at
 from graphdiff.formats import open_values
 from graphdiff.formats.base import MODEL_KINDS
 from graphdiff.initial_values import (
-    BATCH_BYTES,
+    assign_by_feeding,
     clear_devices,
+    initial_feeds,
     initial_values,
     initialize_in_order,
-    read_by_initializers,
+    parts_of,
 )
+from graphdiff.initializer_deps import initializer_needs
 from graphdiff.new_graph import build_new_graph
 from graphdiff.plan import Plan
 from graphdiff.progress import Progress, progress_wanted
@@ -47,8 +49,6 @@ from graphdiff.transforms import grows, restored_value
 from graphdiff.written import check_written
 
 __all__ = ["apply_plan", "check_fingerprints", "restore_into_session"]
-
-EXISTS = "a checkpoint exists here; pass --force to replace it"
 
 
 def apply_plan(
@@ -86,12 +86,11 @@ def apply_plan(
     if plan.provenance.new_graph_kind in MODEL_KINDS:
         from graphdiff.formats.model_writer import apply_to_model
 
-        return apply_to_model(
-            plan, output_prefix or plan.output_prefix, force, where, verify, messages
-        )
-    prefix = checked_prefix(output_prefix or plan.output_prefix)
+        output = plan.output_prefix if output_prefix is None else output_prefix
+        return apply_to_model(plan, output, force, where, verify, messages)
+    prefix = checked_prefix(plan.output_prefix if output_prefix is None else output_prefix)
     ckpt = plan.provenance.checkpoint_prefix
-    if storage.absolute(ckpt) == prefix:
+    if storage.same_path(ckpt, prefix):
         raise BadInput(prefix, "is the checkpoint the plan restores from; write elsewhere")
     if shards is not None and shards < 1:
         raise BadInput("--shards", f"{shards}: give 1 or more data files")
@@ -108,7 +107,7 @@ def apply_plan(
     check_coverage(plan.variables, targets, where, graph_file)
     check_sources(plan.restored, targets, source.specs(), where, ckpt)
     computed = [e.name for e in plan.initialized] + [e.name for e in plan.restored if grows(e)]
-    reads = read_by_initializers(targets, computed, graph_file)
+    needs = initializer_needs(targets, computed, graph_file)
     meta_graph = _meta_graph(built.graph, targets)
     clear_devices(built.graph)  # the .meta keeps them; values are computed on this machine
     progress = Progress(_total_bytes(plan), len(plan.variables), progress_wanted(quiet))
@@ -116,7 +115,7 @@ def apply_plan(
     def write(staging_prefix: str) -> None:
         count = shards or source.num_shards
         with BundleWriter(staging_prefix, count, progress.add_bytes) as writer:
-            _write_tensors(writer, plan, source, targets, built.graph, reads, progress)
+            _write_tensors(writer, plan, source, targets, built.graph, needs, progress)
             writer.finish()
         storage.write_bytes(staging_prefix + ".meta", meta_graph.SerializeToString())
         if verify:
@@ -125,7 +124,7 @@ def apply_plan(
             after_write(staging_prefix)
 
     try:
-        write_atomically(prefix, write)
+        write_atomically(prefix, write, force)
     finally:
         progress.close()
     return prefix
@@ -165,20 +164,29 @@ def restore_into_session(
     source = open_values(plan.provenance.old_kind, ckpt)
     check_sources(plan.restored, targets, source.specs(), where, ckpt)
     restored = [entry.name for entry in plan.restored]
-    _load(session, targets, plan, source)
+    assignments = [
+        pair
+        for entry in plan.restored
+        for pair in parts_of(
+            targets[entry.name],
+            restored_value(source, entry, _initial_value(session, targets[entry.name])),
+        )
+    ]
+    assign_by_feeding(session, assignments, where)
     initialized = []
     if initialize_rest:
         done = set(restored)
         initialized = [name for name in targets if name not in done]
-        reads = read_by_initializers(targets, initialized, where)
-        initialize_in_order(session, targets, reads)
+        needs = initializer_needs(targets, initialized, where)
+        reads = {name: needs[name].reads for name in initialized}
+        initialize_in_order(session, targets, reads, where, initial_feeds(assignments))
     return {"restored": restored, "initialized": initialized}
 
 
 # --- writing --------------------------------------------------------------------------------
 
 
-def _write_tensors(writer, plan, source, targets, graph, reads, progress) -> None:
+def _write_tensors(writer, plan, source, targets, graph, needs, progress) -> None:
     grown = {}  # grow: the initializer's value, with the source's leading block copied in
     for entry in plan.restored:
         if grows(entry):
@@ -186,57 +194,37 @@ def _write_tensors(writer, plan, source, targets, graph, reads, progress) -> Non
             continue
         carry_entry(writer, source, entry, targets[entry.name])
         progress.tensor_done()
-    if not reads:
+    if not needs:
         return
     tf = tensorflow()
     entries = {entry.name: entry for entry in plan.restored}
+    planned = {entry.name: entry.shape for entry in plan.initialized + tuple(grown.values())}
+    where = plan.provenance.new_graph.path
     config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
     with tf.compat.v1.Session(graph=graph, config=config) as session:
         values = initial_values(
-            session, targets, reads, lambda name: restored_value(source, entries[name])
+            session, targets, needs, lambda name: restored_value(source, entries[name]), where
         )
         for target, index, value in values:
-            _check_value(plan, target, index, value)
+            _check_value(planned[target.name], target, index, value, where)
             if target.name in grown:
-                value = restored_value(source, grown[target.name], value.copy)
-                write_parts(writer, target, value)
+                write_parts(writer, target, restored_value(source, grown[target.name], value.copy))
             else:
                 write_part(writer, target, target.parts[index][1], value)
             if index == len(target.parts) - 1:
                 progress.tensor_done()
 
 
-def _check_value(plan: Plan, target: Target, index: int, value: np.ndarray) -> None:
+def _check_value(planned, target: Target, index: int, value: np.ndarray, where) -> None:
     """An initializer's value has the shape its variable (or part) was planned with."""
     extent = target.parts[index][1]
-    planned = plan.entry(target.name).shape
     expected = planned if extent is None else tuple(length for _, length in extent)
     if expected is not None and tuple(value.shape) != tuple(expected):
         raise BadInput(
-            plan.provenance.new_graph.path,
+            where,
             f"{target.name}: its initializer gives shape {text(value.shape)}, "
             f"the plan says {text(expected)}",
         )
-
-
-def _load(session, targets: dict[str, Target], plan: Plan, source) -> None:
-    """Set restored variables by feeding their initializers, a batch of values per run."""
-    from graphdiff.bundle.slices import region
-
-    batch, feeds, size = [], {}, 0
-    for entry in plan.restored:
-        name = entry.name
-        value = restored_value(source, entry, _initial_value(session, targets[name]))
-        for variable, extent in targets[name].parts:
-            part = value if extent is None else value[region(extent, value.shape)]
-            batch.append(variable.initializer)
-            feeds[variable.initializer.inputs[1]] = part
-            size += part.nbytes
-        if size >= BATCH_BYTES:
-            session.run(batch, feed_dict=feeds)
-            batch, feeds, size = [], {}, 0
-    if batch:
-        session.run(batch, feed_dict=feeds)
 
 
 def _initial_value(session, target: Target):

@@ -9,7 +9,7 @@ An input that is not where the plan says is named with the flag that points to w
 from __future__ import annotations
 
 import dataclasses
-import re
+import os
 
 from graphdiff import storage
 from graphdiff.errors import BadInput
@@ -20,8 +20,7 @@ from graphdiff.plan import FileFingerprint, Plan
 CHANGED = "changed since the plan was made; make the plan again"
 MOVED_CHECKPOINT = "if the checkpoint moved, give its prefix with --checkpoint PREFIX"
 MOVED_GRAPH = "if the new graph's file moved, give it with --new-graph FILE"
-
-_SHARD = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
+MOVED_SOURCE = "the new graph imported it when the plan was made; make the plan again"
 
 
 def check_fingerprints(plan: Plan, *, new_graph: bool = True) -> None:
@@ -36,6 +35,8 @@ def check_fingerprints(plan: Plan, *, new_graph: bool = True) -> None:
     check_checkpoint(plan)
     if new_graph:
         _check_unchanged(plan.provenance.new_graph, MOVED_GRAPH)
+        for source in plan.provenance.new_graph_sources:
+            _check_unchanged(source, MOVED_SOURCE, "(the new graph imports it)")
 
 
 def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | None = None):
@@ -54,9 +55,22 @@ def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | N
             checkpoint_index=index and dataclasses.replace(index, path=where),
         )
     if new_graph is not None:
+        old_directory = os.path.dirname(provenance.new_graph.path)
         graph = dataclasses.replace(provenance.new_graph, path=storage.absolute(new_graph))
-        provenance = dataclasses.replace(provenance, new_graph=graph)
+        sources = tuple(
+            _rebased(source, old_directory, os.path.dirname(graph.path))
+            for source in provenance.new_graph_sources
+        )
+        provenance = dataclasses.replace(provenance, new_graph=graph, new_graph_sources=sources)
     return dataclasses.replace(plan, provenance=provenance)
+
+
+def _rebased(source: FileFingerprint, old: str, new: str) -> FileFingerprint:
+    """A module beside the new graph's file moves with it; others stay where they were."""
+    relative = os.path.relpath(source.path, old)
+    if relative.startswith(os.pardir):
+        return source
+    return dataclasses.replace(source, path=os.path.join(new, relative))
 
 
 def check_checkpoint(plan: Plan) -> None:
@@ -77,26 +91,28 @@ def check_checkpoint(plan: Plan) -> None:
 
 
 def data_files(prefix: str) -> list[str]:
-    """The data shards of the checkpoint at `prefix`; BadInput naming the first one missing."""
-    found = storage.glob(storage.escape(prefix) + ".data-*-of-*")
-    totals = {int(m.group(2)) for p in found if (m := _SHARD.search(p))}
-    if not totals:
-        raise BadInput(
-            f"{prefix}.data-00000-of-00001", "no such file: the checkpoint's data is missing"
-        )
-    total = max(totals)
-    expected = [f"{prefix}.data-{i:05d}-of-{total:05d}" for i in range(total)]
+    """The data shards the checkpoint's index names; BadInput naming the first one missing.
+
+    The count comes from the index's header, not from the files there: a leftover shard of
+    another save beside the checkpoint does not matter.
+    """
+    from graphdiff.bundle.reader import BundleReader, data_path
+
+    shards = BundleReader(prefix).num_shards
+    expected = [data_path(prefix, i, shards) for i in range(shards)]
     for shard in expected:
-        if not storage.isfile(shard):
+        if not storage.exists(shard):
             raise BadInput(shard, "no such file: a shard of the checkpoint's data is missing")
+        if storage.isdir(shard):
+            raise BadInput(shard, "is a directory, not a shard of the checkpoint's data")
     return expected
 
 
-def _check_unchanged(fingerprint: FileFingerprint, if_moved: str) -> None:
+def _check_unchanged(fingerprint: FileFingerprint, if_moved: str, role: str = "") -> None:
     path = fingerprint.path
     if not storage.exists(path):
         raise BadInput(path, f"no such file (the plan was made from it); {if_moved}")
     if storage.isdir(path):
         raise BadInput(path, "is a directory, not the file the plan was made from")
     if sha256_of(path) != fingerprint.sha256:
-        raise BadInput(path, CHANGED)
+        raise BadInput(path, f"{CHANGED} {role}".rstrip())

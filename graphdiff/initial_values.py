@@ -2,11 +2,13 @@
 
 Most initializers read no variable (zeros, random normal, Glorot): their `initial_value` tensors
 are fetched directly, many per run, in batches of about BATCH_BYTES; no variable is assigned.
-An initializer that reads other variables (`tf.identity(w) * 2`, a moving average starting from
-its variable) must see them hold their planned values: those variables are set in the session
-— restored ones fed their checkpoint values, initialized ones by their initializers in
-dependency order — and read back together, so that every value written agrees with the values
-its initializer saw.
+Variables drawn from one random tensor go into one run, so that they start equal as
+`global_variables_initializer()` would make them. An initializer that reads other variables
+(`tf.identity(w) * 2`, a moving average starting from its variable), or a variable without an
+`initial_value`, is computed in the session: the variables read are set first — restored ones
+fed their checkpoint values, initialized ones by their initializers in dependency order — and
+the values are read back together, so that every value written agrees with what its
+initializer saw. Lookup tables are initialized first, as TF1's Scaffold does.
 
 A TensorFlow session builds an executor for every new set of fetches (~0.1 s on a resnet-sized
 graph), which is why values come in batches and never one session run per variable.
@@ -20,97 +22,92 @@ import numpy as np
 
 from graphdiff.bundle import slices as slicing
 from graphdiff.errors import BadInput
-from graphdiff.graph_model import VARIABLE_OPS
+from graphdiff.initializer_deps import Needs, tied_groups
 from graphdiff.targets import Target
 from graphdiff.tf_import import tensorflow
 
 BATCH_BYTES = 128 << 20
-_FEED_REQUIRED = frozenset({"Placeholder", "PlaceholderV2"})
 
 Value = tuple[Target, int, np.ndarray]  # (target, part index, value of that part)
-
-
-def read_by_initializers(targets: dict[str, Target], names, where) -> dict[str, set[str]]:
-    """Target name -> the targets its initializers read; BadInput when one needs a fed value."""
-    owner = {v.op.name: t.name for t in targets.values() for v in t.variables}
-    reads = {}
-    for name in names:
-        target = targets[name]
-        read = set()
-        for variable in target.variables:
-            for op in _upstream(variable.initial_value.op):
-                if op.type in _FEED_REQUIRED:
-                    raise BadInput(
-                        where,
-                        f"{name}: its initializer needs a value fed to placeholder '{op.name}'; "
-                        "give it a default (placeholder_with_default) or restore it",
-                    )
-                if op.type in VARIABLE_OPS and op.name in owner:
-                    read.add(owner[op.name])
-        reads[name] = read - {name}
-    return reads
-
-
-def _upstream(start) -> Iterator:
-    """Every op `start` depends on, stopping at variables (their values come from elsewhere)."""
-    seen, stack = {start.name}, [start]
-    while stack:
-        op = stack.pop()
-        yield op
-        if op.type in VARIABLE_OPS and op is not start:
-            continue
-        for producer in [t.op for t in op.inputs] + list(op.control_inputs):
-            if producer.name not in seen:
-                seen.add(producer.name)
-                stack.append(producer)
 
 
 def initial_values(
     session,
     targets: dict[str, Target],
-    reads: dict[str, set[str]],
+    needs: dict[str, Needs],
     restored_value: Callable[[str], np.ndarray],
+    where,
     batch_bytes: int = BATCH_BYTES,
 ) -> Iterator[Value]:
-    """The value of every part of every target in `reads`, batched; see the module docstring."""
-    linked = _closure(reads)
-    free = [name for name in reads if name not in linked]
-    yield from _fetch(session, targets, free, lambda v: v.initial_value, batch_bytes)
+    """The value of every part of every target in `needs`, batched; see the module docstring."""
+    tf = tensorflow()
+    tables = session.graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)
+    if tables:
+        run(session, where, tables)
+    linked = _closure(needs)
+    free = tied_groups(needs, [name for name in needs if name not in linked])
+    yield from _fetch(session, targets, free, lambda v: v.initial_value, batch_bytes, where)
     if linked:
-        _set_in_session(session, targets, linked, reads, restored_value)
-        yield from _fetch(session, targets, sorted(linked), lambda v: v, batch_bytes)
+        _set_in_session(session, targets, linked, needs, restored_value, where)
+        groups = [[name] for name in sorted(linked)]
+        yield from _fetch(session, targets, groups, lambda v: v, batch_bytes, where)
 
 
-def _closure(reads: dict[str, set[str]]) -> set[str]:
-    """Initialized targets whose initializers read variables, and those they read, transitively."""
-    linked = {name for name, read in reads.items() if read}
-    stack = [r for name in linked for r in reads[name] if r in reads]
+def run(session, where, fetches, feed_dict=None):
+    """session.run; an op failing in the user's graph is a BadInput naming the op."""
+    tf = tensorflow()
+    try:
+        return session.run(fetches, feed_dict=feed_dict)
+    except tf.errors.OpError as error:
+        op = error.op.name if error.op is not None else "an op"
+        raise BadInput(
+            where, f"computing initial values failed at '{op}': {op_error_text(error)}"
+        ) from None
+
+
+_NOISE = ("Graph execution error", "Detected at node", "File ", "Node:", "[[")
+
+
+def op_error_text(error) -> str:
+    """The line of a TensorFlow OpError that says what went wrong (not where it was built)."""
+    lines = [line.strip() for line in (error.message or "").splitlines()]
+    useful = [line for line in lines if line and not line.startswith(_NOISE)]
+    return useful[0] if useful else type(error).__name__
+
+
+def _closure(needs: dict[str, Needs]) -> set[str]:
+    """Targets computed in the session: those that read variables or lack an initial value,
+    and the initialized targets they read, transitively."""
+    linked = {name for name, need in needs.items() if need.reads or not need.has_initial_value}
+    stack = [r for name in linked for r in needs[name].reads if r in needs]
     while stack:
         name = stack.pop()
         if name not in linked:
             linked.add(name)
-            stack += [r for r in reads[name] if r in reads]
+            stack += [r for r in needs[name].reads if r in needs]
     return linked
 
 
-def _fetch(session, targets, names, tensor_of, batch_bytes) -> Iterator[Value]:
+def _fetch(session, targets, groups, tensor_of, batch_bytes, where) -> Iterator[Value]:
     batch, size = [], 0
-    for name in names:
-        target = targets[name]
-        for index, (variable, _) in enumerate(target.parts):
-            batch.append((target, index, tensor_of(variable)))
-            size += _bytes(variable)
+    for group in groups:
+        for name in group:
+            target = targets[name]
+            for index, (variable, _) in enumerate(target.parts):
+                batch.append((target, index, tensor_of(variable)))
+                size += _bytes(variable)
         if size >= batch_bytes:
-            yield from _run(session, batch)
+            yield from _run_batch(session, batch, where)
             batch, size = [], 0
     if batch:
-        yield from _run(session, batch)
+        yield from _run_batch(session, batch, where)
 
 
-def _run(session, batch) -> Iterator[Value]:
-    values = session.run([tensor for _, _, tensor in batch])
+def _run_batch(session, batch, where) -> Iterator[Value]:
+    values = run(session, where, [tensor for _, _, tensor in batch])
     for (target, index, _), value in zip(batch, values, strict=True):
-        yield target, index, np.asarray(value)
+        array = np.asarray(value, dtype=object if isinstance(value, bytes) else None)
+        yield target, index, array
 
 
 def _bytes(variable) -> int:
@@ -119,29 +116,92 @@ def _bytes(variable) -> int:
     return count * (variable.dtype.base_dtype.size or 64)
 
 
-def _set_in_session(session, targets, linked, reads, restored_value) -> None:
+def _set_in_session(session, targets, linked, needs, restored_value, where) -> None:
     """Give the linked targets, and the restored ones they read, their values in the session."""
-    restored = sorted({r for name in linked for r in reads[name] if r not in reads})
-    feeds, initializers = {}, []
-    for name in restored:
-        value = restored_value(name)
-        for variable, extent in targets[name].parts:
-            part = value if extent is None else value[slicing.region(extent, value.shape)]
-            initializers.append(variable.initializer)
-            feeds[variable.initializer.inputs[1]] = part
-    if initializers:
-        session.run(initializers, feed_dict=feeds)
-    initialize_in_order(session, targets, {name: reads[name] for name in linked})
+    restored = sorted({r for name in linked for r in needs[name].reads if r not in needs})
+    assignments = [
+        (variable, part)
+        for name in restored
+        for variable, part in parts_of(targets[name], restored_value(name))
+    ]
+    assign_by_feeding(session, assignments, where)
+    reads = {name: needs[name].reads for name in linked}
+    initialize_in_order(session, targets, reads, where, initial_feeds(assignments))
 
 
-def initialize_in_order(session, targets: dict[str, Target], reads: dict[str, set[str]]) -> None:
+def initial_feeds(assignments) -> dict[str, np.ndarray]:
+    """A restored variable's value, fed for its `initial_value` tensor: what an initializer
+    that reads it through `initialized_value()` (a cond that still needs that tensor's
+    inputs, a placeholder say) must see."""
+    feeds = {}
+    for variable, value in assignments:
+        tensor = getattr(variable, "initial_value", None)
+        if tensor is not None and tensor.graph.is_feedable(tensor):
+            feeds[tensor.name] = value
+    return feeds
+
+
+def parts_of(target: Target, value: np.ndarray):
+    """(variable, value of its part) for every part of `target`, given the whole value."""
+    for variable, extent in target.parts:
+        yield variable, value if extent is None else value[slicing.region(extent, value.shape)]
+
+
+def assign_by_feeding(session, assignments, where) -> None:
+    """Set variables to values by feeding their initializers' value inputs: no op is added.
+
+    Variables whose initializers share that input tensor (`Variable(zeros)` twice) go to
+    different runs; a value the input's static shape does not admit (a shape-free variable)
+    is assigned through an assign op made for it.
+    """
+    batches: list[dict] = []
+    for variable, value in assignments:
+        feed = variable.initializer.inputs[1]
+        if not feed.shape.is_compatible_with(value.shape):
+            _assign_with_new_op(session, variable, value, where)
+            continue
+        batch = next((b for b in batches if feed.name not in b and _room(b)), None)
+        if batch is None:
+            batch = {}
+            batches.append(batch)
+        batch[feed.name] = (variable.initializer, value)
+    for batch in batches:  # keyed by tensor name: tensors are unhashable when eager is on
+        initializers = [initializer for initializer, _ in batch.values()]
+        run(session, where, initializers, {feed: value for feed, (_, value) in batch.items()})
+
+
+def _room(batch: dict) -> bool:
+    return sum(value.nbytes for _, value in batch.values()) < BATCH_BYTES
+
+
+def _assign_with_new_op(session, variable, value, where) -> None:
+    tf = tensorflow()
+    graph = session.graph
+    if graph.finalized:
+        raise BadInput(
+            where,
+            f"{variable.op.name}: its initializer takes shape "
+            f"{variable.initializer.inputs[1].shape}, the checkpoint holds {list(value.shape)}; "
+            "setting it needs an assign op, and the graph is finalized",
+        )
+    with graph.as_default():
+        holder = tf.compat.v1.placeholder(variable.dtype.base_dtype, value.shape)
+        if hasattr(variable, "handle"):
+            assign = tf.raw_ops.AssignVariableOp(resource=variable.handle, value=holder)
+        else:
+            assign = tf.compat.v1.assign(variable, holder, validate_shape=False)
+    run(session, where, assign, {holder: value})
+
+
+def initialize_in_order(session, targets, reads: dict[str, set[str]], where, feeds=None) -> None:
     """Run the initializers of `reads`' targets, each after those of the targets it reads.
 
-    Targets read but not in `reads` must already hold their values. One run per level of
-    dependency: nearly always a single run.
+    Targets read but not in `reads` must already hold their values (`feeds`: their values for
+    their initial-value tensors). One run per level of dependency: nearly always one run.
     """
     for level in _levels({name: read & set(reads) for name, read in reads.items()}):
-        session.run([v.initializer for name in level for v in targets[name].variables])
+        initializers = [v.initializer for name in level for v in targets[name].variables]
+        run(session, where, initializers, feeds or None)
 
 
 def _levels(depends: dict[str, set[str]]) -> list[list[str]]:

@@ -33,6 +33,7 @@ class BuiltGraph:
     undefined_shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)
     saver_def: object = None  # from a .meta, when it has one
     messages: list[str] = field(default_factory=list)  # warnings, log lines, prints of the .py
+    sources: list[str] = field(default_factory=list)  # the user's modules the .py imported
 
 
 def build_new_graph(path: str | os.PathLike, shape_for: ShapeFor | None = None) -> BuiltGraph:
@@ -59,6 +60,7 @@ def _build_from_python(file: Path, shape_for: ShapeFor) -> BuiltGraph:
     tf.compat.v1.disable_eager_execution()
     built = BuiltGraph(graph=tf.Graph(), kind="python")
     getter = _shape_filling_getter(tf, shape_for, built.undefined_shapes)
+    modules_before = set(sys.modules)
     sys.path.insert(0, str(file.parent.resolve()))
     try:
         with built.graph.as_default(), collected(built.messages):
@@ -77,7 +79,37 @@ def _build_from_python(file: Path, shape_for: ShapeFor) -> BuiltGraph:
         op.type in ("VariableV2", "VarHandleOp") for op in built.graph.get_operations()
     ):
         raise BadInput(file, "built a graph with no variables: nothing to restore into")
+    built.sources = user_sources(file, modules_before)
     return built
+
+
+def user_sources(file: Path, modules_before: set[str]) -> list[str]:
+    """The Python files, other than `file`, whose code built the graph: modules imported while
+    it ran, and modules of its own directory tree, leaving out the standard library and
+    installed packages. A plan records their fingerprints: a layer swapped in `model.py` changes
+    the graph as surely as an edit of `new_graph.py`."""
+    project = file.parent.resolve()
+    installed = {Path(p).resolve() for p in _installed_roots()}
+    found = set()
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path or not path.endswith(".py"):
+            continue
+        resolved = Path(path).resolve()
+        if resolved == file.resolve() or any(root in resolved.parents for root in installed):
+            continue
+        if name not in modules_before or project in resolved.parents:
+            found.add(str(resolved))
+    return sorted(found)
+
+
+def _installed_roots() -> set[str]:
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    roots = {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"]}
+    return roots | set(site.getsitepackages()) | {site.getusersitepackages()}
 
 
 def variable_objects(graph) -> dict:

@@ -157,6 +157,7 @@ class Provenance:
     checkpoint_index: FileFingerprint | None  # the bundle's .index (or the h5); None: .meta alone
     new_graph: FileFingerprint
     new_graph_kind: str  # "python" or "meta" (TF1 graphs), "keras" or "module" (build_model())
+    new_graph_sources: tuple[FileFingerprint, ...] = ()  # the user's modules new_graph.py imports
     old_kind: str = "tf1_meta"  # see graphdiff.formats.base.OLD_KINDS
     old_model: FileFingerprint | None = None  # --old-model: the .py that built the old model
 
@@ -231,6 +232,9 @@ def from_json(document: dict) -> Plan:
             checkpoint_index=_maybe(FileFingerprint, prov["checkpoint_index"]),
             new_graph=FileFingerprint(**prov["new_graph"]),
             new_graph_kind=prov["new_graph_kind"],
+            new_graph_sources=tuple(
+                FileFingerprint(**item) for item in prov.get("new_graph_sources", ())
+            ),
             old_kind=prov.get("old_kind", "tf1_meta"),
             old_model=_maybe(FileFingerprint, prov.get("old_model")),
         ),

@@ -79,6 +79,8 @@ def _map_paths(document: dict, change) -> None:
     for key in _PROVENANCE_PATHS:
         if provenance.get(key) is not None:
             provenance[key]["path"] = change(provenance[key]["path"])
+    for source in provenance.get("new_graph_sources", ()):
+        source["path"] = change(source["path"])
     provenance["checkpoint_prefix"] = change(provenance["checkpoint_prefix"])
     document["output_prefix"] = change(document["output_prefix"])
     if document["options"].get("rules_file"):

@@ -50,6 +50,8 @@ class _Loaded:
     undefined: dict  # new variable -> shape proposed at build time (None: none could be)
     shape_sources: dict  # new variable -> the checkpoint key that proposed its shape
     partitions: dict  # full name -> Partitioned, for the new graph's partitioned variables
+    sources: list[str]  # the user's modules the new graph's .py imported
+    initial_shapes: dict  # new variable of unknown static shape -> its initial value's shape
 
 
 def make_plan(
@@ -160,7 +162,16 @@ def _load(old, new_graph, checkpoint, old_model, rules: UserRules, messages, opt
         allowed=_allowed_transforms(options),
         counted=source.counted | new.counted,
     )
-    return _Loaded(context, source, new.kind, new.undefined_shapes, shape_sources, new.partitions)
+    return _Loaded(
+        context,
+        source,
+        new.kind,
+        new.undefined_shapes,
+        shape_sources,
+        new.partitions,
+        new.sources,
+        new.initial_shapes,
+    )
 
 
 def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> None:
@@ -208,6 +219,8 @@ def _entry(context: MatchContext, assignments: Assignments, loaded: _Loaded, nam
     reason, candidates = assignments.refused.get(name, (_no_counterpart(role), ()))
     if loaded.source.graph_note and role.kind == "model":
         reason += f" ({loaded.source.graph_note})"
+    if (shape is None or None in shape) and resolution is None:
+        shape = loaded.initial_shapes.get(name, shape)
     if (shape is None or None in shape) and resolution is None:
         reason += "; its shape is left undefined and nothing in the checkpoint gives it"
         shape = None
@@ -290,6 +303,7 @@ def _provenance(new_graph, loaded: _Loaded) -> Provenance:
         new_graph_kind=loaded.new_kind,
         old_kind=source.kind,
         old_model=_fingerprint(source.model_file),
+        new_graph_sources=tuple(FileFingerprint(path, sha256_of(path)) for path in loaded.sources),
     )
 
 

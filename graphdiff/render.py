@@ -1,237 +1,209 @@
-"""Draw a plan's scope-level diff with Graphviz: checkpoint scopes on the left, new graph right.
+"""Draw a plan with Graphviz: checkpoint scopes on the left, the new graph's on the right.
 
-Takes a Plan and nothing else (the matching is never re-run) and writes .svg, .png, .pdf, or
-the DOT source (.dot). Nodes are scopes, not variables, so that a net with thousands of
-variables still draws as its structure. graphviz is imported inside the functions that use it
-so that `graphdiff --help` stays fast.
+In: a Plan (and, for data-flow edges, the graphs its provenance names; see flow.py). Out: an
+.svg, .png, .pdf or the DOT source (.dot), chosen by the file's extension. The matching is
+never re-run: diffview.py decides the boxes and rows, this module only draws them (labels in
+render_labels.py). graphviz is imported where it is used, so `graphdiff --help` stays fast.
 
-    render_plan(plan, "diff.svg")  # -> Path("diff.svg")
+Each row of the view is one rank, so a kept scope faces its counterpart and a rename is a
+level arrow; each column keeps its order through invisible edges, and data flows downwards.
+
+    render_plan(plan, "diff.svg", focus="block3", on_note=print)  # -> Path("diff.svg")
 """
 
 from __future__ import annotations
 
-import html
 import os
 import pathlib
+import shutil
+import subprocess
 import uuid
-from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from graphdiff.diffview import View, build_view
 from graphdiff.errors import BadInput
-from graphdiff.plan import RESTORE, Plan, Rule, ScopeSummary
-from graphdiff.scopes import ROOT, scope_of
-
-if TYPE_CHECKING:
-    import graphviz
+from graphdiff.plan import Plan
+from graphdiff.render_labels import (
+    FONT,
+    box_attrs,
+    notes_label,
+    side_label,
+    title_label,
+)
+from graphdiff.scopetree import ROOT, build_trees
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
-FONT = "Helvetica,Arial,sans-serif"
-SIDES = {"old": "checkpoint (old)", "new": "new graph"}
-
-# Okabe & Ito's palette stays distinct under the common colour-vision deficiencies; the line
-# style repeats the status so that a grey print still tells new from removed.
-STATUS_STYLE = {
-    "shared": {"fillcolor": "#56B4E9", "style": "rounded,filled"},
-    "partial": {"fillcolor": "#E69F00", "style": "rounded,filled"},
-    "new": {"fillcolor": "#009E73", "style": "rounded,filled,bold"},
-    "removed": {"fillcolor": "#D55E00", "style": "rounded,filled,dashed"},
-}
-RESOLVED_STYLE = {"color": "#CC79A7", "penwidth": "3", "peripheries": "2"}
-LEGEND = (
-    ("shared", "shared: restored from the checkpoint"),
-    ("partial", "partial: some restored, some initialized"),
-    ("new", "new: initialized"),
-    ("removed", "removed: its keys stay unused"),
+INSTALL = (
+    "install graphviz (apt-get install graphviz, brew install graphviz or conda install graphviz)"
 )
-SAME_EDGE = {"color": "#999999"}
-RENAMED_EDGE = {"color": "#0072B2", "penwidth": "2", "label": "renamed", "fontcolor": "#0072B2"}
+FLOW_EDGE = {"color": "#555555", "arrowsize": "0.6"}
+SAME_EDGE = {"color": "#8C8C8C", "penwidth": "1.5"}
+RENAMED_EDGE = {"color": "#0072B2", "penwidth": "2.5", "label": "renamed", "fontcolor": "#0072B2"}
+
+Note = Callable[[str], None]
 
 
-def render_plan(plan: Plan, path: str | os.PathLike) -> pathlib.Path:
-    """Write the diff picture of `plan` to `path`; the extension picks the format.
+def render_plan(
+    plan: Plan,
+    path: str | os.PathLike,
+    *,
+    depth: int | None = None,
+    focus: str | None = None,
+    flow: bool = True,
+    on_note: Note | None = None,
+) -> pathlib.Path:
+    """Draw `plan` into `path`; return the path written.
 
-    Raises BadInput for an unknown extension, a missing directory or a missing `dot` program;
-    then nothing is written. The file appears whole or not at all (temp file + os.replace).
+    depth: scope levels to draw below the top (or the focus); focus: a scope to open, on
+    either side. flow: read the graphs the plan names for data-flow edges (when one cannot
+    be read, `on_note` hears one line why). Without the `dot` program, the DOT source is
+    written beside `path` (`diff.svg` -> `diff.dot`), `on_note` says how to install
+    graphviz, and that path is returned. BadInput for an unknown extension, a missing or
+    unwritable directory, a depth below 1 or a focus that names no scope: nothing written.
     """
+    note = on_note or (lambda text: None)
     target = pathlib.Path(path)
     fmt = _check_target(target)
-    graph = diff_graph(plan)
-    data = graph.source.encode() if fmt == "dot" else _run_dot(graph, fmt, target)
+    trees = build_trees(plan)
+    view = build_view(plan, depth=depth, focus=focus, trees=trees)  # refuses bad input early
+    edges: dict[str, set] = {}
+    if flow:
+        view, edges = _with_flow(plan, trees, depth, focus, note)
+    graph = diff_graph(view, edges)
+    data, fault = (graph.source.encode(), None) if fmt == "dot" else _run_dot(graph, fmt)
+    if fault:
+        target, data = target.with_suffix(".dot"), graph.source.encode()
+        note(
+            f"{fault}: wrote the DOT source {target}"
+            + ("" if "failed" in fault else f"; {INSTALL}")
+        )
     _write_atomically(target, data)
     return target
 
 
-def diff_graph(plan: Plan) -> graphviz.Digraph:
-    """The diff as a graphviz.Digraph (DOT source only; `dot` is not run here)."""
+def _with_flow(plan, trees, depth, focus, note: Note) -> tuple[View, dict[str, set]]:
+    """The view with siblings in data-flow order, and the data-flow edges between its boxes."""
+    from graphdiff.flow import read_flows
+
+    flows = read_flows(plan)
+    if flows.note:
+        note(flows.note)
+    readable = {side: f for side, f in flows.sides.items() if f is not None}
+    orders = {side: f.sibling_order(trees.tree(side)) for side, f in readable.items()}
+    view = build_view(plan, depth=depth, focus=focus, orders=orders, trees=trees)
+    return view, {side: _box_edges(view, side, f) for side, f in readable.items()}
+
+
+def _box_edges(view: View, side: str, flow) -> set:
+    units, roots = {}, frozenset()
+    for box in view.boxes(side):
+        if box.key == ROOT and box.whole:
+            return set()  # one box holds the whole side
+        if box.key == ROOT:
+            roots = frozenset(i.name for i in box.items)
+        units.update((start, box.id) for start in (box.starts if box.whole else box.scopes))
+    return flow.edges(units, roots)
+
+
+def diff_graph(view: View, edges: dict[str, set] | None = None):
+    """The view as a graphviz.Digraph (DOT source only; `dot` is not run here)."""
     import graphviz
 
     graph = graphviz.Digraph(
         "graphdiff",
-        graph_attr={"rankdir": "LR", "newrank": "true", "ranksep": "1.2", "nodesep": "0.2"},
-        node_attr={"shape": "box", "fontname": FONT, "fontsize": "11", "margin": "0.15,0.06"},
-        edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7"},
+        graph_attr={"rankdir": "TB", "newrank": "true", "nodesep": "0.6", "ranksep": "0.25"},
+        node_attr={"shape": "box", "fontname": FONT, "fontsize": "11", "margin": "0.12,0.05"},
+        edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7"},
     )
-    graph.attr(fontname=FONT, labelloc="t", label=_title(plan))
-    old_nodes, new_nodes = _side_scopes(plan.scopes, "old"), _side_scopes(plan.scopes, "new")
-    old_ids = _add_side(graph, "old", old_nodes, Counter())
-    new_ids = _add_side(graph, "new", new_nodes, _resolved_counts(plan, new_nodes))
-    _add_links(graph, plan.scopes, old_ids, new_ids)
-    anchor = next(iter(new_ids.values()), None) or next(iter(old_ids.values()), None)
-    _add_legend(graph, anchor)
-    _add_rules_note(graph, plan.rules, anchor)
+    graph.attr(fontname=FONT, labelloc="t", label=title_label(view))
+    edges = edges or {}
+    for side in ("old", "new"):
+        _add_column(graph, view, side, edges.get(side, set()))
+    for n, row in enumerate(view.rows):
+        with graph.subgraph(name=f"row{n}") as rank:
+            rank.attr(rank="same")
+            for box in (row.old, row.new):
+                if box is not None:
+                    rank.node(_node(box.id))
+    _add_links(graph, view)
+    _add_notes(graph, view)
     return graph
 
 
-def _title(plan: Plan) -> str:
-    """Totals, so the picture says how much was kept before one reads it.
-
-    The scopes count model variables only; optimizer state follows them and is counted apart.
-    """
-    model = [e for e in plan.variables if e.role == "model"]
-    restored = sum(e.action == RESTORE for e in model)
-    state = [e for e in plan.variables if e.role != "model"]
-    lines = [f"model variables: {restored} restored, {len(model) - restored} initialized"]
-    if state:
-        state_restored = sum(e.action == RESTORE for e in state)
-        lines.append(
-            f"optimizer state and step: {state_restored} restored, "
-            f"{len(state) - state_restored} initialized"
-        )
-    lines.append(f"{len(plan.unused)} checkpoint keys unused")
-    return _label(f"{_old_label(plan)}  \u2192  {plan.provenance.new_graph.path}", lines)
+def _node(box_id: str) -> str:
+    """A DOT name for a box: quoted by graphviz, free of ':' (a port separator in edges)."""
+    return box_id.replace(":", "\u2236", 1)
 
 
-def _old_label(plan: Plan) -> str:
-    """The old side as a person knows it: its graph file, else where its values are."""
-    provenance = plan.provenance
-    return provenance.old_meta.path if provenance.old_meta else provenance.checkpoint_prefix
-
-
-def _side_scopes(scopes: tuple[ScopeSummary, ...], side: str) -> dict[str, ScopeSummary]:
-    """One summary per scope name on this side, sorted so that linked pairs face each other.
-
-    A name can have several summaries (old 'A' restored into 'A' and 'tower/A', or with some
-    keys unused): their counts add up, and mixed statuses make the scope 'partial'.
-    """
-    merged: dict[str, ScopeSummary] = {}
-    for scope in scopes:
-        name = scope.old if side == "old" else scope.new
-        seen = merged.get(name)
-        if name is not None:
-            merged[name] = scope if seen is None else _merge(seen, scope)
-    partner = {s.old: s.new for s in scopes if s.old and s.new} if side == "old" else {}
-    return dict(sorted(merged.items(), key=lambda item: (partner.get(item[0], item[0]), item[0])))
-
-
-def _merge(one: ScopeSummary, other: ScopeSummary) -> ScopeSummary:
-    status = one.status if one.status == other.status else "partial"
-    return ScopeSummary(
-        status,
-        one.old,
-        one.new,
-        one.restored + other.restored,
-        one.initialized + other.initialized,
-        one.unused + other.unused,
-    )
-
-
-def _resolved_counts(plan: Plan, drawn: dict[str, ScopeSummary]) -> Counter:
-    """How many shapes came from the checkpoint, per drawn new scope."""
-    counts = Counter(
-        _drawn_scope(scope_of(e.name), drawn) for e in plan.variables if e.shape_resolution
-    )
-    counts.pop(None, None)
-    return counts
-
-
-def _drawn_scope(scope: str, drawn: dict) -> str | None:
-    """The scope itself or its nearest drawn ancestor: summaries collapse uniform subtrees."""
-    while scope not in drawn and scope != ROOT:
-        scope = scope_of(scope)
-    return scope if scope in drawn else None
-
-
-def _add_side(graph, side: str, scopes: dict[str, ScopeSummary], resolved: Counter) -> dict:
-    """One cluster holding one column of scopes, so that old and new face each other."""
-    ids = {}
+def _add_column(graph, view: View, side: str, flow_edges: set) -> None:
+    """One cluster a side, its boxes in the rows' order."""
     with graph.subgraph(name=f"cluster_{side}") as cluster:
-        cluster.attr(label=f"<<B>{SIDES[side]}</B>>", rank="same", style="rounded", color="#BBBBBB")
-        for index, (name, scope) in enumerate(scopes.items()):
-            ids[name] = f"{side}{index}"  # DOT names free of ':' (a port separator in edges)
-            cluster.node(ids[name], **_node_attrs(scope, side, name, resolved[name]))
-    return ids
+        cluster.attr(label=side_label(view, side), style="rounded", color="#BBBBBB")
+        boxes = view.boxes(side)
+        width = max((b.counts.restored.params + _other(b).params for b in boxes), default=0)
+        for box in boxes:
+            cluster.node(_node(box.id), group=side, **box_attrs(box, width, view))
+        if not boxes:
+            cluster.node(f"{side}_empty", label="nothing", shape="plaintext", fontcolor="#777777")
+    _add_flow(graph, view, side, flow_edges)
 
 
-def _node_attrs(scope: ScopeSummary, side: str, name: str, resolved: int) -> dict[str, str]:
-    """Colour by status; the counts that matter on this side; a double border if resolved."""
+def _add_flow(graph, view: View, side: str, flow_edges: set) -> None:
+    """Each box joined to the next one down (the data-flow edge when there is one, else an
+    invisible one), so that the column keeps its order; other data-flow edges left free."""
     import graphviz
 
-    other = ("unused", scope.unused) if side == "old" else ("initialized", scope.initialized)
-    lines = [f"{count} {word}" for word, count in (("restored", scope.restored), other) if count]
-    attrs = {"id": graphviz.escape(f"{side}:{name}"), "class": scope.status}
-    attrs.update(STATUS_STYLE.get(scope.status, {"style": "rounded"}))
-    if resolved:
-        lines.append(f"{resolved} shape{'s' if resolved > 1 else ''} from checkpoint")
-        attrs.update(RESOLVED_STYLE, **{"class": f"{scope.status} shape-resolved"})
-    attrs["label"] = _label(name, lines)
-    return attrs
+    rows = {b.id: n for n, r in enumerate(view.rows) if (b := getattr(r, side))}
+    boxes = view.boxes(side)
+    pairs = list(zip(boxes, boxes[1:], strict=False))
+    for before, after in pairs:
+        edge = (before.id, after.id)
+        style = {"id": graphviz.escape("flow:{}->{}".format(*edge)), **FLOW_EDGE}
+        graph.edge(
+            _node(before.id),
+            _node(after.id),
+            minlen=str(rows[after.id] - rows[before.id]),
+            weight="10",
+            **(style if edge in flow_edges else {"style": "invis"}),
+        )
+    for a, b in sorted(flow_edges - {(x.id, y.id) for x, y in pairs}):
+        edge_id = graphviz.escape(f"flow:{a}->{b}")
+        graph.edge(_node(a), _node(b), constraint="false", id=edge_id, **FLOW_EDGE)
 
 
-def _label(name: str, lines: list[str], left: bool = False) -> str:
-    """An HTML-like label: the name in bold, details smaller below (escaped: names are data)."""
-    if left:  # a <BR ALIGN="LEFT"/> left-aligns the line before it
-        br = '<BR ALIGN="LEFT"/>'
-        details = br + "".join(f"{_text(line)}{br}" for line in lines)
-    else:
-        details = "".join(f"<BR/>{_text(line)}" for line in lines)
-    small = f'<FONT POINT-SIZE="9">{details}</FONT>' if lines else ""
-    return f"<<B>{_text(name)}</B>{small}>"
+def _other(box):
+    return box.counts.unused if box.side == "old" else box.counts.initialized
 
 
-def _text(value: str) -> str:
-    """Escape for an HTML-like label; dot still expands escapes like \\N there, so double '\\'."""
-    return html.escape(value).replace("\\", "\\\\")
-
-
-def _add_links(graph, scopes, old_ids: dict, new_ids: dict) -> None:
-    """Join the two halves of every shared scope; a rename is drawn loud, a same name quiet."""
+def _add_links(graph, view: View) -> None:
+    """Old box -> new box for every pair with restores; a rename drawn loud, a same name quiet."""
     import graphviz
 
-    links = dict.fromkeys((s.old, s.new) for s in scopes if s.old in old_ids and s.new in new_ids)
-    for old, new in links:
-        style = SAME_EDGE if old == new else RENAMED_EDGE
-        edge_id = graphviz.escape(f"link:{old}->{new}")
-        graph.edge(old_ids[old], new_ids[new], id=edge_id, **style)
-    if not links and old_ids and new_ids:  # keep "old" left of "new" with nothing shared
-        graph.edge(next(iter(old_ids.values())), next(iter(new_ids.values())), style="invis")
+    for link in view.links:
+        style = RENAMED_EDGE if link.renamed else SAME_EDGE
+        edge_id = graphviz.escape(f"link:{link.old}->{link.new}")
+        tooltip = f"{link.count} restored: {link.old} \u2192 {link.new}"
+        graph.edge(
+            _node(f"old:{link.old}"),
+            _node(f"new:{link.new}"),
+            id=edge_id,
+            tooltip=tooltip,
+            constraint="false",
+            **style,
+        )
 
 
-def _add_legend(graph, anchor: str | None) -> None:
-    """Sample nodes drawn with the very styles of the diff, in a column right of the diff."""
-    with graph.subgraph(name="cluster_legend") as legend:
-        legend.attr(label="<<B>legend</B>>", style="rounded", color="#BBBBBB", rank="same")
-        legend.attr("node", fontsize="9", margin="0.1,0.03", height="0.3")
-        for status, text in LEGEND:
-            legend.node(f"legend_{status}", label=text, **STATUS_STYLE[status])
-        resolved = {"style": "rounded,filled", "fillcolor": "white", **RESOLVED_STYLE}
-        legend.node("legend_resolved", label="shape taken from the checkpoint", **resolved)
-    if anchor:  # an invisible edge puts the legend's column after the anchor's
-        graph.edge(anchor, "legend_shared", style="invis")
-
-
-def _add_rules_note(graph, rules: tuple[Rule, ...], anchor: str | None) -> None:
-    """List the rename rules in force, since they explain every 'renamed' arrow."""
-    if not rules:
+def _add_notes(graph, view: View) -> None:
+    """Unused keys and rename rules, in one node below both columns."""
+    label = notes_label(view)
+    if label is None:
         return
-    lines = [
-        f"{r.kind}: {r.old or ROOT} \u2192 {r.new or ROOT}"
-        f" ({r.origin}, {r.support} variable{'s' if r.support != 1 else ''})"
-        for r in rules
-    ]
-    label = _label("rename rules", lines, left=True)
-    graph.node("rules", label=label, shape="note", style="filled", fillcolor="#F2F2F2")
-    if anchor:
-        graph.edge(anchor, "rules", style="invis")
+    graph.node("notes", label=label, shape="plaintext", margin="0")
+    for box in view.boxes("old")[-1:] + view.boxes("new")[-1:]:  # below, pulling no column
+        graph.edge(_node(box.id), "notes", style="invis", weight="0")
+
+
+# --- files ------------------------------------------------------------------------------------
 
 
 def _check_target(target: pathlib.Path) -> str:
@@ -241,23 +213,33 @@ def _check_target(target: pathlib.Path) -> str:
         raise BadInput(
             target, f"cannot render to '{suffix or target.name}': use .svg, .png, .pdf or .dot"
         )
-    if not target.parent.is_dir():
-        raise BadInput(target, f"the directory {target.parent} does not exist")
-    if target.is_dir():
-        raise BadInput(target, "is a directory; give a file name")
+    try:
+        if target.parent.exists() and not target.parent.is_dir():
+            raise BadInput(target, f"{target.parent} is a file, not a directory")
+        if not target.parent.is_dir():
+            raise BadInput(target, f"the directory {target.parent} does not exist")
+        if target.is_dir():
+            raise BadInput(target, "is a directory; give a file name")
+    except OSError as error:  # a name too long, a loop of links
+        raise BadInput(target, f"cannot be written: {error.strerror or error}") from None
     return suffix[1:]
 
 
-def _run_dot(graph, fmt: str, target: pathlib.Path) -> bytes:
-    """The rendered bytes; a missing `dot` is the user's to fix, so say how."""
-    import graphviz
-
+def _run_dot(graph, fmt: str) -> tuple[bytes | None, str | None]:
+    """(the rendered bytes, None), or (None, why not) when `dot` is missing or fails."""
+    dot = shutil.which("dot")
+    if dot is None:
+        return None, "the `dot` program is not installed"
     try:
-        return graph.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        raise BadInput(
-            target, "the `dot` program is not installed (apt-get install graphviz)"
-        ) from None
+        done = subprocess.run(
+            [dot, f"-T{fmt}"], input=graph.source.encode(), capture_output=True, check=False
+        )
+    except OSError as error:
+        return None, f"`dot` could not run ({error.strerror or error})"
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        return None, f"`dot` failed ({lines[0] if lines else f'exit status {done.returncode}'})"
+    return done.stdout, None
 
 
 def _write_atomically(target: pathlib.Path, data: bytes) -> None:
@@ -267,6 +249,9 @@ def _write_atomically(target: pathlib.Path, data: bytes) -> None:
         with open(temp, "xb") as out:  # not mkstemp: keep the umask's permissions
             out.write(data)
         os.replace(temp, target)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise BadInput(target, f"cannot be written: {error.strerror or error}") from None
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

@@ -35,6 +35,13 @@ def absolute(path) -> str:
     return os.fspath(path) if is_remote(path) else os.path.abspath(_local(path))
 
 
+def same_path(a, b) -> bool:
+    """The two paths name one file, symbolic links followed (remote: the same text)."""
+    if is_remote(a) or is_remote(b):
+        return os.fspath(a) == os.fspath(b)
+    return os.path.realpath(_local(a)) == os.path.realpath(_local(b))
+
+
 def join(directory: str, name: str) -> str:
     return (
         posixpath.join(directory, name) if is_remote(directory) else os.path.join(directory, name)

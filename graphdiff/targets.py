@@ -180,8 +180,17 @@ def _offset_and_shape(extent: slicing.Extent) -> tuple[tuple[int, ...], tuple[in
 
 def _parts_difference(planned: list, actual: list) -> str:
     if len(planned) != len(actual):
-        return f"{len(planned) or 'no'} parts in the plan, {len(actual) or 'no'} in the new graph"
+        return (
+            f"{_partitioned(len(planned))} in the plan, "
+            f"{_partitioned(len(actual))} in the new graph"
+        )
     return "its parts' names or offsets in the plan differ from the new graph's"
+
+
+def _partitioned(parts: int) -> str:
+    if not parts:
+        return "not partitioned"
+    return f"partitioned in {parts} part{'s' if parts > 1 else ''}"
 
 
 def check_sources(entries, targets: dict[str, Target], specs: dict, where, ckpt) -> None:

@@ -31,15 +31,19 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_python(*args, cwd=None, timeout=300, env=None) -> subprocess.CompletedProcess:
+def run_python(*args, cwd=None, timeout=300, env=None, path=None) -> subprocess.CompletedProcess:
     """`python ARGS...` in a subprocess (stdin closed), with output captured as text.
 
-    `env` adds variables to the user-like environment of `cli_env()`.
+    `env` adds variables to the user-like environment of `cli_env()`; `path` is the
+    subprocess's PATH instead of ours (say, a directory without `dot`).
     """
+    environment = {**cli_env(), **(env or {})}
+    if path is not None:
+        environment["PATH"] = str(path)
     return subprocess.run(
         [sys.executable, *map(str, args)],
         cwd=cwd,
-        env={**cli_env(), **(env or {})},
+        env=environment,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -55,8 +59,8 @@ def run_cli():
     >>> result.returncode, result.stdout, result.stderr.splitlines()  # doctest: +SKIP
     """
 
-    def run(*args, cwd=None) -> subprocess.CompletedProcess:
-        return run_python("-m", "graphdiff", *args, cwd=cwd)
+    def run(*args, cwd=None, path=None) -> subprocess.CompletedProcess:
+        return run_python("-m", "graphdiff", *args, cwd=cwd, path=path)
 
     return run
 
@@ -101,6 +105,15 @@ def seed_plan(seed_plan_run) -> Path:
 def seed_plan_document(seed_plan) -> dict:
     """A fresh, editable copy of the seed plan's JSON document."""
     return json.loads(seed_plan.read_text())
+
+
+@pytest.fixture(scope="session")
+def resnet_plans(tmp_path_factory):
+    """tf_slim resnet_v1_50 with Adam planned against resnet_v1_101, a move and two towers
+    (tests/resnet_plans.py): `resnet_plans.path("deeper")`, each made once, on first use."""
+    from resnet_plans import ResnetPlans
+
+    return ResnetPlans(tmp_path_factory.mktemp("resnet"))
 
 
 @pytest.fixture(scope="session")

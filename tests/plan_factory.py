@@ -79,7 +79,12 @@ def initialized(name, shape=(4,), reason="no counterpart in the checkpoint") -> 
 
 
 def unused_key(key, shape=(4,)) -> UnusedKey:
-    return UnusedKey(key=key, dtype="float32", shape=shape, reason="no variable of the new graph")
+    return UnusedKey(
+        key=key,
+        dtype="float32",
+        shape=shape,
+        reason="removed: no variable of the new graph matches it",
+    )
 
 
 def sample_plan() -> Plan:

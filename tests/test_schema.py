@@ -34,11 +34,12 @@ def test_valid_examples_pass_and_round_trip(path):
 
 def with_later_fields(document: dict) -> dict:
     """A plan written before later fields existed, as graphdiff reads it: no rules file, no
-    --cast or --grow, the old side a TF1 .meta, no --old-model, nothing stored elsewhere, no
-    transforms."""
+    --cast or --grow, no modules of the new graph's, the old side a TF1 .meta, no --old-model,
+    nothing stored elsewhere, no transforms."""
     document = json.loads(json.dumps(document))
     for option, default in (("rules_file", None), ("cast", False), ("grow", False)):
         document["options"].setdefault(option, default)
+    document["provenance"].setdefault("new_graph_sources", [])
     document["provenance"].setdefault("old_kind", "tf1_meta")
     document["provenance"].setdefault("old_model", None)
     for entry in document["variables"]:

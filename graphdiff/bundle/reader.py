@@ -2,8 +2,7 @@
 
 The index is parsed here (`table.read_table` + `BundleEntryProto`), so that a tensor's bytes
 can be located in its `.data-*` shard and carried over as they are, their crc32c checked on
-the way. Decoding a value (`BundleReader.array`) goes through TensorFlow's own checkpoint
-reader, which assembles sliced tensors and knows every dtype.
+the way, or decoded into numpy (`BundleReader.array`), slices put together.
 """
 
 from __future__ import annotations
@@ -11,6 +10,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 from graphdiff import storage
 from graphdiff.bundle import slices as slicing
@@ -68,7 +69,6 @@ class BundleReader:
             entry = tensor_bundle_pb2.BundleEntryProto()
             entry.ParseFromString(value)
             self._entries[key] = entry
-        self._tf_reader = None
 
     def names(self) -> Iterator[str]:
         """The tensors' names (slice keys left out: they belong to their full tensor)."""
@@ -143,19 +143,59 @@ class BundleReader:
         except OSError as error:
             raise BadInput(path, f"cannot be read: {error.strerror or error}") from None
 
-    def array(self, key: str):
-        """The whole value of tensor `key` as numpy, slices assembled, by TensorFlow's reader."""
-        tf = tensorflow()
-        if self._tf_reader is None:
-            self._tf_reader = tf.compat.v1.train.NewCheckpointReader(self.prefix)
-        try:
-            return self._tf_reader.get_tensor(key)
-        except Exception as error:  # OpError on a bad checksum, IndexError when truncated
-            text = str(error).strip()
-            first = text.splitlines()[0] if text else type(error).__name__
+    def array(self, key: str) -> np.ndarray:
+        """The whole value of tensor `key` as numpy, its slices put together, crc32c checked.
+
+        Decoded here rather than by TensorFlow's reader, which cannot assemble slices of
+        float16, string or unsigned tensors. Memory: the tensor, once.
+        """
+        entry = self.entry(key)
+        dtype = tensorflow().dtypes.as_dtype(entry.dtype)
+        shape = tuple(d.size for d in entry.shape.dim)
+        if not entry.slices:
+            return self._decode(entry, key, dtype, shape)
+        whole = np.empty(shape, object if dtype.name == "string" else dtype.as_numpy_dtype)
+        for piece in self.stored_slices(key):
+            region = slicing.region(piece.extent, shape)
+            part_shape = tuple(s.stop - s.start for s in region)
+            whole[region] = self._decode(piece.entry, key, dtype, part_shape)
+        return whole
+
+    def _decode(self, entry, key: str, dtype, shape: tuple[int, ...]) -> np.ndarray:
+        if dtype.name == "string":
+            data = b"".join(bytes(chunk) for chunk in self.chunks(entry, key))
+            return _strings(data, shape, self.data_file(entry), key)
+        if dtype.name in ("variant", "resource"):
+            raise BadInput(self.data_file(entry), f"tensor {key!r}: {dtype.name} cannot be copied")
+        numpy_dtype = np.dtype(dtype.as_numpy_dtype)
+        expected = int(np.prod(shape, dtype=np.int64)) * numpy_dtype.itemsize
+        if entry.size != expected:
             raise BadInput(
-                f"{self.prefix}.data-*", f"tensor {key!r} cannot be read: {first}"
-            ) from None
+                self.data_file(entry),
+                f"tensor {key!r} cannot be read: {entry.size} bytes stored for {expected}",
+            )
+        out, position = np.empty(expected, np.uint8), 0
+        for chunk in self.chunks(entry, key):
+            out[position : position + len(chunk)] = chunk
+            position += len(chunk)
+        return out.view(numpy_dtype).reshape(shape)
+
+
+def _strings(data: bytes, shape, path: str, key: str) -> np.ndarray:
+    """A string tensor from its stored layout: varint lengths, a checksum, then the bytes."""
+    count = int(np.prod(shape, dtype=np.int64))
+    lengths, position = [], 0
+    for _ in range(count):
+        length, position = get_varint(data, position)
+        lengths.append(length)
+    position += 4  # the lengths' checksum, already checked with the rest
+    items = np.empty(count, object)
+    for i, length in enumerate(lengths):
+        items[i] = data[position : position + length]
+        position += length
+    if position != len(data):
+        raise BadInput(path, f"tensor {key!r} cannot be read: its strings do not fill it")
+    return items.reshape(shape)
 
 
 def string_crc(data: bytes, entry) -> int:

@@ -68,7 +68,8 @@ class BundleWriter:
         entry = self._new_entry(key)
         entry.dtype = dtype_enum
         _set_shape(entry, array.shape)
-        data, crc = _string_bytes(array) if array.dtype == object else _numeric_bytes(array)
+        strings = array.dtype.kind in "OSU"  # objects, or numpy's fixed-width bytes and text
+        data, crc = _string_bytes(array) if strings else _numeric_bytes(array)
         entry.crc32c = mask(crc)
         entry.shard_id, entry.offset = shard, self._sizes[shard]
         entry.size = self._write(shard, (data,))

@@ -74,3 +74,5 @@ class NewModel:
     partitions: dict = field(default_factory=dict)  # full name -> Partitioned (TF1 only)
     messages: list[str] = field(default_factory=list)
     counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
+    sources: list[str] = field(default_factory=list)  # the user's modules the .py imported
+    initial_shapes: dict = field(default_factory=dict)  # unknown static shape -> initial value's

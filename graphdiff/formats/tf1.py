@@ -82,6 +82,26 @@ def tf1_new_model(path: str | os.PathLike, shape_for: ShapeFor) -> NewModel:
     partitions = partitions_of_variables(variable_objects(built.graph).values())
     collapse_partitions(dag, partitions, path)
     kind = NEW_META if built.kind == "meta" else NEW_PYTHON
+    variables = variables_of(dag)
     return NewModel(
-        kind, dag, variables_of(dag), built.undefined_shapes, partitions, built.messages
+        kind,
+        dag,
+        variables,
+        built.undefined_shapes,
+        partitions,
+        built.messages,
+        sources=list(built.sources),
+        initial_shapes=_initial_shapes(built.graph, variables),
     )
+
+
+def _initial_shapes(graph, variables: dict) -> dict:
+    """Shapes a variable's own initial value gives when its static shape is unknown
+    (`validate_shape=False`): initialized, it takes that value, shape and all."""
+    shapes = {}
+    for name, variable in variable_objects(graph).items():
+        if name in variables and not variables[name].fully_defined:
+            initial = getattr(variable, "initial_value", None)
+            if initial is not None and initial.shape.is_fully_defined():
+                shapes[name] = tuple(initial.shape.as_list())
+    return shapes

@@ -1,0 +1,225 @@
+"""Data flow between scopes, from the two graphs a plan names, read only as far as needed.
+
+In: a Plan; its provenance names the old `.meta` and the new graph file with their sha256.
+Out: `Flows`, one `GraphFlow` a side (None when that graph cannot be read) and a one-line
+`note` saying what is missing and why. From a GraphFlow:
+
+- `sibling_order(tree)` orders each scope's child scopes along the data (natural order among
+  scopes the data does not order), so that a picture reads from inputs to outputs;
+- `edges(units)` says which drawn box feeds which: a data path from an op of one box to an op
+  of another that passes through no third box's ops.
+
+Only the forward computation counts (no gradients, optimizer updates, initializers or the
+Saver's ops). The old graph is parsed from its `.meta`; the new graph's `.py` is run, as
+`plan` and `apply` run it, but only when its sha256 is still the plan's. A file that is gone
+or changed, or a missing TensorFlow, leaves that side without edges: never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphdiff.errors import GraphdiffError
+from graphdiff.plan import FileFingerprint, Plan
+from graphdiff.scopetree import ROOT, Scope
+
+_CACHE: dict[tuple[str, str], GraphFlow] = {}
+_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class GraphFlow:
+    """The forward ops of one graph in topological order, each with its data inputs."""
+
+    ops: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def edges(self, units: dict[str, str], root_names: frozenset[str] = frozenset()) -> set:
+        """(a, b) unit pairs with a data path from a to b through ops of no unit.
+
+        `units` maps a scope name to its unit; an op belongs to the unit of its longest scope
+        prefix. `root_names` are variables at the root whose ops (`w`, `w/read`) form the
+        unit of the root scope; other root-level ops belong to none.
+        """
+        found: set[tuple[str, str]] = set()
+        reach: dict[str, frozenset[str]] = {}
+        unit_of: dict[str, str | None] = {}
+        for name, inputs in self.ops:
+            unit = unit_of[name] = _unit(name, units, root_names)
+            sources: set[str] = set()
+            for producer in inputs:
+                owner = unit_of.get(producer)
+                sources.update((owner,) if owner is not None else reach.get(producer, ()))
+            if unit is None:
+                if sources:
+                    reach[name] = frozenset(sources)
+            else:
+                found.update((source, unit) for source in sources if source != unit)
+        return found
+
+    def sibling_order(self, tree: Scope):
+        """An order of child scopes (for boxes.select) that follows the data."""
+        units = {s.name: s.name for s in tree.walk() if s.direct and s.path}
+        roots = frozenset(i.name for i in tree.direct)
+        if tree.direct:
+            units[ROOT] = ROOT
+        after: dict[str, set[str]] = {}
+        for a, b in self.edges(units, roots):
+            pair = _siblings(a, b)
+            if pair:
+                after.setdefault(pair[0], set()).add(pair[1])
+        return lambda scope: _topological(scope.ordered(), after)
+
+
+def _unit(name: str, units: dict[str, str], root_names: frozenset[str]) -> str | None:
+    parts = name.split("/")
+    for end in range(len(parts) - 1, 0, -1):
+        unit = units.get("/".join(parts[:end]))
+        if unit is not None:
+            return unit
+    if parts[0] in root_names:
+        return units.get(ROOT)
+    return None
+
+
+def _siblings(a: str, b: str) -> tuple[str, str] | None:
+    """The children of the deepest common scope on the way to `a` and to `b`, if distinct."""
+    left = [] if a == ROOT else a.split("/")
+    right = [] if b == ROOT else b.split("/")
+    common = 0
+    while common < min(len(left), len(right)) and left[common] == right[common]:
+        common += 1
+    if common == len(left) or common == len(right):
+        return None  # one holds the other: no order between siblings
+    return "/".join(left[: common + 1]), "/".join(right[: common + 1])
+
+
+def _topological(children: list[Scope], after: dict[str, set[str]]) -> list[Scope]:
+    """Kahn's order of `children` along `after`; natural order breaks ties and cycles."""
+    by_name = {c.name: c for c in children}
+    rank = {c.name: n for n, c in enumerate(children)}
+    incoming = {name: 0 for name in by_name}
+    for a in by_name:
+        for b in after.get(a, ()):
+            if b in incoming:
+                incoming[b] += 1
+    ready = [rank[n] for n, k in incoming.items() if k == 0]
+    heapq.heapify(ready)
+    out: list[Scope] = []
+    while len(out) < len(children):
+        if not ready:  # a cycle: take the first one left in natural order
+            heapq.heappush(ready, min(rank[n] for n, k in incoming.items() if k > 0))
+        name = children[heapq.heappop(ready)].name
+        if incoming.pop(name, None) is None:
+            continue
+        out.append(by_name[name])
+        for b in after.get(name, ()):
+            if b in incoming:
+                incoming[b] -= 1
+                if incoming[b] == 0:
+                    heapq.heappush(ready, rank[b])
+    return out
+
+
+@dataclass(frozen=True)
+class Flows:
+    sides: dict[str, GraphFlow | None]
+    note: str | None  # one line when a side has no flow
+
+
+def read_flows(plan: Plan) -> Flows:
+    """The data flow of both graphs the plan names; each side None when it cannot be read."""
+    provenance = plan.provenance
+    sides: dict[str, GraphFlow | None] = {}
+    faults = []
+    old_file = provenance.old_meta or provenance.checkpoint_index
+    for side, fingerprint in (("old", old_file), ("new", provenance.new_graph)):
+        try:
+            sides[side] = _cached(fingerprint, lambda f=fingerprint, s=side: _read(plan, s, f))
+        except (GraphdiffError, ImportError, OSError) as error:
+            sides[side] = None
+            faults.append(" ".join(str(error).split()))
+    note = None
+    if faults:
+        what = "no data-flow edges" if len(faults) == 2 else "data-flow edges on one side only"
+        note = f"{what}: " + "; ".join(faults)
+    return Flows(sides, note)
+
+
+def _cached(fingerprint: FileFingerprint | None, read) -> GraphFlow:
+    if fingerprint is None:
+        raise GraphdiffError("the old side was planned without its checkpoint or graph")
+    path = Path(fingerprint.path)
+    if not path.is_file():
+        raise GraphdiffError(f"{path}: no such file (moved or deleted since the plan was made)")
+    from graphdiff.loading import sha256_of
+
+    if sha256_of(path) != fingerprint.sha256:
+        raise GraphdiffError(f"{path}: changed since the plan was made")
+    key = (str(path.resolve()), fingerprint.sha256)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = read()
+    return _CACHE[key]
+
+
+def _read(plan: Plan, side: str, fingerprint: FileFingerprint) -> GraphFlow:
+    from graphdiff.graph_model import graph_to_dag
+
+    if side == "old" and plan.provenance.old_kind != "tf1_meta":
+        with _quiet():
+            return _forward_ops(_other_old_dag(plan))
+    if side == "new" and plan.provenance.new_graph_kind in ("keras", "module"):
+        from graphdiff.formats.model_target import model_new_model
+
+        with _quiet():
+            return _forward_ops(model_new_model(fingerprint.path).dag)
+    if side == "old":
+        from graphdiff.loading import read_meta_graph
+
+        graph_def = read_meta_graph(fingerprint.path).graph_def
+    else:
+        from graphdiff.new_graph import build_new_graph
+
+        shapes = {e.name: e.shape_resolution.shape for e in plan.variables if e.shape_resolution}
+        with _quiet():  # the user's code and its libraries talk; the picture does not need it
+            graph_def = build_new_graph(fingerprint.path, shapes.get).graph.as_graph_def()
+    return _forward_ops(graph_to_dag(graph_def))
+
+
+def _other_old_dag(plan: Plan):
+    """The old side's DAG through the format boundary (Keras weights, TF2, SavedModel)."""
+    from graphdiff.formats import open_source
+
+    provenance = plan.provenance
+    if provenance.old_kind == "saved_model":
+        return open_source(os.path.dirname(provenance.old_meta.path)).dag
+    old_model = provenance.old_model.path if provenance.old_model else None
+    return open_source(provenance.checkpoint_prefix, old_model=old_model).dag
+
+
+@contextlib.contextmanager
+def _quiet():
+    with open(os.devnull, "w") as sink, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(sink):
+            yield
+
+
+def _forward_ops(dag) -> GraphFlow:
+    import networkx as nx
+
+    from graphdiff.match.alignment import forward_graph
+
+    nodes = forward_graph(dag).nodes
+    forward = dag.subgraph(nodes)
+    ops = []
+    for name in nx.lexicographical_topological_sort(forward):
+        inputs = tuple(dict.fromkeys(p for p, _ in dag.nodes[name]["inputs"] if p in nodes))
+        ops.append((name, inputs))
+    return GraphFlow(tuple(ops))

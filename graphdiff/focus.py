@@ -1,0 +1,70 @@
+"""--focus: the scope a view opens on each side.
+
+In: the two scope trees (scopetree.Trees) and the text given to --focus: a scope's full name,
+or its last parts (`block3` for `resnet_v1_101/block3`). Out: the scope each side opens;
+a side that has no such scope opens the smallest scope holding everything linked to the
+other side's. BadInput when it names no scope, names several, or names a variable.
+"""
+
+from __future__ import annotations
+
+import os
+
+from graphdiff.errors import BadInput
+from graphdiff.scopetree import ROOT, Scope, Trees, natural_key, split_name
+
+SIDES = ("old", "new")
+
+
+def focus_tops(trees: Trees, focus: str) -> dict[str, Scope | None]:
+    """The scope a side opens for --focus; the other side follows the links when it lacks it."""
+    text = focus.strip().strip("/")
+    if not text:
+        raise BadInput("--focus", "is empty: give a scope name, such as a top-level scope")
+    tops = {side: _find_scope(trees.tree(side), text, side) for side in ("new", "old")}
+    if tops["old"] is None and tops["new"] is None:
+        raise BadInput("--focus", _no_scope(trees, text))
+    for side, other in (("old", "new"), ("new", "old")):
+        if tops[side] is None:
+            tops[side] = _linked_scope(trees.tree(side), tops[other])
+    return tops
+
+
+def _find_scope(tree: Scope, text: str, side: str) -> Scope | None:
+    if text == ROOT:
+        return tree
+    found = [s for s in tree.walk() if s.path and (s.name == text or s.name.endswith("/" + text))]
+    exact = [s for s in found if s.name == text]
+    if exact or len(found) == 1:
+        return (exact or found)[0]
+    if found:
+        names = ", ".join(
+            _short(s.name) for s in sorted(found, key=lambda s: natural_key(s.name))[:4]
+        )
+        more = f" and {len(found) - 4} more" if len(found) > 4 else ""
+        what = "the checkpoint" if side == "old" else "the new graph"
+        fault = f"'{text}' names {len(found)} scopes of {what}: {names}{more}; give more of it"
+        raise BadInput("--focus", fault)
+    return None
+
+
+def _no_scope(trees: Trees, text: str) -> str:
+    names = {i.name for tree in (trees.old, trees.new) for i in tree.all_items}
+    if text in names:
+        scope = text.rsplit("/", 1)[0] if "/" in text else ROOT
+        return f"'{text}' is a variable, not a scope: use --focus '{scope}'"
+    tops = sorted({c for tree in (trees.new, trees.old) for c in tree.children}, key=natural_key)
+    listed = ", ".join(map(_short, tops[:6])) + (
+        f" and {len(tops) - 6} more" if len(tops) > 6 else ""
+    )
+    return f"'{text}' names no scope of the plan (top-level scopes: {listed or 'none'})"
+
+
+def _short(name: str, limit: int = 60) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "\u2026"
+
+
+def _linked_scope(tree: Scope, other: Scope | None) -> Scope | None:
+    """The smallest scope of `tree` holding everything linked to `other`'s items."""
+    linked = [split_name(n)[:-1] for i in (other.all_items if other else ()) for n in i.links]
+    return tree.find(tuple(os.path.commonprefix(linked))) if linked else None

@@ -1,0 +1,231 @@
+"""The plan as text: a table for the terminal, or markdown to paste into a pull request.
+
+In: a diffview.View, the one the picture draws, so both give the same counts. Out: a string.
+First the totals, then one line a box (`=` restored, `~` partly, `+` new, `-` unused), then
+what needs a look (variables left for a decision, shapes taken from the checkpoint, inferred
+rename rules, variables initialized by policy), the unused keys by scope and reason, and a
+last count line in the manner of `terraform plan`.
+
+    print(format_text(build_view(plan)))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphdiff.boxes import Box
+from graphdiff.diffview import View, describe, describe_rule, merged_unused
+from graphdiff.quantities import compact, plural
+from graphdiff.render_labels import UNUSED_GROUPS, count_lines, title_lines
+from graphdiff.scopetree import Item
+
+SYMBOL = {"shared": "=", "partial": "~", "new": "+", "removed": "-"}
+LOOK_LINES = 10
+FORMATS = ("text", "markdown")
+
+
+@dataclass(frozen=True)
+class Look:
+    """One thing for a reviewer to check: its kind, the name, and what to check."""
+
+    kind: str  # "decision", "shape", "rule", "policy"
+    name: str
+    detail: str
+
+
+def format_plan(view: View, fmt: str = "text") -> str:
+    return format_markdown(view) if fmt == "markdown" else format_text(view)
+
+
+def format_text(view: View) -> str:
+    old, new = view.files
+    lines = [f"{old} \u2192 {new}", *title_lines(view), ""]
+    lines += [_heading(view), *_scope_lines(view), ""]
+    looks = needs_a_look(view)
+    if looks:
+        lines.append("needs a look")
+        lines += [f"  {kind:<9} {text}" for kind, text in _look_lines(looks)]
+        lines.append("")
+    if view.unused:
+        lines.append(plural(sum(len(g.keys) for g in view.unused), "unused checkpoint key"))
+        for group in merged_unused(view.unused, UNUSED_GROUPS):
+            lines.append(f"  {group.scope}: {_unused_words(view, group)}")
+        lines.append("")
+    lines.append(count_line(view))
+    return "\n".join(lines) + "\n"
+
+
+def count_line(view: View) -> str:
+    model = view.model
+    return (
+        f"Plan: {model.restored.count} to restore, {model.initialized.count} to initialize, "
+        f"{plural(view.unused_keys, 'checkpoint key')} unused."
+    )
+
+
+def _heading(view: View) -> str:
+    where = {s: f" in {p}/" if p else "" for s, p in view.prefixes.items()}
+    return f"scopes (new graph{where['new']} \u2190 checkpoint{where['old']})"
+
+
+def _scope_lines(view: View) -> list[str]:
+    sources = _sources(view)
+    rows = []
+    for row in view.rows:
+        if row.new is not None:
+            came = ", ".join(sources.get(row.new.key, ()))
+            rows.append((row.new, f"\u2190 {came}" if came else ""))
+        elif row.old is not None and row.old.counts.unused.count:
+            rows.append((row.old, "(checkpoint)"))
+    width = max((len(b.label) for b, _ in rows), default=0)
+    source_width = max((len(s) for _, s in rows), default=0)
+    return [
+        f"  {SYMBOL[box.status]} {box.label:<{width}}  {source:<{source_width}}  {_counts(box)}"
+        for box, source in rows
+    ]
+
+
+def _sources(view: View) -> dict[str, list[str]]:
+    labels = {b.key: b.label for b in view.boxes("old")}
+    found: dict[str, list[str]] = {}
+    for link in view.links:
+        found.setdefault(link.new, []).append(labels[link.old])
+    return found
+
+
+def _counts(box: Box) -> str:
+    words = "; ".join(count_lines(box.side, box.counts, nbytes=False))
+    if box.folded:
+        words = f"{box.fold_words}; {words}"
+    if box.counts.flag("decision"):
+        words += f"; {box.counts.flag('decision')} left for a decision"
+    if box.counts.flag("resolved"):
+        words += f"; {plural(box.counts.flag('resolved'), 'shape')} from the checkpoint"
+    return words
+
+
+def needs_a_look(view: View) -> list[Look]:
+    """Decisions, shapes from the checkpoint, inferred rules and policy, for the boxes drawn."""
+    items = [i for b in view.boxes("new") for i in b.items]
+    looks = [Look("decision", i.name, _candidates(i)) for i in items if "decision" in i.flags]
+    looks += [Look("shape", i.name, _resolution(i)) for i in items if "resolved" in i.flags]
+    for rule in view.rules:
+        if rule.origin == "inferred":
+            name, _, detail = describe_rule(rule).partition(": ")
+            looks.append(Look("rule", name, detail))
+    looks += [Look("policy", i.name, i.entry.reason) for i in items if "policy" in i.flags]
+    return looks
+
+
+def _candidates(item: Item) -> str:
+    return "initialized; candidates " + ", ".join(item.entry.candidates)
+
+
+def _resolution(item: Item) -> str:
+    resolution = item.entry.shape_resolution
+    shape = "[" + ",".join(map(str, resolution.shape)) + "]"
+    return f"shape {shape} taken from '{resolution.source}'"
+
+
+def _look_lines(looks: list[Look]) -> list[tuple[str, str]]:
+    """At most LOOK_LINES of a kind; the plan has them all."""
+    kinds: dict[str, list[Look]] = {}
+    for look in looks:
+        kinds.setdefault(look.kind, []).append(look)
+    lines = []
+    for kind, group in kinds.items():
+        lines += [(kind, f"{look.name}: {look.detail}") for look in group[:LOOK_LINES]]
+        if len(group) > LOOK_LINES:
+            lines.append((kind, f"\u2026 and {len(group) - LOOK_LINES} more in the plan"))
+    return lines
+
+
+def _unused_words(view: View, group) -> str:
+    return (
+        f"{len(group.keys)} {describe(group.category, view.has_optimizer)}"
+        f" ({compact(group.params)} params)"
+    )
+
+
+# --- markdown ---------------------------------------------------------------------------------
+
+
+def format_markdown(view: View) -> str:
+    """A summary for a pull request: totals, a table of scopes, the rest folded away."""
+    old, new = view.files
+    lines = [f"### graphdiff: {_code(old)} \u2192 {_code(new)}", ""]
+    decisions = view.model.flag("decision")
+    lines.append(
+        f"**{count_line(view)}**" + (f" **{decisions} left for a decision.**" if decisions else "")
+    )
+    lines += ["", *[f"- {line}" for line in title_lines(view)], ""]
+    lines += _scope_table(view)
+    looks = needs_a_look(view)
+    if looks:
+        lines += ["", f"<details><summary>Needs a look ({len(looks)})</summary>", ""]
+        lines += [f"- **{kind}** {_code_first(text)}" for kind, text in _look_lines(looks)]
+        lines += ["", "</details>"]
+    if view.unused:
+        total = sum(len(g.keys) for g in view.unused)
+        lines += ["", f"<details><summary>{plural(total, 'unused checkpoint key')}</summary>", ""]
+        lines += ["| scope | keys | why |", "|---|--:|---|"]
+        for group in merged_unused(view.unused, UNUSED_GROUPS):
+            why = describe(group.category, view.has_optimizer)
+            lines.append(f"| {_code(group.scope)} | {len(group.keys)} | {_cell(why)} |")
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _scope_table(view: View) -> list[str]:
+    where = {s: f" ({_code(p + '/')})" if p else "" for s, p in view.prefixes.items()}
+    lines = [
+        f"| | new graph{where['new']} | from checkpoint{where['old']} "
+        "| restored | initialized | params | notes |",
+        "|:-:|---|---|--:|--:|--:|---|",
+    ]
+    sources = _sources(view)
+    for row in view.rows:
+        box = row.new if row.new is not None else row.old
+        if box is None or (row.new is None and not box.counts.unused.count):
+            continue
+        counts = box.counts
+        new_name = _code(box.label) if row.new is not None else ""
+        came = (
+            ", ".join(_code(s) for s in sources.get(box.key, ())) if row.new else _code(box.label)
+        )
+        other = counts.initialized if box.side == "new" else counts.unused
+        params = counts.restored.params + other.params
+        lines.append(
+            f"| {SYMBOL[box.status]} | {new_name} | {came} | {counts.restored.count or ''} "
+            f"| {counts.initialized.count or ''} | {compact(params)} | {_cell(_notes(box))} |"
+        )
+    return lines
+
+
+def _notes(box: Box) -> str:
+    notes = []
+    if box.folded:
+        notes.append(f"{box.fold_words}")
+    if box.side == "old":
+        notes.append(f"{box.counts.unused.count} unused")
+    if box.counts.flag("decision"):
+        notes.append(f"**{box.counts.flag('decision')} left for a decision**")
+    if box.counts.flag("resolved"):
+        notes.append(f"{plural(box.counts.flag('resolved'), 'shape')} from the checkpoint")
+    return "; ".join(notes)
+
+
+def _code(name: str) -> str:
+    """A name as inline code, safe inside a table cell."""
+    fence = "``" if "`" in name else "`"
+    pad = " " if "`" in name else ""
+    return f"{fence}{pad}{name.replace('|', chr(92) + '|')}{pad}{fence}"
+
+
+def _code_first(text: str) -> str:
+    name, _, rest = text.partition(": ")
+    return f"{_code(name)}: {_cell(rest)}" if rest else _cell(text)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
