@@ -53,9 +53,11 @@ def apply_to_model(plan: Plan, output: str, force: bool, where: str, verify: boo
     for name, value in values.items():
         target.variables[name].variable.assign(value)
     if keras_target:
-        _publish_file(output, lambda path: _save_keras(target, path, plan, values, verify))
+        _publish_file(output, lambda path: _save_keras(target, path, plan, values, verify), force)
     else:
-        write_atomically(output, lambda prefix: _save_module(target, prefix, values, verify, plan))
+        write_atomically(
+            output, lambda prefix: _save_module(target, prefix, values, verify, plan), force
+        )
     return output
 
 
@@ -171,8 +173,9 @@ def _save_module(target: BuiltTarget, prefix: str, values, verify: bool, plan: P
         _compare(fresh, values)
 
 
-def _publish_file(output: str, write) -> None:
-    """`write(staging_path)` beside `output`, then one rename puts it in place."""
+def _publish_file(output: str, write, force: bool) -> None:
+    """`write(staging_path)` beside `output`, then one rename puts it in place (without
+    `force`, a link that refuses a file that appeared there meanwhile)."""
     directory = Path(output).parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -182,7 +185,12 @@ def _publish_file(output: str, write) -> None:
     try:
         staged = os.path.join(staging, Path(output).name)
         write(staged)
-        os.replace(staged, output)
+        if force:
+            os.replace(staged, output)
+        else:
+            os.link(staged, output)
+    except FileExistsError:
+        raise BadInput(output, "appeared while writing; pass --force to replace it") from None
     except OSError as error:
         raise BadInput(output, f"cannot be written: {error.strerror or error}") from None
     finally:
