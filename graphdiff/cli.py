@@ -389,8 +389,8 @@ def _terminate(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return COMMANDS[args.command](args)
     except _Terminated:
@@ -407,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("GRAPHDIFF_DEBUG"):
             raise
         return _fail(f"internal error: {type(error).__name__}: {error}", 1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(error, status: int) -> int:

@@ -51,6 +51,22 @@ def run_python(*args, cwd=None, timeout=300, env=None, path=None) -> subprocess.
     )
 
 
+def run_in_process(*args) -> subprocess.CompletedProcess:
+    """`graphdiff ARGS...` through `graphdiff.cli.main` in this process: the same parsing, exit
+    statuses and messages without paying a TensorFlow import. Standard output and error are
+    Python's own; what TensorFlow's C++ side prints is not seen (tests of that use `run_cli`)."""
+    import contextlib
+    import io
+
+    from graphdiff.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = [str(arg) for arg in args]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return subprocess.CompletedProcess(["graphdiff", *argv], status, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def run_cli():
     """`run_cli(*args, cwd=None)`: run `python -m graphdiff ARGS...`, return the CompletedProcess.

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cli_env
+from conftest import cli_env, run_in_process
 from graphs import dense, inputs, save_checkpoint, tf, v1, write_new_graph
 
 from graphdiff import checkpoint_files
@@ -55,15 +55,9 @@ def planned(tmp_path: Path, build_old, new_source: str, output: Path | None = No
 
 
 def apply_cli(*args) -> subprocess.CompletedProcess:
-    """`graphdiff apply ARGS...` as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "graphdiff", "apply", *map(str, args)],
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """`graphdiff apply ARGS...` through the CLI's own `main`, in this process (a process of its
+    own costs a TensorFlow import; the tests that need one, signals, start it themselves)."""
+    return run_in_process("apply", *args)
 
 
 def assert_one_line_bad_input(result: subprocess.CompletedProcess, names: str) -> str:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cli_env
+from conftest import cli_env, run_in_process
 from graphs import save_checkpoint, v1, write_new_graph
 
 from graphdiff import checkpoint_files
@@ -144,7 +144,7 @@ def test_a_publish_killed_between_two_moves_is_undone_by_the_next_apply(tmp_path
     """The journal of a killed publish: the moved files go, the replaced ones come back."""
     output = tmp_path / "out" / "model.ckpt"
     plan, _ = planned(tmp_path, 1, output)
-    apply_cli(plan, "--quiet").communicate(timeout=300)
+    assert run_in_process("apply", plan, "--quiet").returncode == 0
     published = digests(str(output))
     # A second, forced apply was killed after moving the old index away and its new data in.
     staging = output.parent / f".model.ckpt{checkpoint_files.STAGING}killed"
@@ -192,8 +192,9 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_disk):
     output = small_disk / "out" / "model.ckpt"
     plan, ckpt = planned(tmp_path, 1, output)
     before = digests(ckpt)
-    out, err = apply_cli(plan, "--quiet").communicate(timeout=300)
-    assert out == ""
+    result = run_in_process("apply", plan, "--quiet")
+    out, err = result.stdout, result.stderr
+    assert out == "" and result.returncode == 2
     assert err.count("\n") == 1 and err.startswith(f"graphdiff: {output}: cannot be written: ")
     assert "No space left on device" in err
     assert list(small_disk.iterdir()) == []
@@ -201,8 +202,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, small_disk):
     existing = small_disk / "there"
     existing.mkdir()
     plan, _ = planned(tmp_path / "again", 1, existing / "model.ckpt")
-    process = apply_cli(plan, "--quiet")
-    assert process.wait(timeout=300) == 2
+    assert run_in_process("apply", plan, "--quiet").returncode == 2
     assert list(existing.iterdir()) == []
 
 
