@@ -51,6 +51,17 @@ def run_python(*args, cwd=None, timeout=300, env=None, path=None) -> subprocess.
     )
 
 
+@pytest.fixture(autouse=True)
+def _tf2_behaviour_stays_on():
+    """A test that turns TF1 behaviour on (`disable_v2_behavior`) in this process would break
+    every Keras test after it: such a test must run that code in a process of its own."""
+    yield
+    if "tensorflow" in sys.modules:
+        from tensorflow.python import tf2
+
+        assert tf2.enabled(), "TF1 behaviour was left on in the test process; use a subprocess"
+
+
 def run_in_process(*args) -> subprocess.CompletedProcess:
     """`graphdiff ARGS...` through `graphdiff.cli.main` in this process: the same parsing, exit
     statuses and messages without paying a TensorFlow import. Standard output and error are
