@@ -13,9 +13,9 @@ __version__ = "0.1.0"
 
 _API = {
     "make_plan": "graphdiff.planning",
-    "apply_plan": "graphdiff.executor",
-    "restore_into_session": "graphdiff.executor",
-    "render_plan": "graphdiff.render",
+    "apply_plan": "graphdiff.apply.executor",
+    "restore_into_session": "graphdiff.apply.executor",
+    "render_plan": "graphdiff.view.render",
     "read_plan": "graphdiff.plan_io",
     "write_plan": "graphdiff.plan_io",
     "verify_plan": "graphdiff.verify",

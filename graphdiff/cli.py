@@ -225,7 +225,7 @@ def _plan(args) -> int:
     from graphdiff.plan import Options
     from graphdiff.plan_io import dumps, write_text_atomically
     from graphdiff.planning import make_plan
-    from graphdiff.summary import format_summary
+    from graphdiff.view.summary import format_summary
 
     rules = RepoRules() if args.no_config else find_rules()
     options = Options(
@@ -280,7 +280,7 @@ def _print_messages(messages: list[str], verbose: bool) -> None:
 
 def _render(args) -> int:
     from graphdiff.plan_io import read_plan
-    from graphdiff.render import render_plan
+    from graphdiff.view.render import render_plan
 
     written = render_plan(
         read_plan(args.plan),
@@ -295,9 +295,9 @@ def _render(args) -> int:
 
 
 def _show(args) -> int:
-    from graphdiff.diffview import build_view
     from graphdiff.plan_io import read_plan
-    from graphdiff.show import format_plan
+    from graphdiff.view.diffview import build_view
+    from graphdiff.view.show import format_plan
 
     view = build_view(read_plan(args.plan), depth=args.depth, focus=args.focus)
     sys.stdout.write(format_plan(view, args.format))
@@ -305,9 +305,9 @@ def _show(args) -> int:
 
 
 def _apply(args) -> int:
-    from graphdiff.apply_report import reporting
-    from graphdiff.executor import apply_plan
-    from graphdiff.fingerprints import with_inputs_at
+    from graphdiff.apply.apply_report import reporting
+    from graphdiff.apply.executor import apply_plan
+    from graphdiff.apply.fingerprints import with_inputs_at
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import OutputsCheck, OutputsDiffer
 

@@ -27,12 +27,12 @@ import pytest
 from conftest import cli_env, run_in_process
 from graphs import dense, inputs, save_checkpoint, tf, v1, write_new_graph
 
-from graphdiff import checkpoint_files
-from graphdiff import executor as executor_module
+from graphdiff.apply import checkpoint_files
+from graphdiff.apply import executor as executor_module
+from graphdiff.apply.executor import apply_plan, restore_into_session
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.table import read_table, write_table
 from graphdiff.errors import BadInput
-from graphdiff.executor import apply_plan, restore_into_session
 from graphdiff.new_graph import build_new_graph
 from graphdiff.plan_io import read_plan, write_plan
 from graphdiff.planning import make_plan

@@ -20,9 +20,9 @@ import pytest
 from conftest import cli_env, run_in_process
 from graphs import save_checkpoint, v1, write_new_graph
 
-from graphdiff import checkpoint_files
+from graphdiff.apply import checkpoint_files
+from graphdiff.apply.executor import apply_plan
 from graphdiff.errors import BadInput, VerificationFailed
-from graphdiff.executor import apply_plan
 from graphdiff.plan_io import write_plan
 from graphdiff.planning import make_plan
 

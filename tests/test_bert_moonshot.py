@@ -14,7 +14,7 @@ import numpy as np
 from google_bert import KERAS_HUB_BERT, SEQ, VOCAB, save_checkpoint, sequence_output
 from keras_models import load_into, write_model
 
-from graphdiff.executor import apply_plan
+from graphdiff.apply.executor import apply_plan
 from graphdiff.plan import Options, Transform
 from graphdiff.planning import make_plan
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphdiff import checkpoint_files
+from graphdiff.apply import checkpoint_files
+from graphdiff.apply.executor import apply_plan, check_fingerprints, restore_into_session
 from graphdiff.errors import BadInput
-from graphdiff.executor import apply_plan, check_fingerprints, restore_into_session
 from graphdiff.loading import sha256_of
 from graphdiff.new_graph import build_new_graph
 from graphdiff.plan import (

@@ -9,7 +9,7 @@ from conftest import REPO
 from graphs import dense, inputs, save_checkpoint, v1
 from keras_models import build, layer_values, load_into, save_weights, trained, write_model
 
-from graphdiff.executor import apply_plan
+from graphdiff.apply.executor import apply_plan
 from graphdiff.formats.base import NO_GRAPH
 from graphdiff.plan import INITIALIZE, RESTORE
 from graphdiff.planning import make_plan

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from keras_models import build, save_weights, write_model
 
+from graphdiff.apply.executor import apply_plan
 from graphdiff.errors import BadInput
-from graphdiff.executor import apply_plan
 from graphdiff.planning import make_plan
 from graphdiff.tf_import import tensorflow
 

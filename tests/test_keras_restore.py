@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from keras_models import layer_values, load_into, save_tf2_checkpoint, save_weights, write_model
 
-from graphdiff.executor import apply_plan
+from graphdiff.apply.executor import apply_plan
 from graphdiff.plan import INITIALIZE, Options
 from graphdiff.planning import make_plan
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from graphs import save_checkpoint, tf, v1, write_new_graph
 
+from graphdiff.apply.executor import apply_plan
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.errors import BadInput
-from graphdiff.executor import apply_plan
 from graphdiff.new_graph import build_new_graph
 from graphdiff.plan import Options
 from graphdiff.planning import make_plan
@@ -226,7 +226,7 @@ def test_graph_pinned_to_parameter_servers_applies_and_keeps_its_devices(tmp_pat
 
 def test_restore_into_a_session_with_other_parts_than_planned(tmp_path):
     """A training script's own graph: the table in 5 parts, though the plan was made for 2."""
-    from graphdiff.executor import restore_into_session
+    from graphdiff.apply.executor import restore_into_session
 
     ckpt = old_checkpoint(tmp_path, 3)
     graph_file = write_new_graph(

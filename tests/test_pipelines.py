@@ -17,8 +17,8 @@ import pytest
 from conftest import run_in_process, run_python
 from graphs import dense, inputs, save_checkpoint, tf, v1, write_new_graph
 
+from graphdiff.apply.executor import apply_plan
 from graphdiff.errors import BadInput
-from graphdiff.executor import apply_plan
 from graphdiff.planning import make_plan
 
 SAMPLE_NEW = """

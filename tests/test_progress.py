@@ -6,7 +6,7 @@ import io
 import sys
 import time
 
-from graphdiff.progress import Progress, progress_wanted
+from graphdiff.apply.progress import Progress, progress_wanted
 
 
 class _Terminal(io.StringIO):

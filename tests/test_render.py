@@ -13,7 +13,7 @@ from plan_factory import initialized, make_plan, restored, sample_plan, unused_k
 
 from graphdiff.errors import BadInput
 from graphdiff.plan import Part, VariableEntry
-from graphdiff.render import render_plan
+from graphdiff.view.render import render_plan
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -16,7 +16,7 @@ from test_render import centre, svg_groups, texts, top_down
 
 from graphdiff.plan import to_json
 from graphdiff.plan_io import read_plan
-from graphdiff.render import render_plan
+from graphdiff.view.render import render_plan
 
 OLD, NEW = "old:resnet_v1_50", "new:resnet_v1_101"
 SCREEN = (1920, 1200)

@@ -10,11 +10,11 @@ import pytest
 from plan_factory import initialized, make_plan, restored, sample_plan
 from test_render import texts
 
-from graphdiff.diffview import build_view
 from graphdiff.plan import VariableEntry, to_json
 from graphdiff.plan_io import read_plan, write_plan
-from graphdiff.render import render_plan
-from graphdiff.show import format_markdown, format_text
+from graphdiff.view.diffview import build_view
+from graphdiff.view.render import render_plan
+from graphdiff.view.show import format_markdown, format_text
 
 
 def plan_counts(plan) -> tuple[int, int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from plan_factory import initialized, make_plan, restored, sample_plan
 
-from graphdiff.summary import format_summary
+from graphdiff.view.summary import format_summary
 
 
 def test_summary_names_totals_scopes_rules_and_resolved_shapes():

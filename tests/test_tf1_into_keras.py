@@ -13,7 +13,7 @@ import pytest
 from keras_models import load_into, write_model
 from slim_cnn import CHANNELS, KERAS_CNN, SIZE, tf1_logits, train_checkpoint
 
-from graphdiff.executor import apply_plan
+from graphdiff.apply.executor import apply_plan
 from graphdiff.planning import make_plan
 
 EXPECTED = {

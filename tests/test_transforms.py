@@ -11,7 +11,7 @@ import pytest
 from graphs import dense, inputs, save_checkpoint, write_new_graph
 from keras_models import build, layer_values, load_into, save_weights, write_model
 
-from graphdiff.executor import apply_plan
+from graphdiff.apply.executor import apply_plan
 from graphdiff.match.core import refines
 from graphdiff.plan import INITIALIZE, RESTORE, Options, Transform
 from graphdiff.planning import make_plan

@@ -18,8 +18,8 @@ from conftest import run_python
 from graphs import HEADER, save_checkpoint
 from test_cli import assert_one_line_error
 
+from graphdiff.apply.executor import apply_plan
 from graphdiff.errors import BadInput
-from graphdiff.executor import apply_plan
 from graphdiff.plan import Options
 from graphdiff.plan_io import write_plan
 from graphdiff.planning import make_plan

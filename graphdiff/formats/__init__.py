@@ -4,7 +4,7 @@ A *source* (OLD) is opened into a `Source` (base.py): a DAG whose variable nodes
 the plan will cite them, a variable table (name -> dtype, shape), the roles it knows, and where
 each value is stored. A *target* (NEW) is opened into a `NewModel`: a DAG and a variable
 table. The matcher and the plan see only these; apply reads values with `open_values` and
-writes what the target loads natively (TF1: executor.py; Keras / tf.Module: model_writer.py).
+writes what the target loads natively (TF1: apply/executor.py; Keras / tf.Module: model_writer.py).
 
     OLD                                   how it is read                    values
     model.ckpt.meta (+ checkpoint)        tf1.meta_source                   tensor bundle
@@ -14,7 +14,7 @@ writes what the target loads natively (TF1: executor.py; Keras / tf.Module: mode
     a SavedModel directory                saved_model.saved_model_source    tensor bundle
 
     NEW
-    graph.py (TF1, build_graph) / .meta   tf1.tf1_new_model                 apply: executor.py
+    graph.py (TF1, build_graph) / .meta   tf1.tf1_new_model                 apply: apply/executor.py
     model.py with build_model()           model_target.model_new_model      apply: model_writer.py
 
 A new format plugs in as one module that returns a Source (or a NewModel) and one branch in

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from graphdiff import storage
-from graphdiff.checkpoint_files import existing_files, write_atomically
+from graphdiff.apply.checkpoint_files import existing_files, write_atomically
+from graphdiff.apply.fingerprints import check_fingerprints
+from graphdiff.apply.targets import check_entries
 from graphdiff.errors import BadInput, VerificationFailed
-from graphdiff.fingerprints import check_fingerprints
 from graphdiff.formats import open_values
 from graphdiff.formats.base import NEW_KERAS
 from graphdiff.formats.model_target import BuiltTarget, built_target
@@ -29,7 +30,6 @@ from graphdiff.formats.model_variables import MODULE_ROOT
 from graphdiff.match.core import format_shape
 from graphdiff.messages import collected
 from graphdiff.plan import Plan
-from graphdiff.targets import check_entries
 from graphdiff.transforms import apply_transforms, transformed_spec
 
 H5_SUFFIX = ".weights.h5"

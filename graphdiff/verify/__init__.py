@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from graphdiff.apply.fingerprints import CHANGED, check_fingerprints, data_files
 from graphdiff.errors import BadInput, GraphdiffError
-from graphdiff.fingerprints import CHANGED, check_fingerprints, data_files
 from graphdiff.loading import read_meta_graph, sha256_of
 from graphdiff.partitions import partitions_in_meta
 from graphdiff.plan import Plan

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphdiff.apply.executor import planned_shapes
+from graphdiff.apply.initial_values import clear_devices
+from graphdiff.apply.targets import check_coverage, targets_of
 from graphdiff.errors import BadInput
-from graphdiff.executor import _shape_for
-from graphdiff.initial_values import clear_devices
 from graphdiff.new_graph import build_new_graph
 from graphdiff.plan import Plan
-from graphdiff.targets import check_coverage, targets_of
 from graphdiff.tf_import import tensorflow
 
 
@@ -48,7 +48,7 @@ def new_graph(plan: Plan, where: str) -> Loaded:
     """The new graph built from the plan's graph file; BadInput if the plan does not cover it."""
     tf = tensorflow()
     graph_file = plan.provenance.new_graph.path
-    built = build_new_graph(graph_file, shape_for=_shape_for(plan))
+    built = build_new_graph(graph_file, shape_for=planned_shapes(plan))
     targets = targets_of(built.graph, graph_file)
     check_coverage(plan.variables, targets, where, graph_file)
     clear_devices(built.graph)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 
-from graphdiff.boxes import Box, Counts, Tally
-from graphdiff.diffview import View, describe, describe_rule, is_thin, merged_unused
-from graphdiff.quantities import compact, plural, size
-from graphdiff.scopetree import INITIALIZED, RESTORED, ROOT, UNUSED, Item
+from graphdiff.view.boxes import Box, Counts, Tally
+from graphdiff.view.diffview import View, describe, describe_rule, is_thin, merged_unused
+from graphdiff.view.quantities import compact, plural, size
+from graphdiff.view.scopetree import INITIALIZED, RESTORED, ROOT, UNUSED, Item
 
 FONT = "Helvetica,Arial,sans-serif"
 STATUS_STYLE = {

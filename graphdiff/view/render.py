@@ -20,17 +20,17 @@ import subprocess
 import uuid
 from collections.abc import Callable
 
-from graphdiff.diffview import View, build_view
 from graphdiff.errors import BadInput
 from graphdiff.plan import Plan
-from graphdiff.render_labels import (
+from graphdiff.view.diffview import View, build_view
+from graphdiff.view.render_labels import (
     FONT,
     box_attrs,
     notes_label,
     side_label,
     title_label,
 )
-from graphdiff.scopetree import ROOT, build_trees
+from graphdiff.view.scopetree import ROOT, build_trees
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 INSTALL = (
@@ -83,7 +83,7 @@ def render_plan(
 
 def _with_flow(plan, trees, depth, focus, note: Note) -> tuple[View, dict[str, set]]:
     """The view with siblings in data-flow order, and the data-flow edges between its boxes."""
-    from graphdiff.flow import read_flows
+    from graphdiff.view.flow import read_flows
 
     flows = read_flows(plan)
     if flows.note:

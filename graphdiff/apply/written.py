@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphdiff.apply.targets import Target, text
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.errors import BadInput, VerificationFailed
 from graphdiff.plan import RESTORE, Plan
-from graphdiff.targets import Target, text
 from graphdiff.tf_import import tensorflow
 from graphdiff.transforms import grows, restored_value
 

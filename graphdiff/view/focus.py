@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from graphdiff.errors import BadInput
-from graphdiff.scopetree import ROOT, Scope, Trees, natural_key, split_name
+from graphdiff.view.scopetree import ROOT, Scope, Trees, natural_key, split_name
 
 SIDES = ("old", "new")
 

@@ -17,13 +17,14 @@ from collections.abc import Callable
 import numpy as np
 
 from graphdiff import storage
-from graphdiff.bundle.writer import BundleWriter
-from graphdiff.checkpoint_files import EXISTS, checked_prefix, existing_files, write_atomically
-from graphdiff.errors import BadInput
-from graphdiff.fingerprints import check_fingerprints, with_inputs_at
-from graphdiff.formats import open_values
-from graphdiff.formats.base import MODEL_KINDS
-from graphdiff.initial_values import (
+from graphdiff.apply.checkpoint_files import (
+    EXISTS,
+    checked_prefix,
+    existing_files,
+    write_atomically,
+)
+from graphdiff.apply.fingerprints import check_fingerprints, with_inputs_at
+from graphdiff.apply.initial_values import (
     assign_by_feeding,
     clear_devices,
     initial_feeds,
@@ -31,11 +32,9 @@ from graphdiff.initial_values import (
     initialize_in_order,
     parts_of,
 )
-from graphdiff.initializer_deps import initializer_needs
-from graphdiff.new_graph import build_new_graph
-from graphdiff.plan import Plan
-from graphdiff.progress import Progress, progress_wanted
-from graphdiff.targets import (
+from graphdiff.apply.initializer_deps import initializer_needs
+from graphdiff.apply.progress import Progress, progress_wanted
+from graphdiff.apply.targets import (
     Target,
     check_coverage,
     check_entries,
@@ -43,10 +42,16 @@ from graphdiff.targets import (
     targets_of,
     text,
 )
+from graphdiff.apply.transfer import carry_entry, write_part, write_parts
+from graphdiff.apply.written import check_written
+from graphdiff.bundle.writer import BundleWriter
+from graphdiff.errors import BadInput
+from graphdiff.formats import open_values
+from graphdiff.formats.base import MODEL_KINDS
+from graphdiff.new_graph import build_new_graph
+from graphdiff.plan import Plan
 from graphdiff.tf_import import tensorflow
-from graphdiff.transfer import carry_entry, write_part, write_parts
 from graphdiff.transforms import grows, restored_value
-from graphdiff.written import check_written
 
 __all__ = ["apply_plan", "check_fingerprints", "restore_into_session"]
 
@@ -100,7 +105,7 @@ def apply_plan(
         raise BadInput(prefix, EXISTS)
     source = open_values(plan.provenance.old_kind, ckpt)
     graph_file = plan.provenance.new_graph.path
-    built = build_new_graph(graph_file, shape_for=_shape_for(plan))
+    built = build_new_graph(graph_file, shape_for=planned_shapes(plan))
     if messages is not None:
         messages.extend(built.messages)
     targets = targets_of(built.graph, graph_file)
@@ -249,7 +254,9 @@ def _numpy_name(dtype: str) -> str:
     return dtype if dtype in np.sctypeDict else "float32"  # bfloat16, strings: a fair guess
 
 
-def _shape_for(plan: Plan) -> Callable[[str], tuple[int, ...] | None]:
+def planned_shapes(plan: Plan) -> Callable[[str], tuple[int, ...] | None]:
+    """`shape_for` for build_new_graph: each variable's shape as the plan resolved it, so that a
+    get_variable that left its shape undefined builds with the shape the plan restores."""
     shapes = {}
     for entry in plan.variables:
         if entry.shape_resolution is not None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from graphdiff.errors import GraphdiffError
 from graphdiff.plan import FileFingerprint, Plan
-from graphdiff.scopetree import ROOT, Scope
+from graphdiff.view.scopetree import ROOT, Scope
 
 _CACHE: dict[tuple[str, str], GraphFlow] = {}
 _CACHE_SIZE = 4

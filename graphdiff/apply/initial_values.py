@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from graphdiff.apply.initializer_deps import Needs, tied_groups
+from graphdiff.apply.targets import Target
 from graphdiff.bundle import slices as slicing
 from graphdiff.errors import BadInput
-from graphdiff.initializer_deps import Needs, tied_groups
-from graphdiff.targets import Target
 from graphdiff.tf_import import tensorflow
 
 BATCH_BYTES = 128 << 20

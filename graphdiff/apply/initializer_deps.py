@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from graphdiff.apply.targets import Target
 from graphdiff.errors import BadInput
 from graphdiff.graph_model import VARIABLE_OPS
-from graphdiff.targets import Target
 
 _FEED_REQUIRED = frozenset({"Placeholder", "PlaceholderV2"})
 

@@ -23,7 +23,7 @@ class Report:
         self.document: dict | None = None
 
     def done(self, plan, prefix: str, verified: bool) -> None:
-        from graphdiff.checkpoint_files import existing_files
+        from graphdiff.apply.checkpoint_files import existing_files
 
         paths = [prefix] if storage.isfile(prefix) else existing_files(prefix)  # .weights.h5
         files = [{"path": path, "bytes": storage.size(path)} for path in paths]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from graphdiff.scopetree import INITIALIZED, RESTORED, UNUSED, Item, Scope
+from graphdiff.view.scopetree import INITIALIZED, RESTORED, UNUSED, Item, Scope
 
 FOLD_RUN = 3
 FLAGS = ("resolved", "decision", "policy", "partitioned")

@@ -9,10 +9,10 @@ slices are cut from it: memory then follows that one tensor.
 
 from __future__ import annotations
 
+from graphdiff.apply.targets import Target
 from graphdiff.bundle import slices as slicing
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.writer import BundleWriter
-from graphdiff.targets import Target
 from graphdiff.transforms import restored_value
 
 

@@ -102,7 +102,7 @@ def write_atomically(prefix: str, write: Callable[[str], None], force: bool = Fa
     the prefix; so does a checkpoint that appeared at the prefix meanwhile, unless `force`.
     """
     if storage.is_remote(prefix):
-        from graphdiff.remote_files import write_remote
+        from graphdiff.apply.remote_files import write_remote
 
         write_remote(prefix, write, force)
         return

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable
 
 from graphdiff import storage
-from graphdiff.checkpoint_files import (
+from graphdiff.apply.checkpoint_files import (
     EXISTS,
     STATE_FILE,
     existing_files,

@@ -23,11 +23,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from graphdiff.boxes import Box, Counts, Mode, Order, count
 from graphdiff.errors import BadInput
-from graphdiff.focus import focus_tops
 from graphdiff.plan import Plan, Rule
-from graphdiff.scopetree import (
+from graphdiff.view.boxes import Box, Counts, Mode, Order, count
+from graphdiff.view.focus import focus_tops
+from graphdiff.view.scopetree import (
     ROOT,
     UNUSED,
     Trees,
@@ -36,7 +36,7 @@ from graphdiff.scopetree import (
     split_name,
     unused_category,
 )
-from graphdiff.sides import new_side, old_side, with_state
+from graphdiff.view.sides import new_side, old_side, with_state
 
 THIN_SUPPORT = 2  # an inferred rule restoring this few variables is thin evidence
 

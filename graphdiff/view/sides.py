@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from graphdiff.boxes import (
+from graphdiff.view.boxes import (
     Box,
     Mode,
     fold,
@@ -29,7 +29,7 @@ from graphdiff.boxes import (
     select,
     shape_signature,
 )
-from graphdiff.scopetree import INITIALIZED, ROOT, UNUSED, Scope, Trees
+from graphdiff.view.scopetree import INITIALIZED, ROOT, UNUSED, Scope, Trees
 
 BUDGET = 30
 FOCUS_BUDGET = 40

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphdiff.boxes import Box
-from graphdiff.diffview import View, describe, describe_rule, merged_unused
-from graphdiff.quantities import compact, plural
-from graphdiff.render_labels import UNUSED_GROUPS, count_lines, title_lines
-from graphdiff.scopetree import Item
+from graphdiff.view.boxes import Box
+from graphdiff.view.diffview import View, describe, describe_rule, merged_unused
+from graphdiff.view.quantities import compact, plural
+from graphdiff.view.render_labels import UNUSED_GROUPS, count_lines, title_lines
+from graphdiff.view.scopetree import Item
 
 SYMBOL = {"shared": "=", "partial": "~", "new": "+", "removed": "-"}
 LOOK_LINES = 10
