@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,35 @@ def run_python(*args, cwd=None, timeout=300, env=None, path=None) -> subprocess.
         text=True,
         timeout=timeout,
     )
+
+
+_SUMMARY_KEY = "graphdiff/summary"
+
+
+def report_in_summary(config, title: str, lines: list[str]) -> None:
+    """Lines for a section of pytest's terminal summary, from any process (xdist workers too):
+    kept in pytest's cache, printed by the main process at the end of the run."""
+    sections = config.cache.get(_SUMMARY_KEY, {})
+    sections[title] = {"at": time.time(), "lines": lines}
+    config.cache.set(_SUMMARY_KEY, sections)
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_STARTED] = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if hasattr(config, "workerinput"):  # an xdist worker: the main process prints
+        return
+    started = config.stash.get(_STARTED, time.time())
+    for title, section in sorted(config.cache.get(_SUMMARY_KEY, {}).items()):
+        if section["at"] >= started:
+            terminalreporter.section(title)
+            for line in section["lines"]:
+                terminalreporter.write_line(line)
+
+
+_STARTED = pytest.StashKey[float]()
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,9 @@ rules other than the one or two a person would write. Over the whole corpus:
     precision = correct restores / all restores        must be 1.0
     recall    = correct restores / expected restores   must be at least 0.99
 
-The figure goes to pytest's terminal summary ("matcher corpus" section). Per-case details
-(which variable, expected vs got, the rules): `python tests/corpus/report.py [CASE...]`.
+The figure goes to pytest's terminal summary ("matcher corpus" section, also under xdist).
+Per-case details (which variable, expected vs got, the rules):
+`python tests/corpus/report.py [CASE...]`.
 Everything runs in this process: old checkpoints are saved once per session, each case is
 planned once and its outcome shared by the tests below.
 """
@@ -26,6 +27,7 @@ import pytest
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from conftest import report_in_summary  # noqa: E402
 from corpus import harness  # noqa: E402
 from corpus.cases import CASE_NAMES, CASES, NO_RULES  # noqa: E402
 
@@ -35,31 +37,9 @@ MIN_RECALL = 0.99
 pytestmark = pytest.mark.filterwarnings("ignore:`layer.apply` is deprecated:UserWarning")
 
 
-class _CorpusSummary:
-    """A plugin registered at run time: prints the corpus figure in the terminal summary."""
-
-    def __init__(self, workspace: harness.Workspace):
-        self.workspace = workspace
-
-    def pytest_terminal_summary(self, terminalreporter):
-        outcomes = self.workspace.outcomes()
-        if not outcomes:
-            return
-        terminalreporter.section("matcher corpus")
-        terminalreporter.write_line(harness.figure(outcomes))
-        for outcome in outcomes:
-            if outcome.wrong or outcome.missed or not outcome.rules_ok:
-                terminalreporter.write_line(
-                    f"  {outcome.case}: {len(outcome.wrong)} wrong, {len(outcome.missed)} "
-                    f"missed, rules {'as expected' if outcome.rules_ok else 'UNEXPECTED'}"
-                )
-
-
 @pytest.fixture(scope="session")
-def corpus(tmp_path_factory, request) -> harness.Workspace:
-    workspace = harness.Workspace(tmp_path_factory.mktemp("matcher_corpus"))
-    request.config.pluginmanager.register(_CorpusSummary(workspace), "graphdiff-matcher-corpus")
-    return workspace
+def corpus(tmp_path_factory) -> harness.Workspace:
+    return harness.Workspace(tmp_path_factory.mktemp("matcher_corpus"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_NAMES)
@@ -106,10 +86,16 @@ def test_ambiguous_variables_list_their_candidates(corpus, case):
     assert not faults, f"{case.name}:\n" + "\n".join(faults)
 
 
-def test_corpus_precision_and_recall(corpus):
+def test_corpus_precision_and_recall(corpus, request):
     outcomes = [corpus.outcome(case) for case in CASES]
     precision, recall, *_ = harness.totals(outcomes)
     figure = harness.figure(outcomes)
-    print(figure)
+    summary = [figure] + [
+        f"  {o.case}: {len(o.wrong)} wrong, {len(o.missed)} missed, "
+        f"rules {'as expected' if o.rules_ok else 'UNEXPECTED'}"
+        for o in outcomes
+        if o.wrong or o.missed or not o.rules_ok
+    ]
+    report_in_summary(request.config, "matcher corpus", summary)
     assert precision == 1.0, figure
     assert recall >= MIN_RECALL, figure
