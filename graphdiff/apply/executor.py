@@ -11,6 +11,7 @@ runs as memory allows for the initialized ones (initial_values.py) — a tensor 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
@@ -45,6 +46,7 @@ from graphdiff.apply.targets import (
 from graphdiff.apply.transfer import carry_entry, write_part, write_parts
 from graphdiff.apply.written import check_written
 from graphdiff.bundle.writer import BundleWriter
+from graphdiff.dtypes import itemsize
 from graphdiff.errors import BadInput
 from graphdiff.formats import open_values
 from graphdiff.formats.base import MODEL_KINDS
@@ -244,14 +246,7 @@ def _initial_value(session, target: Target):
 
 
 def _total_bytes(plan: Plan) -> int:
-    return sum(
-        int(np.prod(e.shape or ())) * np.dtype(_numpy_name(e.dtype)).itemsize
-        for e in plan.variables
-    )
-
-
-def _numpy_name(dtype: str) -> str:
-    return dtype if dtype in np.sctypeDict else "float32"  # bfloat16, strings: a fair guess
+    return sum(math.prod(e.shape or ()) * itemsize(e.dtype) for e in plan.variables)
 
 
 def planned_shapes(plan: Plan) -> Callable[[str], tuple[int, ...] | None]:

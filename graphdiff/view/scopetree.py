@@ -14,12 +14,12 @@ Nothing is matched here: every fact comes from the plan.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from graphdiff.dtypes import itemsize
 from graphdiff.plan import RESTORE, Plan, UnusedKey, VariableEntry
 
 ROOT = "(root)"
@@ -28,7 +28,6 @@ POLICY_REASONS = ("excluded by --exclude", "optimizer state reset by --reset-opt
 STATE_CATEGORIES = ("reset by --reset-optimizer", "optimizer slots", "optimizer state and step")
 
 _DIGITS = re.compile(r"(\d+)")
-_ITEMSIZE = {"bool": 1, "string": 0, "resource": 0, "variant": 0}
 
 
 def natural_key(text: str) -> tuple:
@@ -76,15 +75,6 @@ class Item:
     @cached_property
     def nbytes(self) -> int:
         return self.params * itemsize(self.dtype)
-
-
-@functools.cache
-def itemsize(dtype: str) -> int:
-    """Bytes per element of a dtype name ('float32' -> 4); 0 when it has no fixed size."""
-    if dtype in _ITEMSIZE:
-        return _ITEMSIZE[dtype]
-    bits = re.search(r"(\d+)$", dtype)
-    return int(bits.group(1)) // 8 if bits else 0
 
 
 @dataclass
