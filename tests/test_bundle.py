@@ -15,6 +15,7 @@ import pytest
 from graphs import tf, v1
 
 from graphdiff.bundle import slices as slicing
+from graphdiff.bundle.byte_stream import ByteStream, same_bytes
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.table import read_table, write_table
 from graphdiff.bundle.writer import BundleWriter
@@ -146,3 +147,24 @@ def test_a_big_endian_bundle_is_refused(tmp_path):
     Path(prefix + ".index").write_bytes(write_table(rows))
     with pytest.raises(BadInput, match="big-endian"):
         BundleReader(prefix)
+
+
+def test_row_ranges_are_found_only_for_cuts_along_the_first_dimension():
+    shape = (10, 4)
+    rows = slicing.rows_in_order([((5, 5), (0, 4)), ((0, 5), (0, None))], shape)
+    assert [(start, stop) for start, stop, _ in rows] == [(0, 5), (5, 10)]
+    assert slicing.rows_in_order([((0, 10), (0, 2)), ((0, 10), (2, 2))], shape) is None  # columns
+    assert slicing.rows_in_order([((0, 4), (0, 4)), ((5, 5), (0, 4))], shape) is None  # a gap
+    assert slicing.rows_in_order([((0, 6), (0, 4)), ((5, 5), (0, 4))], shape) is None  # overlap
+
+
+def test_byte_stream_cuts_runs_across_chunks_and_notices_what_is_left():
+    stream = ByteStream([b"abc", b"defg", b"h"])
+    assert [bytes(piece) for piece in stream.take(4)] == [b"abc", b"d"]
+    assert b"".join(stream.take(3)) == b"efg"
+    with pytest.raises(ValueError, match="1 bytes left over"):
+        stream.finish()
+    with pytest.raises(ValueError, match="ended 2 bytes early"):
+        list(ByteStream([b"a"]).take(3))
+    assert same_bytes([b"abc", b"def"], [b"a", b"bcdef"])
+    assert not same_bytes([b"abc"], [b"abcd"]) and not same_bytes([b"abx"], [b"ab", b"c"])

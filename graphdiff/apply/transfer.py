@@ -2,17 +2,24 @@
 
 When the source stores a tensor the way the target needs it — whole into a plain variable, or
 in the same slices into a variable partitioned the same way — its bytes are copied as they
-are, crc32c checked, never decoded. Otherwise (3 parts into 2, parts into a plain variable, a
-plain tensor into parts) TensorFlow's reader assembles the whole tensor and the target's
-slices are cut from it: memory then follows that one tensor.
+are, crc32c checked, never decoded. When the layout changes (3 parts into 2, parts into a
+plain variable, a plain tensor into parts) and both layouts cut the tensor along its first
+dimension only, as TensorFlow's partitioners do, the stored bytes are read in row order and
+cut at the new parts' boundaries: still never decoded nor whole in memory, each new part
+getting its own crc32c. Other cuts (and strings) are assembled whole and sliced again: memory
+then follows that one tensor.
 """
 
 from __future__ import annotations
 
+import math
+
 from graphdiff.apply.targets import Target
 from graphdiff.bundle import slices as slicing
+from graphdiff.bundle.byte_stream import ByteStream
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.writer import BundleWriter
+from graphdiff.dtypes import itemsize
 from graphdiff.transforms import restored_value
 
 
@@ -28,20 +35,44 @@ def carry_entry(writer: BundleWriter, source, entry, target: Target) -> None:
 def carry_over(writer: BundleWriter, source: BundleReader, key: str, target: Target) -> None:
     """Write the tensor stored under `key` in `source` as `target` (restored bytes unchanged)."""
     stored = source.entry(key)
-    if not target.partitioned:
-        if not stored.slices:
-            writer.add_chunks(target.name.encode(), stored, source.chunks(stored, key))
-        else:
-            writer.add_array(target.name.encode(), source.array(key), target.dtype_enum)
+    if not target.partitioned and not stored.slices:
+        writer.add_chunks(target.name.encode(), stored, source.chunks(stored, key))
         return
     pieces = {piece.extent: piece.entry for piece in source.stored_slices(key)}
     extents = [extent for _, extent in target.parts]
-    if set(pieces) == set(extents):
+    if target.partitioned and set(pieces) == set(extents):
         for extent in extents:
             slice_key = writer.add_sliced(target.name, stored.dtype, target.shape, extent)
             writer.add_chunks(slice_key, pieces[extent], source.chunks(pieces[extent], key))
         return
-    write_parts(writer, target, source.array(key))
+    if not _reslice_rows(writer, source, key, target):
+        write_parts(writer, target, source.array(key))
+
+
+def _reslice_rows(writer: BundleWriter, source: BundleReader, key: str, target: Target) -> bool:
+    """Cut the stored bytes in row order at the target's part boundaries; False when either
+    layout is not a cut along the first dimension (nothing written then)."""
+    shape = tuple(target.shape)
+    if target.partitioned:
+        rows = slicing.rows_in_order([extent for _, extent in target.parts], shape)
+    else:
+        rows = [(0, shape[0] if shape else 1, None)]
+    chunks = source.tensor_chunks(key) if rows is not None else None
+    if chunks is None:
+        return False
+    stream = ByteStream(chunks)
+    row_bytes = itemsize(target.dtype) * math.prod(shape[1:])
+    for start, stop, extent in rows:
+        if extent is None:  # a plain target: the whole tensor
+            size = math.prod(shape) * itemsize(target.dtype)
+            writer.add_stream(target.name.encode(), target.dtype_enum, shape, stream.take(size))
+            continue
+        slice_key = writer.add_sliced(target.name, target.dtype_enum, shape, extent)
+        part_shape = (stop - start, *shape[1:])
+        size = (stop - start) * row_bytes
+        writer.add_stream(slice_key, target.dtype_enum, part_shape, stream.take(size))
+    stream.finish()
+    return True
 
 
 def write_parts(writer: BundleWriter, target: Target, value) -> None:

@@ -7,6 +7,8 @@ the way, or decoded into numpy (`BundleReader.array`), slices put together.
 
 from __future__ import annotations
 
+import itertools
+import math
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -102,6 +104,34 @@ class BundleReader:
                 raise BadInput(self.index_path, f"slice {extent} of {key!r} is listed but missing")
             pieces.append(StoredSlice(extent, entry))
         return pieces
+
+    def tensor_chunks(self, key: str) -> Iterator[memoryview] | None:
+        """The whole tensor's bytes in C order, in pieces, without assembling it: possible when
+        it is stored whole or in slices along its first dimension (as TensorFlow's partitioners
+        cut variables), None otherwise (other cuts, strings). Every stored piece is checked
+        against its crc32c once the stream has passed it."""
+        entry = self.entry(key)
+        dtype = tensorflow().dtypes.as_dtype(entry.dtype)
+        if dtype.name in ("string", "variant", "resource"):
+            return None
+        if not entry.slices:
+            return self.chunks(entry, key)
+        shape = tuple(d.size for d in entry.shape.dim)
+        pieces = {piece.extent: piece.entry for piece in self.stored_slices(key)}
+        rows = slicing.rows_in_order(list(pieces), shape)
+        if rows is None:
+            return None
+        row_bytes = dtype.size * math.prod(shape[1:])
+        for start, stop, extent in rows:
+            if pieces[extent].size != (stop - start) * row_bytes:
+                raise BadInput(
+                    self.data_file(pieces[extent]),
+                    f"tensor {key!r} cannot be read: slice {extent} holds "
+                    f"{pieces[extent].size} bytes for {(stop - start) * row_bytes}",
+                )
+        return itertools.chain.from_iterable(
+            self.chunks(pieces[extent], key) for _, _, extent in rows
+        )
 
     def data_file(self, entry) -> str:
         return data_path(self.prefix, entry.shard_id, self.num_shards)

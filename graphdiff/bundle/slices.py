@@ -105,3 +105,31 @@ def bounds(extent: Extent, full_shape: Sequence[int]) -> tuple[tuple[int, int], 
 def region(extent: Extent, full_shape: Sequence[int]) -> tuple[slice, ...]:
     """The numpy index of `extent` in a full tensor."""
     return tuple(slice(start, stop) for start, stop in bounds(extent, full_shape))
+
+
+def row_range(extent: Extent, full_shape: Sequence[int]) -> tuple[int, int] | None:
+    """(start, stop) along the first dimension when `extent` takes every other dimension whole
+    (as TensorFlow's partitioners cut variables), else None. Such a slice is one contiguous run
+    of the full tensor's bytes."""
+    if not extent:
+        return None
+    ranges = bounds(extent, full_shape)
+    if any(r != (0, size) for r, size in zip(ranges[1:], full_shape[1:], strict=True)):
+        return None
+    return ranges[0]
+
+
+def rows_in_order(extents: Sequence[Extent], full_shape: Sequence[int]) -> list | None:
+    """`extents` sorted by first row when they cut the tensor into consecutive row ranges that
+    cover it exactly; else None. Returns [(start, stop, extent), ...]."""
+    ranges = [row_range(extent, full_shape) for extent in extents]
+    if None in ranges:
+        return None
+    rows = [(start, stop, extent) for (start, stop), extent in zip(ranges, extents, strict=True)]
+    ordered = sorted(rows, key=lambda row: row[:2])
+    position = 0
+    for start, stop, _ in ordered:
+        if start != position or stop < start:
+            return None
+        position = stop
+    return ordered if position == full_shape[0] else None

@@ -74,6 +74,27 @@ class BundleWriter:
         entry.shard_id, entry.offset = shard, self._sizes[shard]
         entry.size = self._write(shard, (data,))
 
+    def add_stream(
+        self, key: bytes, dtype_enum: int, shape: Sequence[int], chunks: Iterable
+    ) -> None:
+        """Store raw little-endian bytes that arrive in pieces (a re-sliced tensor), their
+        crc32c computed on the way."""
+        shard = self._lightest()
+        entry = self._new_entry(key)
+        entry.dtype = dtype_enum
+        _set_shape(entry, shape)
+        crc = 0
+
+        def checksummed():
+            nonlocal crc
+            for chunk in chunks:
+                crc = crc32c(chunk, crc)
+                yield chunk
+
+        entry.shard_id, entry.offset = shard, self._sizes[shard]
+        entry.size = self._write(shard, checksummed())
+        entry.crc32c = mask(crc)
+
     def add_sliced(self, key: str, dtype_enum: int, full_shape: Sequence[int], extent) -> bytes:
         """Register one slice of sliced tensor `key`; returns the key to store its bytes under."""
         name = key.encode()
