@@ -89,14 +89,17 @@ def user_sources(file: Path, modules_before: set[str]) -> list[str]:
     installed packages. A plan records their fingerprints: a layer swapped in `model.py` changes
     the graph as surely as an edit of `new_graph.py`."""
     project = file.parent.resolve()
-    installed = {Path(p).resolve() for p in _installed_roots()}
+    roots = _installed_roots()
+    installed = tuple(root.rstrip(os.sep) + os.sep for root in roots)
+    installed_resolved = {Path(root).resolve() for root in roots}
+    this_file = file.resolve()
     found = set()
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if not path or not path.endswith(".py"):
-            continue
+        if not path or not path.endswith(".py") or path.startswith(installed):
+            continue  # the cheap test first: most modules are TensorFlow's, in site-packages
         resolved = Path(path).resolve()
-        if resolved == file.resolve() or any(root in resolved.parents for root in installed):
+        if resolved == this_file or any(root in resolved.parents for root in installed_resolved):
             continue
         if name not in modules_before or project in resolved.parents:
             found.add(str(resolved))
