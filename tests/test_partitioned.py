@@ -281,3 +281,21 @@ def test_restore_into_a_session_with_other_parts_than_planned(tmp_path):
             whole = np.concatenate(session.run(parts))
     assert report["restored"] == ["scope/emb"] and report["initialized"] == ["head/w"]
     assert same_bytes(whole, full_tensor(ckpt, "scope/emb"))
+
+
+def test_parts_into_a_shape_free_plain_variable(tmp_path):
+    """A table saved in 3 parts restored into `tf.Variable(..., validate_shape=False)`, whose
+    graph shape is unknown: its bytes are streamed with the stored full shape."""
+    ckpt = old_checkpoint(tmp_path, 3)
+    source = (
+        "with v1.variable_scope('scope'):\n"
+        "    v1.Variable(tf.zeros([0, 6]), name='emb', validate_shape=False, use_resource=False)\n"
+    )
+    plan = make_plan(
+        ckpt + ".meta",
+        write_new_graph(tmp_path, source),
+        output_prefix=str(tmp_path / "new" / "model.ckpt"),
+    )
+    assert plan.entry("scope/emb").action == "restore"
+    prefix = apply_plan(plan, verify=True)
+    assert same_bytes(full_tensor(prefix, "scope/emb"), full_tensor(ckpt, "scope/emb"))

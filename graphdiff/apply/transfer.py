@@ -52,7 +52,7 @@ def carry_over(writer: BundleWriter, source: BundleReader, key: str, target: Tar
 def _reslice_rows(writer: BundleWriter, source: BundleReader, key: str, target: Target) -> bool:
     """Cut the stored bytes in row order at the target's part boundaries; False when either
     layout is not a cut along the first dimension (nothing written then)."""
-    shape = tuple(target.shape)
+    shape = tuple(d.size for d in source.entry(key).shape.dim)  # the target's, when no transform
     if target.partitioned:
         rows = slicing.rows_in_order([extent for _, extent in target.parts], shape)
     else:
