@@ -299,3 +299,18 @@ def test_parts_into_a_shape_free_plain_variable(tmp_path):
     assert plan.entry("scope/emb").action == "restore"
     prefix = apply_plan(plan, verify=True)
     assert same_bytes(full_tensor(prefix, "scope/emb"), full_tensor(ckpt, "scope/emb"))
+
+
+def test_a_damaged_part_stops_a_reslice_and_leaves_nothing(tmp_path):
+    """A flipped byte in the second stored slice is found by its crc32c while the table is
+    streamed into 2 parts: BadInput naming the data file, nothing at the output prefix."""
+    ckpt = old_checkpoint(tmp_path, 3)
+    piece = BundleReader(ckpt).stored_slices("scope/emb")[1].entry
+    data = Path(BundleReader(ckpt).data_file(piece))
+    damaged = bytearray(data.read_bytes())
+    damaged[piece.offset + 5] ^= 0x40
+    data.write_bytes(bytes(damaged))
+    with pytest.raises(BadInput, match="do not match their checksum") as raised:
+        plan_and_apply(tmp_path, ckpt, 2)
+    assert raised.value.path == str(data)
+    assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
