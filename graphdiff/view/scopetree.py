@@ -32,8 +32,13 @@ _ITEMSIZE = {"bool": 1, "string": 0, "resource": 0, "variant": 0}
 
 
 def natural_key(text: str) -> tuple:
-    """Sort key that puts `unit_2` before `unit_10` (digit runs compare as numbers)."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(text) if p)
+    """Sort key that puts `unit_2` before `unit_10` (digit runs compare as numbers).
+
+    The runs are what `\\d` matches (decimal digits of any script, which int() reads); other
+    characters that str.isdigit() calls digits, like `²`, compare as text.
+    """
+    parts = _DIGITS.split(text)  # text, digits, text, digits, ..., text
+    return tuple((0, int(p), "") if n % 2 else (1, 0, p) for n, p in enumerate(parts) if p)
 
 
 def unused_category(reason: str) -> str:
@@ -94,6 +99,7 @@ class Scope:
     path: tuple[str, ...]
     children: dict[str, Scope] = field(default_factory=dict)
     direct: list[Item] = field(default_factory=list)
+    _all: tuple[Item, ...] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def name(self) -> str:
@@ -112,11 +118,19 @@ class Scope:
     def _ordered(self) -> tuple[Scope, ...]:
         return tuple(self.children[k] for k in sorted(self.children, key=natural_key))
 
-    @cached_property
+    @property
     def all_items(self) -> tuple[Item, ...]:
-        """Every model item at or below this scope (call only once the tree is complete)."""
-        below = [item for child in self.children.values() for item in child.all_items]
-        return (*self.direct, *below)
+        """Every model item at or below this scope (call only once the tree is complete).
+
+        Computed once for every scope below, children first and without recursion: a
+        hand-edited plan may nest names thousands of levels deep.
+        """
+        if self._all is None:
+            pending = [s for s in self.walk_while(lambda s: s._all is None)]
+            for scope in reversed(pending):  # children before their parents
+                below = [i for child in scope.children.values() for i in child._all]
+                scope._all = (*scope.direct, *below)
+        return self._all
 
     def find(self, path: tuple[str, ...]) -> Scope | None:
         scope = self
@@ -127,9 +141,17 @@ class Scope:
         return scope
 
     def walk(self):
-        yield self
-        for child in self.children.values():
-            yield from child.walk()
+        """This scope and every scope below it, parents first (no recursion: a hand-edited
+        plan may nest names thousands of levels deep)."""
+        return self.walk_while(lambda scope: True)
+
+    def walk_while(self, wanted):
+        """Like walk, but not into (or below) a scope for which `wanted(scope)` is false."""
+        stack = [self] if wanted(self) else []
+        while stack:
+            scope = stack.pop()
+            yield scope
+            stack.extend(c for c in reversed(scope.children.values()) if wanted(c))
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphdiff.console import ASCII_MARKS
 from graphdiff.view.boxes import Box
 from graphdiff.view.diffview import View, describe, describe_rule, merged_unused
 from graphdiff.view.quantities import compact, plural
@@ -33,14 +34,19 @@ class Look:
     detail: str
 
 
-def format_plan(view: View, fmt: str = "text") -> str:
-    return format_markdown(view) if fmt == "markdown" else format_text(view)
+def format_plan(view: View, fmt: str = "text", ascii_only: bool = False) -> str:
+    """`fmt` "text" or "markdown"; ascii_only: graphdiff's own marks as ASCII (`→` as `->`),
+    for a terminal that cannot print them (names keep their characters: the stream escapes)."""
+    if fmt == "markdown":
+        text = format_markdown(view)
+        return text.translate(ASCII_MARKS) if ascii_only else text
+    return format_text(view, ascii_only)
 
 
-def format_text(view: View) -> str:
+def format_text(view: View, ascii_only: bool = False) -> str:
     old, new = view.files
     lines = [f"{old} \u2192 {new}", *title_lines(view), ""]
-    lines += [_heading(view), *_scope_lines(view), ""]
+    lines += [_heading(view), *_scope_lines(view, ascii_only), ""]
     looks = needs_a_look(view)
     if looks:
         lines.append("needs a look")
@@ -52,7 +58,8 @@ def format_text(view: View) -> str:
             lines.append(f"  {group.scope}: {_unused_words(view, group)}")
         lines.append("")
     lines.append(count_line(view))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return text.translate(ASCII_MARKS) if ascii_only else text
 
 
 def count_line(view: View) -> str:
@@ -68,20 +75,23 @@ def _heading(view: View) -> str:
     return f"scopes (new graph{where['new']} \u2190 checkpoint{where['old']})"
 
 
-def _scope_lines(view: View) -> list[str]:
+def _scope_lines(view: View, ascii_only: bool = False) -> list[str]:
+    """One line a box, in columns (padded after the marks are made ASCII, if they are)."""
     sources = _sources(view)
     rows = []
     for row in view.rows:
         if row.new is not None:
             came = ", ".join(sources.get(row.new.key, ()))
-            rows.append((row.new, f"\u2190 {came}" if came else ""))
+            rows.append((row.new, row.new.label, f"\u2190 {came}" if came else ""))
         elif row.old is not None and row.old.counts.unused.count:
-            rows.append((row.old, "(checkpoint)"))
-    width = max((len(b.label) for b, _ in rows), default=0)
-    source_width = max((len(s) for _, s in rows), default=0)
+            rows.append((row.old, row.old.label, "(checkpoint)"))
+    if ascii_only:
+        rows = [(b, label.translate(ASCII_MARKS), s.translate(ASCII_MARKS)) for b, label, s in rows]
+    width = max((len(label) for _, label, _ in rows), default=0)
+    source_width = max((len(s) for _, _, s in rows), default=0)
     return [
-        f"  {SYMBOL[box.status]} {box.label:<{width}}  {source:<{source_width}}  {_counts(box)}"
-        for box, source in rows
+        f"  {SYMBOL[box.status]} {label:<{width}}  {source:<{source_width}}  {_counts(box)}"
+        for box, label, source in rows
     ]
 
 
