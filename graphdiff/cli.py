@@ -243,6 +243,8 @@ def _plan(args) -> int:
     )
     if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
         raise BadInput(args.output, "its directory does not exist")
+    if args.output:
+        _not_an_input(args.output, args.old, args.new, args.checkpoint, args.old_model)
     status, message, messages = 0, None, []
     try:
         plan = make_plan(
@@ -269,6 +271,17 @@ def _plan(args) -> int:
     return status
 
 
+def _not_an_input(output: str, *inputs: str | None) -> None:
+    """Refuse an output that is one of the command's own inputs: it would be replaced."""
+    for given in filter(None, inputs):
+        try:
+            same = os.path.exists(output) and os.path.samefile(output, given)
+        except OSError:
+            same = False
+        if same:
+            raise BadInput(output, f"is the input {given}: writing there would replace it")
+
+
 def _print_messages(messages: list[str], verbose: bool) -> None:
     """The new graph's own warnings: all of them with --verbose, else how many were kept back."""
     if verbose:
@@ -285,6 +298,7 @@ def _render(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.view.render import render_plan
 
+    _not_an_input(args.output, args.plan)
     written = render_plan(
         read_plan(args.plan),
         args.output,

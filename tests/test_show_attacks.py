@@ -18,10 +18,12 @@ import pytest
 from conftest import cli_env, run_in_process
 from plan_factory import initialized, make_plan, restored, sample_plan, unused_key
 
+from graphdiff.plan import UnusedKey, VariableEntry
 from graphdiff.plan_io import write_plan
 from graphdiff.view.diffview import build_view
 from graphdiff.view.scopetree import natural_key
-from graphdiff.view.show import format_text
+from graphdiff.view.show import format_markdown, format_text
+from graphdiff.view.summary import format_summary
 
 
 def graphdiff(*args, stdout=subprocess.PIPE, env=None) -> subprocess.Popen:
@@ -205,3 +207,128 @@ def test_a_depth_of_a_billion_is_clamped(tmp_path):
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 5
     assert "400 boxes at depth 1000000000" in result.stdout
+
+
+# --- what the words and counts say ----------------------------------------------------------
+
+
+def decision_plan():
+    """head/w left for a decision between two keys under old/ (as the planner writes it)."""
+    choice = VariableEntry(
+        name="head/w",
+        dtype="float32",
+        shape=(4, 2),
+        action="initialize",
+        reason="two heads of one shape",
+        candidates=("old/cls/w", "old/box/w"),
+    )
+    reason = "not restored into 'head/w': two heads of one shape"
+    unused = [UnusedKey(k, "float32", (4, 2), reason) for k in ("old/cls/w", "old/box/w")]
+    return make_plan([choice, restored("x/w")], unused=unused)
+
+
+def test_decision_counts_say_candidates_on_the_checkpoint_side():
+    view = build_view(decision_plan())
+    text, markdown = format_text(view), format_markdown(view)
+    assert "old   (checkpoint)  2 unused \u00b7 16 params; 2 candidates for a decision" in text
+    assert (
+        "head                1 initialized \u00b7 8 params; 1 variable left for a decision" in text
+    )
+    assert "2 left for a decision" not in text + markdown
+    assert "**1 variable left for a decision.**" in markdown
+    assert "| 2 unused; **2 candidates for a decision** |" in markdown
+    summary = format_summary(decision_plan())
+    assert "1 variable left for a decision" in summary
+    assert "candidates: old/cls/w, old/box/w" in summary
+
+
+def test_a_fold_of_scopes_with_different_chains_names_both_ends():
+    variables = [initialized(f"net/s{n}/{c}/w") for n, c in enumerate("xyzwv")]
+    plan = make_plan([*variables, restored("net/a/w"), restored("b/w")])
+    rows = [line.split()[1] for line in format_text(build_view(plan)).splitlines() if "+ " in line]
+    assert rows == ["net/s0/x"]  # the label goes on: "net/s0/x … s4/v"
+    assert "net/s0/x \u2026 s4/v" in format_text(build_view(plan))
+    same = make_plan([*(initialized(f"net/s{n}/x/w") for n in range(5)), restored("net/a/w")])
+    assert "{s0 \u2026 s4}/x" in format_text(build_view(same))
+
+
+def test_a_contradictory_hand_edited_plan_names_each_contradiction():
+    plan = make_plan(
+        [restored("a/w"), restored("a/w"), *decision_plan().variables[:1]],
+        unused=[unused_key("a/w"), unused_key("c/w"), unused_key("c/w"), unused_key("old/cls/w")],
+    )
+    view = build_view(plan)
+    notes = [line for line in format_text(view).splitlines() if line.startswith("hand-edited")]
+    assert notes == [
+        "hand-edited plan? 1 variable listed more than once: a/w",
+        "hand-edited plan? 1 unused key listed more than once: c/w",
+        "hand-edited plan? 1 checkpoint key both restored from and listed unused: a/w",
+        "hand-edited plan? 1 candidate not among the plan's checkpoint keys: old/box/w",
+    ]
+    assert "- hand-edited plan? 1 variable listed more than once: a/w" in format_markdown(view)
+
+
+def test_markdown_escapes_backticks_pipes_and_line_breaks_in_names():
+    names = ("a``b/w", "p|q/w", "l\nm/w")
+    plan = make_plan([restored(name, shape=(n + 1,)) for n, name in enumerate(names)])
+    markdown = format_markdown(build_view(plan, depth=1))
+    rows = [line for line in markdown.splitlines() if line.startswith("| = |")]
+    assert [row.split(" | ")[1] for row in rows] == ["``` a``b ```", "`l\\nm`", "`p\\|q`"]
+    assert all(len(re.findall(r"(?<!\\)\|", row)) == 8 for row in rows)  # seven cells a row
+
+
+def test_summary_counts_singular_and_plural():
+    from graphdiff.plan import Rule
+
+    rule = Rule("r1", "prefix", "a", "b", "inferred", support=1)
+    one = format_summary(
+        make_plan([restored("b/w", "a/w")], unused=[unused_key("c")], rules=[rule])
+    )
+    assert one.splitlines()[0] == "1 of 1 variable restored, 0 initialized; 1 checkpoint key unused"
+    assert "rule (inferred, 1 variable)" in one
+    two = format_summary(sample_plan()).splitlines()[0]
+    assert two == "5 of 8 variables restored, 3 initialized; 2 checkpoint keys unused"
+
+
+# --- focus and output files -----------------------------------------------------------------
+
+
+def test_focus_on_a_decision_opens_its_candidates_on_the_checkpoint_side():
+    text = format_text(build_view(decision_plan(), focus="head"))
+    assert "focus: checkpoint old, new graph head" in text
+    assert "(nothing)" not in text
+
+
+def test_focus_on_a_new_scope_says_why_the_checkpoint_side_is_empty():
+    text = format_text(build_view(sample_plan(), focus="C"))
+    assert "focus: new graph C (no checkpoint key is restored into it or a candidate)" in text
+    assert "(nothing)" not in text
+
+
+def test_focus_on_a_scope_that_does_not_exist_is_one_line_exit_2(plan_file):
+    one_line_error(run_in_process("show", plan_file, "--focus", "nope"), "'nope'", "A, B, C")
+
+
+def test_render_refuses_to_write_over_its_own_plan(tmp_path, plan_file):
+    plan = tmp_path / "plan.dot"
+    plan.write_bytes(plan_file.read_bytes())
+    before = plan.read_bytes()
+    (tmp_path / "link.dot").symlink_to(plan)
+    for target in (plan, tmp_path / "link.dot"):
+        result = run_in_process("render", plan, "-o", target, "--no-flow")
+        one_line_error(result, "is the input", "replace it")
+    assert plan.read_bytes() == before
+
+
+def test_render_into_a_missing_directory_is_one_line_exit_2(tmp_path, plan_file):
+    result = run_in_process("render", plan_file, "-o", tmp_path / "nope" / "x.svg")
+    one_line_error(result, "nope", "does not exist")
+    assert not (tmp_path / "nope").exists()
+
+
+def test_plan_refuses_to_write_over_its_new_graph(tmp_path):
+    new_graph = tmp_path / "new_graph.py"
+    new_graph.write_text("def build_graph():\n    pass\n")
+    result = run_in_process("plan", tmp_path / "old.meta", new_graph, "-o", new_graph)
+    one_line_error(result, "new_graph.py", "is the input")
+    assert new_graph.read_text() == "def build_graph():\n    pass\n"

@@ -242,9 +242,11 @@ def _old_items(plan: Plan) -> list[tuple[Item, bool]]:
         links = tuple(e.name for e in entries)
         is_model = any(e.role == "model" for e in entries)
         items.append((Item(key, "old", RESTORED, first.dtype, first.shape, links), is_model))
+    seen = set(targets)
     for unused in plan.unused:
-        if unused.key in targets:
-            continue  # a hand-edited plan may list a used key as unused: it is used
+        if unused.key in seen:
+            continue  # a hand-edited plan may list a used key as unused, or a key twice
+        seen.add(unused.key)
         category = unused_category(unused.reason)
         flags = frozenset({"decision"}) if category.startswith("candidate") else frozenset()
         item = Item(unused.key, "old", UNUSED, unused.dtype, unused.shape, (), flags, None, unused)
