@@ -1,7 +1,9 @@
 """The command line: parse options, call one library function, map errors to exit statuses.
 
 Data goes to standard output (or -o), messages to standard error. Exit 0 done, 1 internal
-error, 2 bad input or usage, 3 a policy check (--require) failed or a verified tensor differs.
+error, 2 bad input or usage (a full disk under standard output too), 3 a policy check
+(--require) failed or a verified tensor differs, 141 quietly when the reader of standard output
+went away (`graphdiff show plan.json | head -1`), as a shell expects.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import threading
 
 from graphdiff import __version__
+from graphdiff.console import MARKS, Closed, GuardedStream, can_print
 from graphdiff.errors import BadInput, GraphdiffError, PolicyViolation
 
 
@@ -240,6 +243,8 @@ def _plan(args) -> int:
     )
     if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
         raise BadInput(args.output, "its directory does not exist")
+    if args.output:
+        _not_an_input(args.output, args.old, args.new, args.checkpoint, args.old_model)
     status, message, messages = 0, None, []
     try:
         plan = make_plan(
@@ -266,6 +271,17 @@ def _plan(args) -> int:
     return status
 
 
+def _not_an_input(output: str, *inputs: str | None) -> None:
+    """Refuse an output that is one of the command's own inputs: it would be replaced."""
+    for given in filter(None, inputs):
+        try:
+            same = os.path.exists(output) and os.path.samefile(output, given)
+        except OSError:
+            same = False
+        if same:
+            raise BadInput(output, f"is the input {given}: writing there would replace it")
+
+
 def _print_messages(messages: list[str], verbose: bool) -> None:
     """The new graph's own warnings: all of them with --verbose, else how many were kept back."""
     if verbose:
@@ -282,6 +298,7 @@ def _render(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.view.render import render_plan
 
+    _not_an_input(args.output, args.plan)
     written = render_plan(
         read_plan(args.plan),
         args.output,
@@ -300,7 +317,7 @@ def _show(args) -> int:
     from graphdiff.view.show import format_plan
 
     view = build_view(read_plan(args.plan), depth=args.depth, focus=args.focus)
-    sys.stdout.write(format_plan(view, args.format))
+    sys.stdout.write(format_plan(view, args.format, ascii_only=not can_print(MARKS)))
     return 0
 
 
@@ -379,6 +396,9 @@ COMMANDS = {
 }
 
 
+PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell expects of a writer whose reader left
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised where Python runs next so that cleanup (staging, reports) happens."""
 
@@ -388,11 +408,29 @@ def _terminate(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; every command's output goes through the same guarded streams."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout = GuardedStream(sys.stdout, "standard output")
+    sys.stderr = GuardedStream(sys.stderr, "standard error")
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(argv: list[str] | None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except Closed:
+        return PIPE_CLOSED
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return status
+    except Closed:
+        return PIPE_CLOSED
     except _Terminated:
         return _fail("terminated", 143)
     except BadInput as error:
@@ -413,8 +451,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(error, status: int) -> int:
+    """One line on standard error (none when it cannot be written: the status still tells)."""
     text = " ".join(str(error).split())
-    print(f"graphdiff: {text}", file=sys.stderr)
+    try:
+        print(f"graphdiff: {text}", file=sys.stderr)
+        sys.stderr.flush()
+    except (Closed, GraphdiffError):
+        pass
     return status
 
 

@@ -9,14 +9,15 @@ against the plan's location when read; any other path is stored absolute, and re
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import tempfile
 from pathlib import Path
 
-from graphdiff import storage
+from graphdiff import __version__, storage
 from graphdiff.errors import BadInput
-from graphdiff.plan import Plan, from_json, to_json
+from graphdiff.plan import FORMAT_VERSION, Plan, from_json, to_json
 from graphdiff.schema import validate_plan
 
 # Fingerprints, whose .path is a path.
@@ -55,22 +56,66 @@ def write_plan(plan: Plan, path: str | os.PathLike) -> None:
 
 
 def read_plan(path: str | os.PathLike) -> Plan:
-    """Read and validate a plan; relative paths in it are taken from the plan's directory."""
+    """Read and validate a plan; relative paths in it are taken from the plan's directory.
+
+    BadInput (one line naming the file) for a file that cannot be read, is not JSON, nests too
+    deeply, was made by a newer graphdiff, or breaks the schema.
+    """
     file = Path(path)
-    if not file.is_file():
-        raise BadInput(path, "no such file" if not file.exists() else "is not a file")
+    document = _parse(path, _read_text(file))
+    _check_version(document, path)
     try:
-        document = json.loads(file.read_text())
+        validate_plan(document, path)
+    except RecursionError:
+        raise BadInput(path, "not a plan: its JSON nests too deeply") from None
+    base = str(file.resolve().parent)
+    _map_paths(document, lambda text: _resolved(text, base))
+    return from_json(document)
+
+
+def _read_text(file: Path) -> str:
+    """The file's text: UTF-8, a byte order mark allowed (editors on Windows write one)."""
+    try:
+        if not file.is_file():
+            raise BadInput(file, "no such file" if not file.exists() else "is not a file")
+        data = file.read_bytes()
+    except OSError as error:  # permission denied, an I/O error, a name too long
+        raise BadInput(file, f"cannot be read: {error.strerror or error}") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise BadInput(file, "not a plan: UTF-16 text; save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise BadInput(path, "not a plan: not UTF-8 text") from None
+        raise BadInput(file, "not a plan: not UTF-8 text") from None
+
+
+def _parse(path, text: str):
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise BadInput(
             path, f"not a plan: invalid JSON at line {error.lineno}: {error.msg}"
         ) from None
-    validate_plan(document, path)
-    base = str(file.resolve().parent)
-    _map_paths(document, lambda text: _resolved(text, base))
-    return from_json(document)
+    except RecursionError:
+        raise BadInput(path, "not a plan: its JSON nests too deeply") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise BadInput(path, "not a plan: it holds a number too long to read") from None
+
+
+def _check_version(document, path) -> None:
+    """A plan of a later format says so, before the schema of this one finds fault with it."""
+    if not isinstance(document, dict):
+        return
+    version = document.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        provenance = document.get("provenance")
+        made_by = provenance.get("tool_version") if isinstance(provenance, dict) else None
+        by = f"graphdiff {made_by}" if isinstance(made_by, str) else "a newer graphdiff"
+        raise BadInput(
+            path,
+            f"made by {by} (plan format {version}), newer than this graphdiff {__version__} "
+            f"(format {FORMAT_VERSION}): upgrade graphdiff to read it",
+        )
 
 
 def _map_paths(document: dict, change) -> None:

@@ -43,4 +43,10 @@ def validate_plan(document: object, path: object = None) -> None:
     errors = schema_errors(document)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise BadInput(path or "<plan>", f"not a valid graphdiff plan: {errors[0]}{more}")
+        first = _shortened(errors[0])
+        raise BadInput(path or "<plan>", f"not a valid graphdiff plan: {first}{more}")
+
+
+def _shortened(text: str, limit: int = 240) -> str:
+    """A fault quotes the value at fault, which a hand-edited plan may make megabytes long."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

@@ -257,7 +257,7 @@ def test_unused_keys_are_grouped_by_scope_and_reason(tmp_path):
     words = texts(ET.parse(render_plan(plan, tmp_path / "diff.svg", flow=False)).getroot())
     assert "4 unused checkpoint keys" in words
     assert "Output1: 2 removed: nothing in the new graph matches (8 params)" in words
-    assert "A: 1 optimizer slots (the new graph has no optimizer) (16 params)" in words
+    assert "A: 1 optimizer slot (the new graph has no optimizer) (16 params)" in words
     assert (
         "(root): 1 optimizer state and global step (the new graph has no optimizer) (1 params)"
         in words

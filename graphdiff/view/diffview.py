@@ -26,6 +26,7 @@ from pathlib import PurePath
 from graphdiff.errors import BadInput
 from graphdiff.plan import Plan, Rule
 from graphdiff.view.boxes import Box, Counts, Mode, Order, count
+from graphdiff.view.contradictions import contradictions
 from graphdiff.view.focus import focus_tops
 from graphdiff.view.scopetree import (
     ROOT,
@@ -98,7 +99,7 @@ def build_view(
     tops = focus_tops(trees, focus) if focus is not None else {"old": trees.old, "new": trees.new}
     detailed = focus is not None or depth is not None
     mode = Mode(depth=depth, auto=depth is None, opens=focus is not None, detail=detailed)
-    notes: list[str] = []
+    notes = [f"hand-edited plan? {line}" for line in contradictions(plan)]
     new = with_state(new_side(tops["new"], mode, orders.get("new"), notes), trees, "new")
     new_of = {i.name: b.key for b in new for i in b.items}
     old = with_state(old_side(tops["old"], mode, orders.get("old"), new_of, notes), trees, "old")
@@ -107,7 +108,7 @@ def build_view(
         files=_file_names(plan),
         model=count(trees.new.all_items),
         state=count(trees.state["new"]),
-        unused_keys=len(plan.unused),
+        unused_keys=len(plan.unused),  # the plan's own count; contradictions are in the notes
         rows=tuple(rows),
         links=tuple(links),
         prefixes=prefixes,
@@ -186,10 +187,18 @@ def _labelled(box: Box | None, prefix: str) -> Box | None:
         return dataclasses.replace(box, label=box.key[cut:])
     first, last = box.starts[0], box.starts[-1]
     head, _, leaf = first[cut:].rpartition("/")
-    run = f"{leaf} \u2026 {last.rsplit('/', 1)[-1]}"
-    tail = box.key[len(first) :]  # the chain below each folded scope, the same for all
-    label = f"{head}/" * bool(head) + (f"{{{run}}}{tail}" if tail else run)
-    return dataclasses.replace(box, label=label)
+    # the chain of single child scopes below each folded scope: one name when all share it
+    tails = {scope[len(start) :] for start, scope in zip(box.starts, box.scopes, strict=True)}
+    last_leaf = last.rsplit("/", 1)[-1]
+    if len(tails) == 1:
+        tail = tails.pop()
+        run = f"{leaf} \u2026 {last_leaf}"
+        named = f"{{{run}}}{tail}" if tail else run
+    else:  # each its own chain: name the first's and the last's, not one for all
+        named = (
+            f"{leaf}{box.scopes[0][len(first) :]} \u2026 {last_leaf}{box.scopes[-1][len(last) :]}"
+        )
+    return dataclasses.replace(box, label=f"{head}/" * bool(head) + named)
 
 
 # --- unused keys, files -------------------------------------------------------------------------
@@ -229,14 +238,15 @@ def _file_names(plan: Plan) -> tuple[str, str]:
 # --- words shared by the picture and the text forms ---------------------------------------------
 
 
-def describe(category: str, has_optimizer: bool) -> str:
-    """What a group of unused keys is, in words."""
+def describe(category: str, has_optimizer: bool, count: int = 2) -> str:
+    """What a group of `count` unused keys is, in words."""
     cause = "" if has_optimizer else " (the new graph has no optimizer)"
+    candidates = "candidate" if count == 1 else "candidates"
     return {
-        "optimizer slots": f"optimizer slots{cause}",
+        "optimizer slots": f"optimizer slot{'s' * (count != 1)}{cause}",
         "optimizer state and step": f"optimizer state and global step{cause}",
         "removed": "removed: nothing in the new graph matches",
-        "candidate left for a decision": "candidates of a variable left for a decision",
+        "candidate left for a decision": f"{candidates} of a variable left for a decision",
         "reset by --reset-optimizer": "optimizer state reset by --reset-optimizer",
     }.get(category, category)
 

@@ -26,8 +26,18 @@ def focus_tops(trees: Trees, focus: str) -> dict[str, Scope | None]:
         raise BadInput("--focus", _no_scope(trees, text))
     for side, other in (("old", "new"), ("new", "old")):
         if tops[side] is None:
-            tops[side] = _linked_scope(trees.tree(side), tops[other])
+            tops[side] = _linked_scope(trees.tree(side), tops[other], _candidates(trees, other))
     return tops
+
+
+def _candidates(trees: Trees, side: str) -> dict[str, tuple[str, ...]]:
+    """Item name of `side` -> names on the other side it was weighed against (a decision)."""
+    pairs = [(i.name, k) for i in trees.new.all_items if i.entry for k in i.entry.candidates]
+    found: dict[str, tuple[str, ...]] = {}
+    for new, key in pairs:
+        a, b = (new, key) if side == "new" else (key, new)
+        found[a] = (*found.get(a, ()), b)
+    return found
 
 
 def _find_scope(tree: Scope, text: str, side: str) -> Scope | None:
@@ -64,7 +74,10 @@ def _short(name: str, limit: int = 60) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "\u2026"
 
 
-def _linked_scope(tree: Scope, other: Scope | None) -> Scope | None:
-    """The smallest scope of `tree` holding everything linked to `other`'s items."""
-    linked = [split_name(n)[:-1] for i in (other.all_items if other else ()) for n in i.links]
+def _linked_scope(tree: Scope, other: Scope | None, candidates) -> Scope | None:
+    """The smallest scope of `tree` holding everything linked to `other`'s items: restored
+    from or into them, or weighed against them for a decision."""
+    items = other.all_items if other else ()
+    names = [n for i in items for n in (i.links or candidates.get(i.name, ()))]
+    linked = [split_name(n)[:-1] for n in names]
     return tree.find(tuple(os.path.commonprefix(linked))) if linked else None

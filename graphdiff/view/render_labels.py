@@ -227,13 +227,18 @@ def title_lines(view: View) -> list[str]:
         extra.append(f"{plural(model.flag('decision'), 'variable')} left for a decision")
     lines.append(" \u00b7 ".join(extra))
     if view.focus:
-        lines.append(
-            "focus: checkpoint "
-            + (view.focus["old"] or "(nothing)")
-            + ", new graph "
-            + (view.focus["new"] or "(nothing)")
-        )
+        lines.append(focus_line(view.focus))
     return lines + list(view.notes)
+
+
+def focus_line(focus: dict[str, str | None]) -> str:
+    """Which scope each side opens; a side with none says why, not '(nothing)'."""
+    old, new = focus["old"], focus["new"]
+    if old and new:
+        return f"focus: checkpoint {old}, new graph {new}"
+    if new:
+        return f"focus: new graph {new} (no checkpoint key is restored into it or a candidate)"
+    return f"focus: checkpoint {old} (none of its keys is restored or a candidate)"
 
 
 def side_label(view: View, side: str) -> str:
@@ -285,7 +290,8 @@ def unused_table(view: View) -> str:
     rows = [_row(f"<B>{text(plural(total, 'unused checkpoint key'))}</B>")]
     for group in merged_unused(view.unused, UNUSED_GROUPS):
         line = (
-            f"{group.scope}: {len(group.keys)} {describe(group.category, view.has_optimizer)}"
+            f"{group.scope}: {len(group.keys)} "
+            f"{describe(group.category, view.has_optimizer, len(group.keys))}"
             f" ({compact(group.params)} params)"
         )
         rows.append(_row(_small(line)))

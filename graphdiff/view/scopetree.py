@@ -31,8 +31,13 @@ _DIGITS = re.compile(r"(\d+)")
 
 
 def natural_key(text: str) -> tuple:
-    """Sort key that puts `unit_2` before `unit_10` (digit runs compare as numbers)."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(text) if p)
+    """Sort key that puts `unit_2` before `unit_10` (digit runs compare as numbers).
+
+    The runs are what `\\d` matches (decimal digits of any script, which int() reads); other
+    characters that str.isdigit() calls digits, like `²`, compare as text.
+    """
+    parts = _DIGITS.split(text)  # text, digits, text, digits, ..., text
+    return tuple((0, int(p), "") if n % 2 else (1, 0, p) for n, p in enumerate(parts) if p)
 
 
 def unused_category(reason: str) -> str:
@@ -84,6 +89,7 @@ class Scope:
     path: tuple[str, ...]
     children: dict[str, Scope] = field(default_factory=dict)
     direct: list[Item] = field(default_factory=list)
+    _all: tuple[Item, ...] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def name(self) -> str:
@@ -102,11 +108,19 @@ class Scope:
     def _ordered(self) -> tuple[Scope, ...]:
         return tuple(self.children[k] for k in sorted(self.children, key=natural_key))
 
-    @cached_property
+    @property
     def all_items(self) -> tuple[Item, ...]:
-        """Every model item at or below this scope (call only once the tree is complete)."""
-        below = [item for child in self.children.values() for item in child.all_items]
-        return (*self.direct, *below)
+        """Every model item at or below this scope (call only once the tree is complete).
+
+        Computed once for every scope below, children first and without recursion: a
+        hand-edited plan may nest names thousands of levels deep.
+        """
+        if self._all is None:
+            pending = [s for s in self.walk_while(lambda s: s._all is None)]
+            for scope in reversed(pending):  # children before their parents
+                below = [i for child in scope.children.values() for i in child._all]
+                scope._all = (*scope.direct, *below)
+        return self._all
 
     def find(self, path: tuple[str, ...]) -> Scope | None:
         scope = self
@@ -117,9 +131,17 @@ class Scope:
         return scope
 
     def walk(self):
-        yield self
-        for child in self.children.values():
-            yield from child.walk()
+        """This scope and every scope below it, parents first (no recursion: a hand-edited
+        plan may nest names thousands of levels deep)."""
+        return self.walk_while(lambda scope: True)
+
+    def walk_while(self, wanted):
+        """Like walk, but not into (or below) a scope for which `wanted(scope)` is false."""
+        stack = [self] if wanted(self) else []
+        while stack:
+            scope = stack.pop()
+            yield scope
+            stack.extend(c for c in reversed(scope.children.values()) if wanted(c))
 
 
 @dataclass
@@ -210,9 +232,11 @@ def _old_items(plan: Plan) -> list[tuple[Item, bool]]:
         links = tuple(e.name for e in entries)
         is_model = any(e.role == "model" for e in entries)
         items.append((Item(key, "old", RESTORED, first.dtype, first.shape, links), is_model))
+    seen = set(targets)
     for unused in plan.unused:
-        if unused.key in targets:
-            continue  # a hand-edited plan may list a used key as unused: it is used
+        if unused.key in seen:
+            continue  # a hand-edited plan may list a used key as unused, or a key twice
+        seen.add(unused.key)
         category = unused_category(unused.reason)
         flags = frozenset({"decision"}) if category.startswith("candidate") else frozenset()
         item = Item(unused.key, "old", UNUSED, unused.dtype, unused.shape, (), flags, None, unused)

@@ -11,8 +11,10 @@ last count line in the manner of `terraform plan`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from graphdiff.console import ASCII_MARKS
 from graphdiff.view.boxes import Box
 from graphdiff.view.diffview import View, describe, describe_rule, merged_unused
 from graphdiff.view.quantities import compact, plural
@@ -33,14 +35,19 @@ class Look:
     detail: str
 
 
-def format_plan(view: View, fmt: str = "text") -> str:
-    return format_markdown(view) if fmt == "markdown" else format_text(view)
+def format_plan(view: View, fmt: str = "text", ascii_only: bool = False) -> str:
+    """`fmt` "text" or "markdown"; ascii_only: graphdiff's own marks as ASCII (`→` as `->`),
+    for a terminal that cannot print them (names keep their characters: the stream escapes)."""
+    if fmt == "markdown":
+        text = format_markdown(view)
+        return text.translate(ASCII_MARKS) if ascii_only else text
+    return format_text(view, ascii_only)
 
 
-def format_text(view: View) -> str:
+def format_text(view: View, ascii_only: bool = False) -> str:
     old, new = view.files
     lines = [f"{old} \u2192 {new}", *title_lines(view), ""]
-    lines += [_heading(view), *_scope_lines(view), ""]
+    lines += [_heading(view), *_scope_lines(view, ascii_only), ""]
     looks = needs_a_look(view)
     if looks:
         lines.append("needs a look")
@@ -52,7 +59,8 @@ def format_text(view: View) -> str:
             lines.append(f"  {group.scope}: {_unused_words(view, group)}")
         lines.append("")
     lines.append(count_line(view))
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return text.translate(ASCII_MARKS) if ascii_only else text
 
 
 def count_line(view: View) -> str:
@@ -68,20 +76,23 @@ def _heading(view: View) -> str:
     return f"scopes (new graph{where['new']} \u2190 checkpoint{where['old']})"
 
 
-def _scope_lines(view: View) -> list[str]:
+def _scope_lines(view: View, ascii_only: bool = False) -> list[str]:
+    """One line a box, in columns (padded after the marks are made ASCII, if they are)."""
     sources = _sources(view)
     rows = []
     for row in view.rows:
         if row.new is not None:
             came = ", ".join(sources.get(row.new.key, ()))
-            rows.append((row.new, f"\u2190 {came}" if came else ""))
+            rows.append((row.new, row.new.label, f"\u2190 {came}" if came else ""))
         elif row.old is not None and row.old.counts.unused.count:
-            rows.append((row.old, "(checkpoint)"))
-    width = max((len(b.label) for b, _ in rows), default=0)
-    source_width = max((len(s) for _, s in rows), default=0)
+            rows.append((row.old, row.old.label, "(checkpoint)"))
+    if ascii_only:
+        rows = [(b, label.translate(ASCII_MARKS), s.translate(ASCII_MARKS)) for b, label, s in rows]
+    width = max((len(label) for _, label, _ in rows), default=0)
+    source_width = max((len(s) for _, _, s in rows), default=0)
     return [
-        f"  {SYMBOL[box.status]} {box.label:<{width}}  {source:<{source_width}}  {_counts(box)}"
-        for box, source in rows
+        f"  {SYMBOL[box.status]} {label:<{width}}  {source:<{source_width}}  {_counts(box)}"
+        for box, label, source in rows
     ]
 
 
@@ -98,10 +109,18 @@ def _counts(box: Box) -> str:
     if box.folded:
         words = f"{box.fold_words}; {words}"
     if box.counts.flag("decision"):
-        words += f"; {box.counts.flag('decision')} left for a decision"
+        words += f"; {decision_words(box)}"
     if box.counts.flag("resolved"):
         words += f"; {plural(box.counts.flag('resolved'), 'shape')} from the checkpoint"
     return words
+
+
+def decision_words(box: Box) -> str:
+    """A new box counts variables left for a decision; a checkpoint box, their candidates."""
+    number = box.counts.flag("decision")
+    if box.side == "old":
+        return f"{plural(number, 'candidate')} for a decision"
+    return f"{plural(number, 'variable')} left for a decision"
 
 
 def needs_a_look(view: View) -> list[Look]:
@@ -142,7 +161,7 @@ def _look_lines(looks: list[Look]) -> list[tuple[str, str]]:
 
 def _unused_words(view: View, group) -> str:
     return (
-        f"{len(group.keys)} {describe(group.category, view.has_optimizer)}"
+        f"{len(group.keys)} {describe(group.category, view.has_optimizer, len(group.keys))}"
         f" ({compact(group.params)} params)"
     )
 
@@ -156,9 +175,10 @@ def format_markdown(view: View) -> str:
     lines = [f"### graphdiff: {_code(old)} \u2192 {_code(new)}", ""]
     decisions = view.model.flag("decision")
     lines.append(
-        f"**{count_line(view)}**" + (f" **{decisions} left for a decision.**" if decisions else "")
+        f"**{count_line(view)}**"
+        + (f" **{plural(decisions, 'variable')} left for a decision.**" if decisions else "")
     )
-    lines += ["", *[f"- {line}" for line in title_lines(view)], ""]
+    lines += ["", *[f"- {_cell(line)}" for line in title_lines(view)], ""]
     lines += _scope_table(view)
     looks = needs_a_look(view)
     if looks:
@@ -197,7 +217,7 @@ def _scope_table(view: View) -> list[str]:
         params = counts.restored.params + other.params
         lines.append(
             f"| {SYMBOL[box.status]} | {new_name} | {came} | {counts.restored.count or ''} "
-            f"| {counts.initialized.count or ''} | {compact(params)} | {_cell(_notes(box))} |"
+            f"| {counts.initialized.count or ''} | {compact(params)} | {_notes(box)} |"
         )
     return lines
 
@@ -209,17 +229,20 @@ def _notes(box: Box) -> str:
     if box.side == "old":
         notes.append(f"{box.counts.unused.count} unused")
     if box.counts.flag("decision"):
-        notes.append(f"**{box.counts.flag('decision')} left for a decision**")
+        notes.append(f"**{decision_words(box)}**")
     if box.counts.flag("resolved"):
         notes.append(f"{plural(box.counts.flag('resolved'), 'shape')} from the checkpoint")
     return "; ".join(notes)
 
 
 def _code(name: str) -> str:
-    """A name as inline code, safe inside a table cell."""
-    fence = "``" if "`" in name else "`"
-    pad = " " if "`" in name else ""
-    return f"{fence}{pad}{name.replace('|', chr(92) + '|')}{pad}{fence}"
+    """A name as inline code, safe inside a table cell: a fence longer than any run of
+    backticks in it, pipes escaped (GitHub reads `\\|` as a pipe even in code), line breaks
+    shown as `\\n` (a table row is one line)."""
+    name = _one_line(name).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", name)), default=0) + 1)
+    pad = " " if "`" in name or (name.startswith(" ") and name.endswith(" ")) else ""
+    return f"{fence}{pad}{name}{pad}{fence}"
 
 
 def _code_first(text: str) -> str:
@@ -228,4 +251,12 @@ def _code_first(text: str) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Plain text for markdown: on one line, markdown's punctuation taken literally."""
+    return _MARKDOWN.sub(r"\\\g<0>", _one_line(text))
+
+
+_MARKDOWN = re.compile(r"[\\`*_\[\]<>|~]")  # what can start markup inside a line
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\\r").replace("\n", "\\n")

@@ -82,15 +82,15 @@ def _deep(side, top, uniform, mode: Mode, order, fold_key, notes: list[str]) -> 
     boxes = _boxes(side, top, uniform, mode, order, fold_key)
     if len(boxes) <= MAX_BOXES:
         return boxes
-    wanted = len(boxes)
-    for depth in range(mode.depth, 0, -1):
+    wanted, deepest = len(boxes), min(mode.depth, _height(top))  # --depth 1000000000 too
+    for depth in range(deepest, 0, -1):
         shallower = dataclasses.replace(mode, depth=depth)
         boxes = _fold_to_fit(_boxes(side, top, uniform, shallower, order, fold_key))
         if len(boxes) <= MAX_BOXES:
             break
     notes.append(
         f"{what}: {wanted} boxes at depth {mode.depth}, so runs of sibling scopes are folded"
-        + (f" and the depth is {depth}" if depth < mode.depth else "")
+        + (f" and the depth is {depth}" if depth < deepest else "")
     )
     return boxes
 
@@ -134,7 +134,15 @@ def _memo_box(function):
 
 
 def _height(scope: Scope) -> int:
-    return 1 + max((_height(c) for c in scope.children.values()), default=0)
+    """Depth levels below `scope` that a view can open: a scope holding nothing but one child
+    scope costs no level (as in boxes.select). No recursion: names may nest thousands deep."""
+    height, stack = 1, [(scope, 1)]
+    while stack:
+        scope, level = stack.pop()
+        height = max(height, level)
+        step = 0 if not scope.direct and len(scope.children) == 1 else 1
+        stack.extend((child, level + step) for child in scope.children.values())
+    return height
 
 
 def _new_uniform(scope: Scope) -> bool:

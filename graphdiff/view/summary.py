@@ -6,13 +6,14 @@ from collections import Counter
 
 from graphdiff.match.rules import describe
 from graphdiff.plan import Plan
+from graphdiff.view.quantities import plural
 
 
 def format_summary(plan: Plan) -> str:
     restored, initialized = plan.restored, plan.initialized
     lines = [
-        f"{len(restored)} of {len(plan.variables)} variables restored, "
-        f"{len(initialized)} initialized; {len(plan.unused)} checkpoint keys unused"
+        f"{len(restored)} of {plural(len(plan.variables), 'variable')} restored, "
+        f"{len(initialized)} initialized; {plural(len(plan.unused), 'checkpoint key')} unused"
     ]
     methods = Counter(e.match.method for e in restored if e.match)
     if methods:
@@ -22,15 +23,23 @@ def format_summary(plan: Plan) -> str:
         if scopes:
             lines.append(f"  {status}: " + _scope_list(status, scopes))
     for rule in plan.rules:
-        lines.append(f"  rule ({rule.origin}, {rule.support} variables): {describe(rule)}")
+        support = plural(rule.support, "variable")
+        lines.append(f"  rule ({rule.origin}, {support}): {describe(rule)}")
     lines += _capped(
         f"  shape of {e.name} taken from '{e.shape_resolution.source}': "
         f"{list(e.shape_resolution.shape)}"
         for e in plan.variables
         if e.shape_resolution
     )
+    decisions = [e for e in initialized if e.candidates]
+    if decisions:
+        lines.append(
+            f"  {plural(len(decisions), 'variable')} left for a decision, initialized: "
+            "'graphdiff show' lists the candidates"
+        )
     lines += _capped(
         f"  initialized {e.name}: {e.reason}"
+        + (f" (candidates: {', '.join(e.candidates)})" if e.candidates else "")
         for e in initialized
         if e.role == "model" and not e.reason.startswith("new:")
     )
