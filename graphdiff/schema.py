@@ -32,8 +32,23 @@ def _validator():
     )
 
 
+@functools.cache
+def _fast_validator():
+    """jsonschema-rs, compiled: 6 ms where jsonschema takes 0.4 s on a resnet's plan and 8 s on
+    20,000 variables. It only says whether a plan is valid; jsonschema words what is wrong.
+    None where no wheel of it exists for the platform."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.validator_for(plan_schema(), validate_formats=True)
+
+
 def schema_errors(document: object) -> list[str]:
     """Every way `document` breaks the schema, as 'at <json path>: <message>' lines."""
+    fast = _fast_validator()
+    if fast is not None and fast.is_valid(document):
+        return []
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
     return [f"at {e.json_path}: {e.message}" for e in errors]
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
+import operator
+import random
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from graphdiff.errors import BadInput
 from graphdiff.plan import from_json, to_json
 from graphdiff.plan_io import read_plan
-from graphdiff.schema import plan_schema, schema_errors
+from graphdiff.schema import _fast_validator, plan_schema, schema_errors
 
 EXAMPLES = Path(__file__).parent / "schema_examples"
 VALID = sorted((EXAMPLES / "valid").glob("*.json"))
@@ -59,6 +64,16 @@ def test_a_plan_from_before_other_formats_reads_as_a_tf1_plan():
     assert all(e.stored_key == e.source and e.transforms == () for e in plan.restored)
 
 
+@pytest.mark.parametrize("path", VALID + INVALID, ids=lambda p: p.stem)
+def test_the_fast_validator_agrees_with_jsonschema(path):
+    """jsonschema-rs decides validity (jsonschema words the faults): both must say the same."""
+    document = json.loads(path.read_text())
+    slow = jsonschema.Draft202012Validator(
+        plan_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    assert _fast_validator().is_valid(document) == slow.is_valid(document) == (path in VALID)
+
+
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_invalid_examples_fail_and_are_refused_when_read(path):
     assert schema_errors(json.loads(path.read_text()))
@@ -67,3 +82,42 @@ def test_invalid_examples_fail_and_are_refused_when_read(path):
         fault = "made by graphdiff .* \\(plan format 2\\).*: upgrade graphdiff to read it"
     with pytest.raises(BadInput, match=f"{path}: {fault}"):
         read_plan(path)
+
+
+def test_no_plan_the_fast_validator_accepts_is_refused_by_jsonschema():
+    """Hand-edited plans, simulated: 600 random edits of the valid examples (a field deleted,
+    added, or set to a value of another type or format). Whenever jsonschema-rs accepts one,
+    jsonschema must too, since an accepted plan is not checked again. (The other way round is
+    safe: jsonschema then decides, as it words the faults.)"""
+    slow = jsonschema.Draft202012Validator(
+        plan_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    examples = [json.loads(path.read_text()) for path in VALID]
+    values = [None, 0, -1, 1.5, "", "x", "2026-13-45T00:00:00Z", [], {}, True, 10**30]
+    rng = random.Random(6)
+    accepted = 0
+    for _ in range(600):
+        document = copy.deepcopy(rng.choice(examples))
+        places = list(_places(document))
+        *parents, last = rng.choice(places)
+        parent = functools.reduce(operator.getitem, parents, document)
+        roll = rng.random()
+        if roll < 0.3 and isinstance(parent, dict):
+            del parent[last]
+        elif roll < 0.4 and isinstance(parent, dict):
+            parent[f"{last}_extra"] = 1
+        else:
+            parent[last] = rng.choice(values)
+        if _fast_validator().is_valid(document):
+            accepted += 1
+            assert slow.is_valid(document), (parents, last)
+    assert 0 < accepted < 600  # both kinds of edit were tried
+
+
+def _places(node, prefix=()):
+    """The path of every value below the document's root."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        yield (*prefix, key)
+        if isinstance(value, dict | list):
+            yield from _places(value, (*prefix, key))
