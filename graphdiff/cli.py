@@ -169,6 +169,11 @@ def _verify_parser(commands) -> None:
         "--checkpoint", metavar="PREFIX", help="the checkpoint to verify (default: the plan's)"
     )
     verify.add_argument(
+        "--old-checkpoint",
+        metavar="PREFIX",
+        help="where the plan's (old) checkpoint is now, if it moved; its .meta moves with it",
+    )
+    verify.add_argument(
         "--tensor",
         action="append",
         default=[],
@@ -350,6 +355,7 @@ def _verify(args) -> int:
         atol=args.atol,
         rtol=args.rtol,
         plan_path=args.plan,
+        old_checkpoint=args.old_checkpoint,
     )
     return _report_verify(report, args.format)
 
@@ -360,10 +366,10 @@ def _report_verify(report, form: str) -> int:
     from graphdiff.verify import failure_line, format_text
 
     if form == "json":
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n")
     else:
         sys.stdout.write(format_text(report))
-    if report.differing:
+    if report.verdict == "differs":
         sys.stdout.flush()
         print(f"graphdiff: {failure_line(report)}", file=sys.stderr)
         return 3
