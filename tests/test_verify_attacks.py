@@ -293,3 +293,30 @@ def test_the_checkpoint_of_another_plan_differs(tmp_path):
     assert result.returncode == 3, result.stderr
     assert result.stderr.startswith("graphdiff: A/Relu:0 differs from the old graph's A/Relu:0")
     assert result.stderr.rstrip().endswith("not holding its source's value: A/w")
+
+
+SPLIT = """
+    h = dense(inputs(), 6, "A")
+    first, _, last = tf.split(h, 3, axis=1, name="parts")
+    tf.identity(first * 2.0, name="out")
+"""
+
+
+def test_an_output_port_the_old_graph_never_read_is_compared(tmp_path):
+    """The new head reads parts:2, which nothing in the old graph read: it is still the old
+    graph's parts:2, and on the frontier."""
+    plan, prefix = scenario(tmp_path, SPLIT, SPLIT + '    dense(last, 2, "C")\n')
+    report = verify_plan(plan, prefix)
+    assert [(c.new, c.old, c.verdict) for c in report.tensors] == [
+        ("parts:2", "parts:2", "identical"),
+        ("out:0", "out:0", "identical"),
+    ]
+
+
+def test_a_truncated_checkpoint_exits_2_saying_why(tmp_path):
+    body = '    dense(inputs(), 3, "A")\n'
+    _, prefix = scenario(tmp_path, body, body)
+    (data,) = Path(prefix).parent.glob("model.ckpt.data-*")
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    result = run_in_process("verify", tmp_path / "plan.json")
+    assert_one_line_error(result, f"{prefix}: cannot be restored", "Read less bytes than requested")

@@ -122,8 +122,14 @@ def _graphs(plan: Plan, where: str, feeds: Mapping) -> tuple:
     new = sessions.new_graph(plan, where)
     old = sessions.old_graph(meta, plan.provenance.old_meta.path)
     fed_ops = {_op_and_port(name, new, "--feed")[0]: name for name in feeds}
+    outputs = {op.name: len(op.outputs) for op in old.graph.get_operations()}
     correspondence = Correspondence(
-        plan, view_of(meta.graph_def), view_of(new.graph_def), partitions_in_meta(meta), fed_ops
+        plan,
+        view_of(meta.graph_def),
+        view_of(new.graph_def),
+        partitions_in_meta(meta),
+        fed_ops,
+        outputs,
     )
     for op, name in fed_ops.items():
         if op not in correspondence.new_sources:

@@ -46,8 +46,13 @@ class TensorPair:
 class Correspondence:
     """Both graphs numbered together; see the module docstring."""
 
-    def __init__(self, plan: Plan, old: GraphView, new: GraphView, old_parts: dict, fed=()):
+    def __init__(
+        self, plan: Plan, old: GraphView, new: GraphView, old_parts: dict, fed=(), old_outputs=None
+    ):
+        """`old_outputs`: op -> how many outputs it has in the old graph (a port the old graph
+        never reads is still a tensor a new op may read); without it, the ports read."""
         self.old, self.new = old, new
+        self.old_outputs = old_outputs or {}
         self.old_sources = sources_of(old, set(fed))
         self.new_sources = sources_of(new, set(fed))
         self.source_pairs = pair_sources(self.new_sources, self.old_sources)
@@ -85,7 +90,8 @@ class Correspondence:
         for name in self.old.order:
             if name not in forward.nodes or self.old_depth[name]:
                 continue
-            for port in sorted({0} | ports.get(name, set())):
+            outputs = set(range(self.old_outputs.get(name, 0)))
+            for port in sorted({0} | ports.get(name, set()) | outputs):
                 if self.old_values.may_not_run(name, port):
                     continue
                 index.setdefault(self.old_values.of(name, port), []).append(f"{name}:{port}")

@@ -10,6 +10,7 @@ Every TensorFlow failure becomes a BadInput naming the file at fault.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from graphdiff.apply.executor import planned_shapes
@@ -81,6 +82,17 @@ def run(loaded: Loaded, prefix: str, fetches: list[str], feeds: dict) -> list:
 
 
 def first_line(error: Exception) -> str:
+    """The line of a TensorFlow error that says what went wrong: not its "Graph execution
+    error:" heading, nor where the failing node was defined (our own code)."""
     text = getattr(error, "message", None) or str(error)
-    text = text.strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if not _NOT_THE_CAUSE.match(line):
+            return re.sub(r"^\(\d+\) ", "", line)
+    return lines[0] if lines else type(error).__name__
+
+
+_NOT_THE_CAUSE = re.compile(
+    r"^(Graph execution error:|Detected at node|File \"|Node: |\[\[|\d+ root error|"
+    r"\d+ successful operations|\d+ derived errors)"
+)
