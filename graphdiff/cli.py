@@ -347,6 +347,10 @@ def _verify(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import verify_plan
 
+    names = [name for name, _ in args.feed]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:
+        raise BadInput("--feed", f"{twice}: given more than once")
     report = verify_plan(
         read_plan(args.plan),
         args.checkpoint,

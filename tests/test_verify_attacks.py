@@ -239,6 +239,14 @@ def test_feed_files_that_cannot_be_fed_exit_2_naming_the_file(tmp_path):
         "directory.npy": "is not a file",
         "missing.npy": "no such file",
     }
+    np.save(files / "ones.npy", np.ones((2, 4), np.float32))
+    ones = files / "ones.npy"
+    for twice, fault in (
+        (["Input", "Input"], "--feed: Input: given more than once"),
+        (["Input", "Input:0"], "--feed: Input:0: input Input:0 is given more than one array"),
+    ):
+        feeds = [f"--feed={name}={ones}" for name in twice]
+        assert_one_line_error(run_in_process("verify", tmp_path / "plan.json", *feeds), fault)
     for name, fault in cases.items():
         result = run_in_process("verify", tmp_path / "plan.json", "--feed", f"Input={files / name}")
         assert_one_line_error(result, f"{files / name}: {fault}")

@@ -357,6 +357,8 @@ def _feeds(correspondence: Correspondence, pairs, new, old, given) -> FeedBuilde
     given_tensors = {}
     for name, value in given.items():
         op, port = _op_and_port(name, new, "--feed")
+        if f"{op}:{port}" in given_tensors:
+            raise BadInput("--feed", f"{name}: input {op}:{port} is given more than one array")
         given_tensors[f"{op}:{port}"] = value
     builder = FeedBuilder(new.graph, old.graph, correspondence.source_pairs, given_tensors)
     new_ops = [pair.new.rsplit(":", 1)[0] for pair in pairs]
