@@ -10,11 +10,10 @@ Every TensorFlow failure becomes a BadInput naming the file at fault.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from graphdiff.apply.executor import planned_shapes
-from graphdiff.apply.initial_values import clear_devices
+from graphdiff.apply.initial_values import clear_devices, op_error_text
 from graphdiff.apply.targets import check_coverage, targets_of
 from graphdiff.errors import BadInput
 from graphdiff.new_graph import build_new_graph
@@ -82,17 +81,9 @@ def run(loaded: Loaded, prefix: str, fetches: list[str], feeds: dict) -> list:
 
 
 def first_line(error: Exception) -> str:
-    """The line of a TensorFlow error that says what went wrong: not its "Graph execution
-    error:" heading, nor where the failing node was defined (our own code)."""
-    text = getattr(error, "message", None) or str(error)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if not _NOT_THE_CAUSE.match(line):
-            return re.sub(r"^\(\d+\) ", "", line)
-    return lines[0] if lines else type(error).__name__
-
-
-_NOT_THE_CAUSE = re.compile(
-    r"^(Graph execution error:|Detected at node|File \"|Node: |\[\[|\d+ root error|"
-    r"\d+ successful operations|\d+ derived errors)"
-)
+    """The line of an error that says what went wrong (for TensorFlow's, not its "Graph
+    execution error:" heading nor where the failing node was defined)."""
+    if getattr(error, "message", None):
+        return op_error_text(error)
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
