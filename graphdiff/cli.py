@@ -172,6 +172,11 @@ def _verify_parser(commands) -> None:
         "--checkpoint", metavar="PREFIX", help="the checkpoint to verify (default: the plan's)"
     )
     verify.add_argument(
+        "--old-checkpoint",
+        metavar="PREFIX",
+        help="where the plan's (old) checkpoint is now, if it moved; its .meta moves with it",
+    )
+    verify.add_argument(
         "--tensor",
         action="append",
         default=[],
@@ -359,6 +364,10 @@ def _verify(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import verify_plan
 
+    names = [name for name, _ in args.feed]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:
+        raise BadInput("--feed", f"{twice}: given more than once")
     report = verify_plan(
         read_plan(args.plan),
         args.checkpoint,
@@ -367,6 +376,7 @@ def _verify(args) -> int:
         atol=args.atol,
         rtol=args.rtol,
         plan_path=args.plan,
+        old_checkpoint=args.old_checkpoint,
     )
     return _report_verify(report, args.format)
 
@@ -377,10 +387,10 @@ def _report_verify(report, form: str) -> int:
     from graphdiff.verify import failure_line, format_text
 
     if form == "json":
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.to_json(), indent=2, allow_nan=False) + "\n")
     else:
         sys.stdout.write(format_text(report))
-    if report.differing:
+    if report.verdict == "differs":
         sys.stdout.flush()
         print(f"graphdiff: {failure_line(report)}", file=sys.stderr)
         return 3

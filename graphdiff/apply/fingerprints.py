@@ -53,6 +53,7 @@ def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | N
             provenance,
             checkpoint_prefix=checkpoint,
             checkpoint_index=index and dataclasses.replace(index, path=where),
+            old_meta=_meta_moved(provenance, checkpoint),
         )
     if new_graph is not None:
         old_directory = os.path.dirname(provenance.new_graph.path)
@@ -63,6 +64,18 @@ def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | N
         )
         provenance = dataclasses.replace(provenance, new_graph=graph, new_graph_sources=sources)
     return dataclasses.replace(plan, provenance=provenance)
+
+
+def _meta_moved(provenance, checkpoint: str) -> FileFingerprint | None:
+    """The old graph's .meta moves with its checkpoint: PREFIX.meta becomes the new prefix's,
+    one beside the checkpoint stays beside it (verify reads it)."""
+    meta = provenance.old_meta
+    if meta is None or provenance.old_kind in H5_KINDS:
+        return meta
+    if storage.same_path(meta.path, provenance.checkpoint_prefix + ".meta"):
+        return dataclasses.replace(meta, path=checkpoint + ".meta")
+    old, new = (os.path.dirname(p) for p in (provenance.checkpoint_prefix, checkpoint))
+    return _rebased(meta, old, new)
 
 
 def _rebased(source: FileFingerprint, old: str, new: str) -> FileFingerprint:

@@ -46,7 +46,7 @@ def check_written(prefix: str, plan: Plan, source, targets: dict[str, Target]):
                     pass
         except BadInput as error:
             raise VerificationFailed(f"{entry.name}: {error.fault}") from None
-        if entry.action == RESTORE and not _same_as_source(written, source, entry, pieces):
+        if entry.action == RESTORE and not holds_source_value(written, source, entry, pieces):
             raise VerificationFailed(f"{entry.name}: differs from its source {entry.source!r}")
 
 
@@ -55,7 +55,11 @@ def _pieces(bundle: BundleReader, key: str) -> list:
     return [p.entry for p in bundle.stored_slices(key)] if stored.slices else [stored]
 
 
-def _same_as_source(written: BundleReader, source, entry, pieces) -> bool:
+def holds_source_value(written: BundleReader, source, entry, pieces=None) -> bool:
+    """Tensor `entry.name` of `written` holds what the plan puts there: its source's value,
+    transformed (for grow, the copied block). `pieces`: its stored pieces, if already read."""
+    if pieces is None:
+        pieces = _pieces(written, entry.name)
     if grows(entry):  # the block copied in, the rest initialized
         ours, theirs = written.array(entry.name), source.array(entry.stored_key)
         block = tuple(slice(0, min(a, b)) for a, b in zip(ours.shape, theirs.shape, strict=True))

@@ -7,7 +7,9 @@ plan's graph file), numbers their values from the plan's restore entries and the
 both graphs the same deterministic inputs (feeds.py), restores the old checkpoint into the old
 graph and `checkpoint` into the new one, runs one forward pass of each, one after the other
 (sessions.py), and compares (report.py): bit for bit where both tensors come from the same ops,
-within atol/rtol where asked or where they do not.
+within atol/rtol where asked or where they do not. Then it reads each restored variable
+upstream of a compared tensor from both checkpoints (restored.py): a forward pass cannot see a
+variable its tensors do not depend on numerically on these inputs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from graphdiff.apply.fingerprints import CHANGED, check_fingerprints, data_files
+from graphdiff.apply.fingerprints import (
+    CHANGED,
+    MOVED_CHECKPOINT,
+    check_fingerprints,
+    data_files,
+    with_inputs_at,
+)
 from graphdiff.errors import BadInput, GraphdiffError
 from graphdiff.loading import read_meta_graph, sha256_of
 from graphdiff.partitions import partitions_in_meta
@@ -38,6 +46,7 @@ from graphdiff.verify.report import (
     overall,
     tolerance_text,
 )
+from graphdiff.verify.restored import not_holding_sources
 from graphdiff.verify.values import view_of, writes_state
 
 __all__ = [
@@ -62,19 +71,25 @@ def verify_plan(
     atol: float | None = None,
     rtol: float | None = None,
     plan_path: str | os.PathLike | None = None,
+    old_checkpoint: str | os.PathLike | None = None,
 ) -> VerifyReport:
     """Compare the new graph restored from `checkpoint` with the old graph restored as planned.
 
     `checkpoint` defaults to the plan's output prefix. `tensors`: "NEW" or "NEW=OLD" tensor
     names to compare instead of the shared frontier. `feeds`: input name -> array or .npy path,
     instead of generated values. `atol`/`rtol`: compare every tensor within these instead of
-    bit for bit. Raises BadInput (naming the file or the argument at fault) for anything that
-    cannot be verified; a difference is no error: it is in the report (`report.verdict`).
+    bit for bit. `old_checkpoint`: where the plan's (old) checkpoint is now, if it moved (its
+    .meta moves with it). Raises BadInput (naming the file or the argument at fault) for
+    anything that cannot be verified; a difference is no error: it is in the report
+    (`report.verdict`), which also says whether each restored variable upstream of a compared
+    tensor holds its source's value (read from both checkpoints: restored.py).
 
     >>> verify_plan(read_plan("plan.json")).verdict  # doctest: +SKIP
     'identical'
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
+    if old_checkpoint is not None:
+        plan = with_inputs_at(plan, os.fspath(old_checkpoint))
     _check_tf1_plan(plan, where)
     tolerance = _tolerance(atol, rtol)
     prefix = _applied_prefix(str(checkpoint or plan.output_prefix))
@@ -97,8 +112,8 @@ def verify_plan(
         _check(pair, a, b, tolerance, correspondence)
         for pair, a, b in zip(pairs, old_values, new_values, strict=True)
     ]
-    checks = _with_suspects(checks, plan, prefix, old_prefix)
-    return _report(plan, checks, prefix, builder)
+    checks, checked, wrong = _with_suspects(checks, plan, prefix, old_prefix)
+    return _report(plan, checks, prefix, builder, checked, wrong)
 
 
 def _graphs(plan: Plan, where: str, feeds: Mapping) -> tuple:
@@ -107,8 +122,14 @@ def _graphs(plan: Plan, where: str, feeds: Mapping) -> tuple:
     new = sessions.new_graph(plan, where)
     old = sessions.old_graph(meta, plan.provenance.old_meta.path)
     fed_ops = {_op_and_port(name, new, "--feed")[0]: name for name in feeds}
+    outputs = {op.name: len(op.outputs) for op in old.graph.get_operations()}
     correspondence = Correspondence(
-        plan, view_of(meta.graph_def), view_of(new.graph_def), partitions_in_meta(meta), fed_ops
+        plan,
+        view_of(meta.graph_def),
+        view_of(new.graph_def),
+        partitions_in_meta(meta),
+        fed_ops,
+        outputs,
     )
     for op, name in fed_ops.items():
         if op not in correspondence.new_sources:
@@ -120,10 +141,10 @@ def _graphs(plan: Plan, where: str, feeds: Mapping) -> tuple:
     return correspondence, new, old
 
 
-def _report(plan: Plan, checks, prefix: str, builder) -> VerifyReport:
+def _report(plan: Plan, checks, prefix: str, builder, checked, wrong) -> VerifyReport:
     compared = {name for check in checks for name in check.restored_upstream}
     return VerifyReport(
-        verdict=overall(checks),
+        verdict=DIFFERS if wrong else overall(checks),
         checkpoint=prefix,
         old_checkpoint=plan.provenance.checkpoint_prefix,
         tensors=tuple(checks),
@@ -132,6 +153,8 @@ def _report(plan: Plan, checks, prefix: str, builder) -> VerifyReport:
             e.name for e in plan.restored if e.role == "model" and e.name not in compared
         ),
         state_not_compared=sum(e.role != "model" and e.name not in compared for e in plan.restored),
+        variables_checked=len(checked),
+        variables_differing=tuple(wrong),
     )
 
 
@@ -161,7 +184,7 @@ class OutputsCheck:
     def __call__(self, staging_prefix: str) -> None:
         report = verify_plan(self.plan, staging_prefix, plan_path=self.plan_path)
         report = replace(report, checkpoint=self.published)
-        if report.differing:
+        if report.verdict == DIFFERS:
             raise OutputsDiffer(report)
         names = ", ".join(check.new for check in report.tensors)
         self.summary = (
@@ -169,6 +192,7 @@ class OutputsCheck:
         )
 
 
+_MOVED = "if the old checkpoint moved, give its prefix with --old-checkpoint PREFIX"
 _NOTHING = (
     "nothing to compare: the plan restores {count} variable(s), but no tensor of the new graph "
     "is computed from them by the same ops as in the old graph (name tensors with --tensor "
@@ -190,12 +214,21 @@ def _check_tf1_plan(plan: Plan, where: str) -> None:
 
 
 def _tolerance(atol, rtol):
+    """(atol, rtol), or None for bit for bit; inf lets any finite difference pass."""
+    given = {}
     for flag, value in (("--atol", atol), ("--rtol", rtol)):
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise BadInput(flag, f"{value}: give a finite number of 0 or more")
+        try:
+            number = None if value is None else float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if number is not None and not number >= 0:  # NaN is not >= 0 either
+            raise BadInput(
+                flag, f"{value}: give a number of 0 or more (inf: any finite difference)"
+            )
+        given[flag] = number
     if atol is None and rtol is None:
         return None
-    return (atol or 0.0, rtol or 0.0)
+    return (given["--atol"] or 0.0, given["--rtol"] or 0.0)
 
 
 def _applied_prefix(prefix: str) -> str:
@@ -213,10 +246,13 @@ def _check_plan_files(plan: Plan) -> None:
     """The old .meta, the old checkpoint and the new graph file are those the plan was made of."""
     meta = plan.provenance.old_meta
     if not Path(meta.path).is_file():
-        raise BadInput(meta.path, "no such file (the plan was made from it)")
+        raise BadInput(meta.path, f"no such file (the plan was made from it); {_MOVED}")
     if sha256_of(meta.path) != meta.sha256:
         raise BadInput(meta.path, CHANGED)
-    check_fingerprints(plan)
+    try:
+        check_fingerprints(plan)
+    except BadInput as error:  # verify's --checkpoint is the applied one: name the right flag
+        raise BadInput(error.path, error.fault.replace(MOVED_CHECKPOINT, _MOVED)) from None
 
 
 def _op_and_port(text: str, loaded, flag: str, side: str = "new") -> tuple[str, int]:
@@ -255,8 +291,36 @@ def _pair(text: str, correspondence: Correspondence, new, old) -> TensorPair:
         old_op, old_port = _op_and_port(found or f"{new_op}:{new_port}", old, "--tensor", "old")
     for view, op in ((correspondence.new, new_op), (correspondence.old, old_op)):
         _refuse_writes(view, op)
+    _refuse_meaningless(text, correspondence, (new_op, new_port), (old_op, old_port))
     same = correspondence.same_ops((new_op, new_port), (old_op, old_port))
     return TensorPair(f"{new_op}:{new_port}", f"{old_op}:{old_port}", same)
+
+
+def _refuse_meaningless(text: str, correspondence: Correspondence, new, old) -> None:
+    """A --tensor that proves nothing (an input both graphs are fed, a value no restored
+    variable feeds) or that may not be computed (inside a cond whose branch is not known)."""
+    for side, (op, port), values in (
+        ("new", new, correspondence.new_values),
+        ("old", old, correspondence.old_values),
+    ):
+        if values.may_not_run(op, port):
+            raise BadInput(
+                "--tensor",
+                f"{text}: '{op}:{port}' of the {side} graph is inside a v1 tf.cond branch that may "
+                "not run on the inputs verify feeds: name a tensor after the cond",
+            )
+    if new[0] in correspondence.new_sources or old[0] in correspondence.old_sources:
+        raise BadInput(
+            "--tensor",
+            f"{text}: an input: verify feeds both graphs the same array, so comparing it proves "
+            "nothing; name a tensor computed from the restored variables",
+        )
+    if not correspondence.restored_upstream([new[0]]):
+        raise BadInput(
+            "--tensor",
+            f"{text}: no restored variable is upstream of it in the new graph, so comparing it "
+            "proves nothing about the restore; name a tensor computed from them",
+        )
 
 
 def _refuse_writes(view, op: str) -> None:
@@ -293,6 +357,8 @@ def _feeds(correspondence: Correspondence, pairs, new, old, given) -> FeedBuilde
     given_tensors = {}
     for name, value in given.items():
         op, port = _op_and_port(name, new, "--feed")
+        if f"{op}:{port}" in given_tensors:
+            raise BadInput("--feed", f"{name}: input {op}:{port} is given more than one array")
         given_tensors[f"{op}:{port}"] = value
     builder = FeedBuilder(new.graph, old.graph, correspondence.source_pairs, given_tensors)
     new_ops = [pair.new.rsplit(":", 1)[0] for pair in pairs]
@@ -320,30 +386,17 @@ def _check(pair: TensorPair, old_value, new_value, tolerance, correspondence) ->
     )
 
 
-def _with_suspects(checks, plan: Plan, prefix: str, old_prefix: str) -> list[TensorCheck]:
-    """For each differing tensor: the restored variables upstream whose values differ."""
-    if not any(check.verdict == DIFFERS for check in checks):
-        return checks
-    from graphdiff.tf_import import tensorflow
-
-    tf = tensorflow()
-    new_reader, old_reader = tf.train.load_checkpoint(prefix), tf.train.load_checkpoint(old_prefix)
-    differs: dict[str, bool] = {}
-
-    def changed(name: str) -> bool:
-        if name not in differs:
-            source = plan.entry(name).source
-            try:
-                a, b = old_reader.get_tensor(source), new_reader.get_tensor(name)
-            except Exception:  # missing or unreadable: that alone explains a difference
-                differs[name] = True
-            else:
-                differs[name] = np.asarray(a).tobytes() != np.asarray(b).tobytes()
-        return differs[name]
-
-    return [
-        replace(check, suspects=tuple(n for n in check.restored_upstream if changed(n)))
+def _with_suspects(checks, plan: Plan, prefix: str, old_prefix: str) -> tuple[list, tuple]:
+    """Each restored variable upstream of a compared tensor, read from both checkpoints
+    (restored.py): the ones not holding their source's value, and each differing tensor's
+    suspects among them."""
+    upstream = {name for check in checks for name in check.restored_upstream}
+    names = [entry.name for entry in plan.restored if entry.name in upstream]
+    wrong = not_holding_sources(plan, prefix, old_prefix, names)
+    checks = [
+        replace(check, suspects=tuple(n for n in check.restored_upstream if n in wrong))
         if check.verdict == DIFFERS
         else check
         for check in checks
     ]
+    return checks, names, wrong

@@ -13,6 +13,7 @@ and 4 when none is found. Unknown dimensions: 2 for the first (the batch), 32 fo
 
 from __future__ import annotations
 
+import tokenize
 import zlib
 from collections import deque
 from dataclasses import dataclass
@@ -61,23 +62,59 @@ class FedInput:
 
 
 def load_array(name: str, value) -> tuple[np.ndarray, str]:
-    """An array given for `--feed NAME`: as is, or read from a .npy file (BadInput naming it)."""
+    """An array given for `--feed NAME`: as is, or read from a .npy file (BadInput naming it).
+
+    The header is read first, and the file's size checked against it, so that a header that
+    claims a huge array (or a truncated file) is refused before anything is allocated.
+    """
     if isinstance(value, np.ndarray):
         return value, "array"
     path = Path(value)
     if not path.is_file():
         raise BadInput(path, "no such file" if not path.exists() else "is not a file")
-    with open(path, "rb") as stream:
-        if stream.read(6) != b"\x93NUMPY":
-            raise BadInput(path, f"not a .npy array for --feed {name} (save one with numpy.save)")
+    try:
+        with open(path, "rb") as stream:
+            shape, dtype, offset = _header(stream, path, name)
+        size = path.stat().st_size
+    except OSError as error:
+        raise BadInput(path, f"cannot be read: {error.strerror or error}") from None
+    if dtype.hasobject:
+        raise BadInput(
+            path, f"holds Python objects (a pickle), not an array of numbers for --feed {name}"
+        )
+    expected = offset + int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if size != expected or any(d < 0 for d in shape):
+        raise BadInput(
+            path,
+            f"holds {size} bytes, but its header says {dtype} {list(shape)} ({expected} bytes): "
+            f"truncated or not a .npy array for --feed {name}",
+        )
     try:
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        reason = str(error).split(". ")[0].rstrip(".")
+    except (ValueError, OSError, EOFError, MemoryError) as error:
+        reason = str(error).split(". ")[0].rstrip(".") or type(error).__name__
         raise BadInput(path, f"not a .npy array for --feed {name}: {reason}") from None
-    if not isinstance(array, np.ndarray):
-        raise BadInput(path, f"an .npz archive, not one .npy array for --feed {name}")
     return array, str(path)
+
+
+def _header(stream, path: Path, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, where the data starts) from a .npy header; BadInput if it is none."""
+    if stream.read(6) != b"\x93NUMPY":
+        raise BadInput(path, f"not a .npy array for --feed {name} (save one with numpy.save)")
+    stream.seek(0)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read(stream)
+    except (ValueError, SyntaxError, TypeError, EOFError, tokenize.TokenError) as error:
+        reason = str(error).split(". ")[0].rstrip(".") if isinstance(error, ValueError) else ""
+        reason = reason or "its header cannot be read"
+        raise BadInput(path, f"not a .npy array for --feed {name}: {reason}") from None
+    return tuple(shape), np.dtype(dtype), stream.tell()
 
 
 class FeedBuilder:

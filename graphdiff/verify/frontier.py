@@ -9,7 +9,8 @@ The frontier is every tensor of the new forward graph that is shared, has a rest
 upstream, is not itself a variable's value, and has a consumer that is not shared (or none):
 the last shared tensor on each path, such as the old outputs when the head is unchanged and the
 features before a new head. Tensors inside a v1 cond branch are left out (the branch may not
-run). A restored variable never pairs with anything but the checkpoint key the plan names.
+run). A restored variable never pairs with anything but the checkpoint key the plan names, and
+one the plan transforms (cast, reshape, grow) with nothing.
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ class TensorPair:
 class Correspondence:
     """Both graphs numbered together; see the module docstring."""
 
-    def __init__(self, plan: Plan, old: GraphView, new: GraphView, old_parts: dict, fed=()):
+    def __init__(
+        self, plan: Plan, old: GraphView, new: GraphView, old_parts: dict, fed=(), old_outputs=None
+    ):
+        """`old_outputs`: op -> how many outputs it has in the old graph (a port the old graph
+        never reads is still a tensor a new op may read); without it, the ports read."""
         self.old, self.new = old, new
+        self.old_outputs = old_outputs or {}
         self.old_sources = sources_of(old, set(fed))
         self.new_sources = sources_of(new, set(fed))
         self.source_pairs = pair_sources(self.new_sources, self.old_sources)
@@ -84,8 +90,9 @@ class Correspondence:
         for name in self.old.order:
             if name not in forward.nodes or self.old_depth[name]:
                 continue
-            for port in sorted({0} | ports.get(name, set())):
-                if self.old_values.is_dead(name, port):
+            outputs = set(range(self.old_outputs.get(name, 0)))
+            for port in sorted({0} | ports.get(name, set()) | outputs):
+                if self.old_values.may_not_run(name, port):
                     continue
                 index.setdefault(self.old_values.of(name, port), []).append(f"{name}:{port}")
         return index
@@ -135,7 +142,7 @@ class Correspondence:
                 for consumer, _, out_port in consumers
                 if consumer in new.forward.nodes
                 and not self.new_values.is_dead(consumer)
-                and not self.new_values.is_dead(name, out_port)
+                and not self.new_values.may_not_run(name, out_port)
                 and not self.shared(consumer)
             }
         )
@@ -151,7 +158,7 @@ class Correspondence:
             and self.shared(name)
             and self.new_values.of(name, 0)[0] not in self.variable_ids
             and not self.new_depth[name]
-            and not self.new_values.is_dead(name)
+            and not self.new_values.may_not_run(name)
         )
 
     def same_ops(self, new: tuple[str, int], old: tuple[str, int]) -> bool:
@@ -217,10 +224,15 @@ def _old_variable_seeds(old: GraphView, old_parts: dict) -> dict[str, tuple]:
 
 
 def _new_variable_seeds(plan: Plan, new: GraphView) -> dict[str, tuple]:
-    """Each restored new variable op stands for the key the plan restores it from."""
+    """Each restored new variable op stands for the key the plan restores it from; one whose
+    value the plan transforms (cast, reshape, grow) stands for nothing the old graph has, so
+    nothing computed from it is expected to equal what the old graph computed."""
     seeds = {}
     for entry in plan.restored:
-        if entry.partitions:
+        if entry.transforms:
+            for op in [part.name for part in entry.partitions] or [entry.name]:
+                seeds[op] = ("transformed", op)
+        elif entry.partitions:
             for part in entry.partitions:
                 seeds[part.name] = ("variable", entry.source, tuple(part.offset), tuple(part.shape))
         else:

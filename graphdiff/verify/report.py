@@ -6,7 +6,10 @@ compared tensor reads; `to_json()` is the machine-readable form, `format_text` t
 `failure_line` the one line the CLI prints when a tensor differs.
 
 Differences: absolute |new - old|; relative |new - old| / max(|new|, |old|) (0 where both are
-0). NaNs in the same places count as equal; a NaN against a number is an infinite difference.
+0). Integers are compared exactly (no float conversion). NaNs in the same places, and equal
+infinities, count as equal; a NaN against a number is an infinite difference, which no
+tolerance passes (an infinite one passes every finite difference). JSON has no infinity: an
+infinite difference is written as the string "inf" (`json_number`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class VerifyReport:
     inputs: tuple = ()  # FedInput
     not_compared: tuple[str, ...] = ()  # restored model variables read by no compared tensor
     state_not_compared: int = 0  # restored optimizer slots and state: no forward op reads them
+    variables_checked: int = 0  # restored variables upstream, read from both checkpoints
+    variables_differing: tuple[str, ...] = ()  # of those, the ones not holding their source's
 
     @property
     def differing(self) -> tuple[TensorCheck, ...]:
@@ -65,6 +70,8 @@ class VerifyReport:
             ],
             "not_compared": list(self.not_compared),
             "optimizer_state_not_compared": self.state_not_compared,
+            "restored_variables_checked": self.variables_checked,
+            "restored_variables_differing": list(self.variables_differing),
         }
 
 
@@ -73,13 +80,20 @@ def _check_json(check: TensorCheck) -> dict:
         "old": check.old,
         "new": check.new,
         "shape": None if check.shape is None else list(check.shape),
-        "max_abs_diff": check.max_abs_diff,
-        "max_rel_diff": check.max_rel_diff,
+        "max_abs_diff": json_number(check.max_abs_diff),
+        "max_rel_diff": json_number(check.max_rel_diff),
         "verdict": check.verdict,
         "compared": check.compared,
         "restored_upstream": len(check.restored_upstream),
         "suspects": list(check.suspects),
     }
+
+
+def json_number(value: float | None) -> float | str | None:
+    """JSON has no infinity or NaN: those are written as the strings "inf" and "nan"."""
+    if value is None or np.isfinite(value):
+        return value
+    return "nan" if np.isnan(value) else "inf" if value > 0 else "-inf"
 
 
 def overall(checks) -> str:
@@ -97,25 +111,51 @@ def compare(old: np.ndarray, new: np.ndarray, tolerance: Tolerance):
         return (IDENTICAL if same else DIFFERS), None, None
     if old.tobytes() == new.tobytes():
         return IDENTICAL, 0.0, 0.0
-    a, b = old.astype(np.float64), new.astype(np.float64)
-    if np.iscomplexobj(old):
-        a, b = old.astype(np.complex128), new.astype(np.complex128)
-    both_nan = np.isnan(a) & np.isnan(b)
-    diff = np.where(both_nan, 0.0, np.abs(b - a))
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    scale = np.maximum(np.abs(a), np.abs(b))
+    if old.dtype.kind in "biu":  # exactly: float64 cannot hold every int64 above 2**53
+        a, diff = old, _integer_difference(old, new)
+        scale = np.maximum(np.abs(old.astype(np.float64)), np.abs(new.astype(np.float64)))
+    else:
+        kind = np.complex128 if np.iscomplexobj(old) else np.float64
+        a, b = old.astype(kind), new.astype(kind)
+        same = (a == b) | (np.isnan(a) & np.isnan(b))  # equal infinities, NaNs in one place
+        with np.errstate(invalid="ignore"):
+            diff = np.where(same, 0.0, np.abs(b - a))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        scale = np.maximum(np.abs(a), np.abs(b))
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(diff == 0, 0.0, diff / scale)
     relative = np.where(np.isnan(relative), np.inf, relative)
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float(relative.max()) if relative.size else 0.0
-    if max_abs == 0.0:  # equal values in other bits (-0.0 and 0.0, NaN payloads)
+    if not diff.any():  # equal values in other bits (-0.0 and 0.0, NaN payloads)
         return WITHIN, 0.0, 0.0
-    if tolerance is not None:
-        atol, rtol = tolerance
-        if np.all(diff <= atol + rtol * np.abs(a)):
-            return WITHIN, max_abs, max_rel
+    if tolerance is not None and _within(diff, a, tolerance):
+        return WITHIN, max_abs, max_rel
     return DIFFERS, max_abs, max_rel
+
+
+def _integer_difference(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """|new - old| as uint64, exact (unsigned arithmetic wraps to the right difference)."""
+    wide = np.uint64 if old.dtype.kind == "u" else np.int64
+    a, b = old.astype(wide), new.astype(wide)
+    with np.errstate(over="ignore"):
+        up, down = (
+            b.astype(np.uint64) - a.astype(np.uint64),
+            a.astype(np.uint64) - b.astype(np.uint64),
+        )
+    return np.where(b >= a, up, down)
+
+
+def _within(diff: np.ndarray, old: np.ndarray, tolerance: tuple[float, float]) -> bool:
+    """Every difference within atol + rtol * |old|; an infinite tolerance lets any finite
+    difference pass, never a NaN against a number or an infinity against anything else."""
+    atol, rtol = tolerance
+    finite = np.isfinite(diff)
+    if np.isinf(atol) or np.isinf(rtol):
+        return bool(finite.all())
+    with np.errstate(invalid="ignore", over="ignore"):
+        bound = atol + rtol * np.abs(old.astype(np.float64) if old.dtype.kind in "biu" else old)
+        return bool((finite & (diff <= bound)).all())
 
 
 def tolerance_text(tolerance: Tolerance) -> str:
@@ -149,6 +189,12 @@ def format_text(report: VerifyReport) -> str:
             f"not compared: {report.state_not_compared} restored optimizer slot(s) and state "
             "(no forward op reads them; apply --verify checks their bytes)"
         )
+    if report.variables_checked:
+        lines.append(
+            f"restored variables upstream, read from both checkpoints: {report.variables_checked}"
+            f", {len(report.variables_differing)} not holding their source's value"
+            + (f": {_some(report.variables_differing)}" if report.variables_differing else "")
+        )
     counts = {v: sum(c.verdict == v for c in report.tensors) for v in _SYMBOL}
     lines.append(
         f"Verify: {counts[IDENTICAL]} identical, {counts[WITHIN]} within tolerance, "
@@ -158,8 +204,16 @@ def format_text(report: VerifyReport) -> str:
 
 
 def failure_line(report: VerifyReport) -> str:
-    """One line: the first differing tensor and the restored variables that could explain it."""
+    """One line: the first differing tensor and the restored variables that could explain it,
+    or, when every tensor agrees, the restored variables that do not hold their source's value
+    (the inputs fed do not show them: multiplied by zero, a relu of negatives)."""
     differing = report.differing
+    if not differing:
+        return (
+            f"{_some(report.variables_differing)}: restored upstream of the compared tensors but "
+            f"not holding its source's value in {report.checkpoint} (the compared tensors agree: "
+            "on these inputs they do not depend on it)"
+        )
     check = differing[0]
     more = f" (and {len(differing) - 1} more tensor(s))" if len(differing) > 1 else ""
     return f"{check.new} differs from the old graph's {check.old}{more}: {_explanation(check)}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphdiff.apply.executor import planned_shapes
-from graphdiff.apply.initial_values import clear_devices
+from graphdiff.apply.initial_values import clear_devices, op_error_text
 from graphdiff.apply.targets import check_coverage, targets_of
 from graphdiff.errors import BadInput
 from graphdiff.new_graph import build_new_graph
@@ -81,6 +81,9 @@ def run(loaded: Loaded, prefix: str, fetches: list[str], feeds: dict) -> list:
 
 
 def first_line(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error)
-    text = text.strip()
+    """The line of an error that says what went wrong (for TensorFlow's, not its "Graph
+    execution error:" heading nor where the failing node was defined)."""
+    if getattr(error, "message", None):
+        return op_error_text(error)
+    text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -20,7 +20,9 @@ has the variable's id, so resource and reference variables compare equal.
 Inference mode: a v1 cond (Switch ... Merge) whose predicate is an input fed False (a training
 flag) runs its false branch only. The Switch passes its data on to that branch, the other
 branch is dead (never runs, never compared), and the Merge is the value of the live branch; so
-dropout or batch statistics in the training branch do not hide what follows the cond.
+dropout or batch statistics in the training branch do not hide what follows the cond. A cond
+whose predicate is computed (from the inputs, say) may take either branch: nothing inside it is
+fetched (`may_not_run`), and its Merge is compared like any other op.
 """
 
 from __future__ import annotations
@@ -109,12 +111,18 @@ class Values:
     dead: set[tuple[str, int]] = field(default_factory=set)  # a Switch's branch never taken
     dead_ops: set[str] = field(default_factory=set)  # ops inside that branch
     false: set[Value] = field(default_factory=set)  # values known to be False
+    unsure: dict[str, int] = field(default_factory=dict)  # op -> unknown-predicate conds it is in
 
     def of(self, op: str, port: int = 0) -> Value:
         return self.alias.get((op, port)) or (self.ids[op], port)
 
     def is_dead(self, op: str, port: int = 0) -> bool:
         return op in self.dead_ops or (op, port) in self.dead
+
+    def may_not_run(self, op: str, port: int = 0) -> bool:
+        """Dead, or in the branch of a cond whose predicate verify cannot know: fetching it
+        may fail (a dead tensor), so it is never compared."""
+        return self.is_dead(op, port) or self.unsure.get(op, 0) > 0
 
 
 def number_values(
@@ -143,8 +151,10 @@ def number_values(
             key = (op, view.digests[name], tuple(values.of(*i) for i in inputs))
             values.ids[name] = number(key)
         _follow_branches(values, name, op, inputs)
-        if any(c in values.dead_ops for c in view.dag.nodes[name]["control_inputs"]):
+        controls = view.dag.nodes[name]["control_inputs"]
+        if any(c in values.dead_ops for c in controls):
             values.dead_ops.add(name)  # a constant pinned to a dead branch's pivot
+        _count_unsure(values, name, op, [p for p, _ in inputs] + list(controls))
     return values
 
 
@@ -161,6 +171,19 @@ def _follow_branches(values: Values, name: str, op: str, inputs) -> None:
             values.dead_ops.add(name)
     elif any(values.is_dead(*i) for i in inputs):
         values.dead_ops.add(name)
+
+
+def _count_unsure(values: Values, name: str, op: str, producers: list[str]) -> None:
+    """How many conds whose predicate verify cannot know (computed from the inputs) `name`
+    sits inside: a Switch not resolved by a False flag enters one, a Merge of both branches
+    leaves it."""
+    level = max((values.unsure.get(p, 0) for p in producers), default=0)
+    if op in ("Switch", "RefSwitch") and (name, 1) not in values.dead:
+        level += 1
+    elif op in ("Merge", "RefMerge") and (name, 0) not in values.alias and level:
+        level -= 1
+    if level:
+        values.unsure[name] = level
 
 
 def _unique(view: GraphView, name: str, op: str, inputs) -> bool:
