@@ -3,18 +3,25 @@
 Done: `{"status": "done", "exit_status": 0, "prefix", "files": [{"path", "bytes"}],
 "variables": {"total", "restored", "initialized"}, "bytes", "seconds", "verified"}`.
 Refused or failed: `{"status": "failed", "exit_status", "error", "seconds"}` — the same one line
-the command prints. The report is written whole (through a temporary file) or not at all.
+the command prints. The report is written whole (through a temporary file) or not at all, as
+`>` would (graphdiff.text_output: `--report /dev/stdout` works, a directory is refused), and
+never over a file of the plan's (graphdiff.overwrites): that refusal is the one fault no report
+records, since its only place would be the file it protects.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 
 from graphdiff import storage
 from graphdiff.errors import BadInput, GraphdiffError
+from graphdiff.text_output import check_text_target, write_text
+
+
+class ReportWouldOverwrite(BadInput):
+    """--report names a file of the plan's: refused, and no report written there."""
 
 
 class Report:
@@ -53,10 +60,11 @@ def reporting(path: str | None):
     if path is None:
         yield report
         return
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise BadInput(path, "its directory does not exist")
+    check_text_target(path)
     try:
         yield report
+    except ReportWouldOverwrite:
+        raise
     except GraphdiffError as error:
         _write(path, _failure(error, error.exit_status, report))
         raise
@@ -77,7 +85,15 @@ def _failure(error, status: int, report: Report) -> dict:
     return {"status": "failed", "exit_status": status, "error": text, "seconds": report.seconds()}
 
 
-def _write(path: str, document: dict) -> None:
-    from graphdiff.plan_io import write_text_atomically
+def refuse_report_over(path: str | None, plan, plan_path, output_prefix) -> None:
+    """ReportWouldOverwrite if the report at `path` would replace a file of the plan's."""
+    from graphdiff.overwrites import refuse_overwrite
 
-    write_text_atomically(path, json.dumps(document, indent=2) + "\n")
+    try:
+        refuse_overwrite(path, plan, plan_path=plan_path, output_prefix=output_prefix)
+    except BadInput as error:
+        raise ReportWouldOverwrite(error.path, error.fault) from None
+
+
+def _write(path: str, document: dict) -> None:
+    write_text(path, json.dumps(document, indent=2) + "\n")
