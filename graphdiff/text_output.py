@@ -20,43 +20,42 @@ from graphdiff.errors import BadInput
 
 
 def check_text_target(path: str | os.PathLike) -> str:
-    """The real path `path` will be written at; BadInput when it cannot be written as text."""
+    """The path to write at (a regular file's real path: links followed); BadInput when
+    `path` cannot be written as text."""
     text = os.fspath(path)
     if storage.is_remote(text):
         raise BadInput(text, "is not a local file: plans and reports are written locally")
     if not text:
         raise BadInput("--output", "an empty file name")
-    real = os.path.realpath(text)
-    if not os.path.isdir(os.path.dirname(real)):
-        raise BadInput(text, f"its directory {os.path.dirname(real)} does not exist")
-    try:
-        mode = os.stat(real).st_mode
-    except FileNotFoundError:
-        mode = None
+    mode = _mode(text)
     if mode is not None and stat.S_ISDIR(mode):
         raise BadInput(text, "is a directory; give a file name")
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
-        raise BadInput(text, "is not a regular file, a character device or a pipe")
-    # A regular file is replaced through its directory; a device or a pipe is written into.
-    needed = real if mode is not None and not stat.S_ISREG(mode) else os.path.dirname(real)
-    if not os.access(needed, os.W_OK):
-        raise BadInput(text, f"cannot be written: {needed} is not writable")
+    if mode is not None and not stat.S_ISREG(mode):
+        # /dev/stdout is a link to /proc/self/fd/1, whose "target" (pipe:[...]) is no path.
+        if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            raise BadInput(text, "is not a regular file, a character device or a pipe")
+        if not os.access(text, os.W_OK):
+            raise BadInput(text, "cannot be written: permission denied")
+        return text
+    real = os.path.realpath(text)
+    directory = os.path.dirname(real)
+    if not os.path.isdir(directory):
+        raise BadInput(text, f"its directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise BadInput(text, f"cannot be written: its directory {directory} is not writable")
     return real
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` at `path` whole, as described above."""
-    real = check_text_target(path)
-    try:
-        mode = os.stat(real).st_mode
-    except FileNotFoundError:
-        mode = None
+    target = check_text_target(path)
+    mode = _mode(target)
     try:
         if mode is not None and not stat.S_ISREG(mode):  # a device or a pipe: straight into it
-            with open(real, "w") as stream:
+            with open(target, "w") as stream:
                 stream.write(text)
         else:
-            _replace(real, text, mode)
+            _replace(target, text, mode)
     except OSError as error:
         raise BadInput(path, f"cannot be written: {error.strerror or error}") from None
 
@@ -73,6 +72,13 @@ def _replace(real: str, text: str, mode: int | None) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _mode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def _umask() -> int:
