@@ -308,7 +308,7 @@ def _show(args) -> int:
 
 
 def _apply(args) -> int:
-    from graphdiff.apply.apply_report import refuse_report_over, reporting
+    from graphdiff.apply.apply_report import reporting
     from graphdiff.apply.executor import apply_plan
     from graphdiff.apply.fingerprints import with_inputs_at
     from graphdiff.plan_io import read_plan
@@ -316,9 +316,9 @@ def _apply(args) -> int:
 
     messages: list[str] = []
     try:
-        with reporting(args.report) as report:
+        with reporting(args.report, args.plan) as report:
             plan = with_inputs_at(read_plan(args.plan), args.checkpoint, args.new_graph)
-            refuse_report_over(args.report, plan, args.plan, args.output)
+            report.begin(plan, args.plan, args.output)
             check = OutputsCheck(plan, args.plan, args.output) if args.verify_outputs else None
             prefix = apply_plan(
                 plan,

@@ -28,7 +28,7 @@ def check_text_target(path: str | os.PathLike) -> str:
     if not text:
         raise BadInput("--output", "an empty file name")
     mode = _mode(text)
-    if mode is not None and stat.S_ISDIR(mode):
+    if text.endswith(("/", os.sep)) or (mode is not None and stat.S_ISDIR(mode)):
         raise BadInput(text, "is a directory; give a file name")
     if mode is not None and not stat.S_ISREG(mode):
         # /dev/stdout is a link to /proc/self/fd/1, whose "target" (pipe:[...]) is no path.

@@ -357,3 +357,35 @@ def test_a_library_apply_with_another_checkpoint_raises_bad_input(planned):
     other = save_checkpoint(root / "other", old_model, seed=1)
     with pytest.raises(BadInput, match="is not the checkpoint the plan was made from"):
         apply_plan(read_plan(plan), str(root / "out" / "m.ckpt"), checkpoint=other)
+
+
+# --- more: reports left behind and plans that cannot be read --------------------------------------
+
+
+def test_a_report_says_running_while_apply_runs_not_the_last_runs_done(planned):
+    """A run killed with SIGKILL cannot write its report: what it leaves must not read done."""
+    from graphdiff.apply.apply_report import reporting
+
+    root, _, _, plan = planned
+    report = root / "report.json"
+    report.write_text('{"status": "done", "exit_status": 0}\n')  # an earlier run's
+    with reporting(str(report), str(plan)) as filling:
+        filling.begin(read_plan(plan), str(plan), str(root / "out" / "model.ckpt"))
+        assert json.loads(report.read_text())["status"] == "running"  # what SIGKILL leaves
+        filling.done(read_plan(plan), str(root / "old" / "model.ckpt"), verified=False)
+    assert json.loads(report.read_text())["status"] == "done"
+
+
+def test_a_report_over_a_plan_that_cannot_be_read_is_refused_and_the_file_kept(tmp_path):
+    plan = tmp_path / "plan.json"
+    plan.write_text("{ not json")
+    one_line_error(graphdiff("apply", plan, "--report", plan), "is the plan being applied")
+    assert plan.read_text() == "{ not json"
+
+
+def test_a_report_path_ending_in_a_slash_is_one_line(planned):
+    root, _, _, plan = planned
+    one_line_error(
+        graphdiff("apply", plan, "--report", f"{root}/report/"), "report/: is a directory"
+    )
+    assert not (root / "report").exists()

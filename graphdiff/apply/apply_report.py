@@ -3,7 +3,9 @@
 Done: `{"status": "done", "exit_status": 0, "prefix", "files": [{"path", "bytes"}],
 "variables": {"total", "restored", "initialized"}, "bytes", "seconds", "verified"}`.
 Refused or failed: `{"status": "failed", "exit_status", "error", "seconds"}` — the same one line
-the command prints. The report is written whole (through a temporary file) or not at all, as
+the command prints. `{"status": "running", "pid"}` while apply runs (replacing a report left
+by an earlier run), so a run killed outright is not taken for done. The report is written
+whole (through a temporary file) or not at all, as
 `>` would (graphdiff.text_output: `--report /dev/stdout` works, a directory is refused), and
 never over a file of the plan's (graphdiff.overwrites): that refusal is the one fault no report
 records, since its only place would be the file it protects.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 
 from graphdiff import storage
@@ -25,9 +28,20 @@ class ReportWouldOverwrite(BadInput):
 
 
 class Report:
-    def __init__(self):
+    def __init__(self, path: str | None = None):
         self.started = time.monotonic()
+        self.path = path
         self.document: dict | None = None
+
+    def begin(self, plan, plan_path, output_prefix) -> None:
+        """Refuse a report over a file of the plan's (ReportWouldOverwrite), then replace any
+        report already there with `{"status": "running"}`: a run killed with SIGKILL leaves that,
+        not the last run's "done", for a pipeline to read."""
+        if self.path is None:
+            return
+        refuse_report_over(self.path, plan, plan_path, output_prefix)
+        if os.path.isfile(self.path) or not os.path.exists(self.path):  # a pipe gets one
+            _write(self.path, {"status": "running", "pid": os.getpid()})
 
     def done(self, plan, prefix: str, verified: bool) -> None:
         from graphdiff.apply.checkpoint_files import existing_files
@@ -54,13 +68,17 @@ class Report:
 
 
 @contextlib.contextmanager
-def reporting(path: str | None):
-    """Yield a Report to fill; write it to `path` (if any) when the block ends, done or failed."""
-    report = Report()
+def reporting(path: str | None, plan_path=None):
+    """Yield a Report to fill; write it to `path` (if any) when the block ends, done or failed.
+
+    `plan_path` is refused as `path` at once: a plan that cannot be read is still the user's."""
+    report = Report(path)
     if path is None:
         yield report
         return
     check_text_target(path)
+    if plan_path is not None and storage.same_path(path, plan_path):
+        raise BadInput(path, "is the plan being applied; writing there would destroy it")
     try:
         yield report
     except ReportWouldOverwrite:
