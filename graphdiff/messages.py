@@ -66,7 +66,7 @@ def _descriptors_caught(messages: list[str]):
         with contextlib.suppress(Exception):
             stream.flush()
     with tempfile.TemporaryFile() as sink:
-        saved = [os.dup(1), os.dup(2)]
+        saved = [_dup(1), _dup(2)]
         try:
             os.dup2(sink.fileno(), 1)
             os.dup2(sink.fileno(), 2)
@@ -75,10 +75,19 @@ def _descriptors_caught(messages: list[str]):
             for stream in (sys.__stdout__, sys.__stderr__):  # what Python buffered meanwhile
                 with contextlib.suppress(Exception):
                     stream.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for descriptor in saved:
-                os.close(descriptor)
+            for descriptor, copy in ((1, saved[0]), (2, saved[1])):
+                if copy is None:  # it was closed: closed again
+                    os.close(descriptor)
+                else:
+                    os.dup2(copy, descriptor)
+                    os.close(copy)
             sink.seek(0)
             text = sink.read().decode(errors="replace")
             messages.extend(f"printed: {line}" for line in text.splitlines() if line.strip())
+
+
+def _dup(descriptor: int) -> int | None:
+    try:
+        return os.dup(descriptor)
+    except OSError:  # closed (`graphdiff plan ... >&-`)
+        return None
