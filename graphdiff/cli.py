@@ -230,9 +230,11 @@ def _positive(text: str) -> int:
 
 def _plan(args) -> int:
     from graphdiff.config import RepoRules, find_rules
+    from graphdiff.overwrites import refuse_overwrite
     from graphdiff.plan import Options
-    from graphdiff.plan_io import dumps, write_text_atomically
+    from graphdiff.plan_io import dumps, plan_directory
     from graphdiff.planning import make_plan
+    from graphdiff.text_output import check_text_target, write_text
     from graphdiff.view.summary import format_summary
 
     rules = RepoRules() if args.no_config else find_rules()
@@ -246,9 +248,8 @@ def _plan(args) -> int:
         cast=args.cast,
         grow=args.grow,
     )
-    if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
-        raise BadInput(args.output, "its directory does not exist")
-    if args.output:
+    if args.output is not None:
+        check_text_target(args.output)
         _not_an_input(args.output, args.old, args.new, args.checkpoint, args.old_model)
     status, message, messages = 0, None, []
     try:
@@ -263,10 +264,11 @@ def _plan(args) -> int:
         )
     except PolicyViolation as violation:
         plan, status, message = violation.plan, violation.exit_status, str(violation)
+    refuse_overwrite(args.output, plan)
     # Only a plan file knows where it lies: paths relative to it; on standard output, absolute.
-    text = dumps(plan, base=os.path.dirname(os.path.abspath(args.output)) if args.output else None)
+    text = dumps(plan, base=plan_directory(args.output) if args.output else None)
     if args.output:
-        write_text_atomically(args.output, text)
+        write_text(args.output, text)
     else:
         sys.stdout.write(text)
     print(format_summary(plan), file=sys.stderr)
@@ -335,8 +337,9 @@ def _apply(args) -> int:
 
     messages: list[str] = []
     try:
-        with reporting(args.report) as report:
+        with reporting(args.report, args.plan) as report:
             plan = with_inputs_at(read_plan(args.plan), args.checkpoint, args.new_graph)
+            report.begin(plan, args.plan, args.output)
             check = OutputsCheck(plan, args.plan, args.output) if args.verify_outputs else None
             prefix = apply_plan(
                 plan,
@@ -429,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
+    from graphdiff.source_date import settle_source_date_epoch
+
     try:
         args = _parser().parse_args(argv)
     except Closed:
@@ -436,6 +441,7 @@ def _run(argv: list[str] | None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
+        settle_source_date_epoch(used=args.command == "plan")  # before TensorFlow's import
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
         return status

@@ -45,12 +45,25 @@ def find_rules(start: Path | None = None) -> RepoRules:
     directory = (start or Path.cwd()).resolve()
     for folder in (directory, *directory.parents):
         own = folder / "graphdiff.toml"
-        if own.is_file():
+        if _present(own):
             return load_rules(own)
         project = folder / "pyproject.toml"
-        if project.is_file() and "graphdiff" in _read(project).get("tool", {}):
-            return load_rules(project)
+        if _present(project):
+            tool = _read(project).get("tool")
+            if isinstance(tool, dict) and "graphdiff" in tool:
+                return load_rules(project)
     return RepoRules()
+
+
+def _present(path: Path) -> bool:
+    """`path` is a file to read; one there that is no file (a directory, a dangling link) is
+    BadInput rather than passed by: the rules it was meant to hold would be silently lost."""
+    if path.is_file():
+        return True
+    if path.exists() or path.is_symlink():
+        what = "a directory" if path.is_dir() else "not a readable file"
+        raise BadInput(path, f"is {what}; rules are read from a TOML file")
+    return False
 
 
 def load_rules(path: Path) -> RepoRules:
@@ -70,8 +83,8 @@ def load_rules(path: Path) -> RepoRules:
     return RepoRules(
         path=str(path),
         maps=_maps(table.get("map", []), path, where),
-        excludes=_strings(table.get("exclude", []), path, f"{where}exclude"),
-        requires=_strings(table.get("require", []), path, f"{where}require"),
+        excludes=_patterns(table.get("exclude", []), path, f"{where}exclude"),
+        requires=_patterns(table.get("require", []), path, f"{where}require"),
         reset_optimizer=reset,
     )
 
@@ -82,18 +95,39 @@ def _read(path: Path) -> dict:
             return tomllib.load(stream)
     except tomllib.TOMLDecodeError as error:
         raise BadInput(path, f"not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise BadInput(path, "not valid TOML: not UTF-8 text") from None
     except OSError as error:
         raise BadInput(path, f"cannot be read: {error.strerror}") from None
 
 
 def _maps(value, path: Path, where: str) -> tuple[str, ...]:
+    from graphdiff.match.rules import parse_map
+
     if isinstance(value, dict):
+        if not all(isinstance(new, str) for new in value.values()):
+            raise BadInput(path, f'{where}map: expected a table of strings (OLD = "NEW")')
         value = [f"{old}={new}" for old, new in value.items()]
     maps = _strings(value, path, f"{where}map")
-    for text in maps:
+    for index, text in enumerate(maps):
         if "=" not in text:
             raise BadInput(path, f"{where}map: '{text}' is not OLD=NEW")
+        try:
+            parse_map(text, index + 1)
+        except BadInput as error:
+            raise BadInput(path, f"{where}map: {error.fault}") from None
     return maps
+
+
+def _patterns(value, path: Path, what: str) -> tuple[str, ...]:
+    from graphdiff.match.rules import parse_patterns
+
+    patterns = _strings(value, path, what)
+    try:
+        parse_patterns(what, patterns)
+    except BadInput as error:
+        raise BadInput(path, f"{what}: {error.fault}") from None
+    return patterns
 
 
 def _strings(value, path: Path, what: str) -> tuple[str, ...]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from graphdiff import __version__, storage
 from graphdiff.errors import BadInput
 from graphdiff.plan import FORMAT_VERSION, Plan, from_json, to_json
 from graphdiff.schema import validate_plan
+from graphdiff.text_output import write_text
 
 # Fingerprints, whose .path is a path.
 _PROVENANCE_PATHS = ("old_meta", "checkpoint_index", "new_graph", "old_model")
@@ -29,30 +29,20 @@ def dumps(plan: Plan, base: str | os.PathLike | None = None) -> str:
     document = to_json(plan)
     validate_plan(document, "<plan being written>")
     if base is not None:
-        _map_paths(document, lambda path: _portable(path, os.path.abspath(base)))
+        _map_paths(document, lambda path: _portable(path, os.path.realpath(base)))
     return json.dumps(document, indent=2) + "\n"
 
 
-def write_text_atomically(path: str | os.PathLike, text: str) -> None:
-    """Write via a temporary file in the same directory, so a failure leaves nothing behind."""
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        raise BadInput(path, f"directory {target.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def plan_directory(path: str | os.PathLike) -> str:
+    """The directory a plan file's relative paths start from: the real one, symbolic links
+    followed (the file's own link too), as the system resolves `..` in them. Writing and
+    reading both use it, so a plan reached through a link reads what was written."""
+    return os.path.dirname(os.path.realpath(os.fspath(path)))
 
 
 def write_plan(plan: Plan, path: str | os.PathLike) -> None:
     """Write the plan to `path`, its paths relative to the plan's directory where they may be."""
-    write_text_atomically(path, dumps(plan, base=Path(path).resolve().parent))
+    write_text(path, dumps(plan, base=plan_directory(path)))
 
 
 def read_plan(path: str | os.PathLike) -> Plan:
@@ -68,7 +58,7 @@ def read_plan(path: str | os.PathLike) -> Plan:
         validate_plan(document, path)
     except RecursionError:
         raise BadInput(path, "not a plan: its JSON nests too deeply") from None
-    base = str(file.resolve().parent)
+    base = plan_directory(file)
     _map_paths(document, lambda text: _resolved(text, base))
     return from_json(document)
 
@@ -133,12 +123,15 @@ def _map_paths(document: dict, change) -> None:
 
 
 def _portable(path: str, base: str) -> str:
+    """`path` relative to `base` (a real directory) when it reads back as the same file."""
     if storage.is_remote(path) or not os.path.isabs(path):
         return path
-    relative = os.path.relpath(path, base)
-    parts = Path(relative).parts
-    ups = len(parts) - len([p for p in parts if p != ".."])
-    return Path(relative).as_posix() if ups <= 1 else path
+    for candidate in (path, os.path.realpath(path)):
+        relative = os.path.relpath(candidate, base)
+        ups = Path(relative).parts.count("..")
+        if ups <= 1 and os.path.realpath(_resolved(relative, base)) == os.path.realpath(path):
+            return Path(relative).as_posix()
+    return path
 
 
 def _resolved(path: str, base: str) -> str:

@@ -38,6 +38,7 @@ from graphdiff.plan import (
 )
 from graphdiff.roles import Role, roles_of
 from graphdiff.scopes import summarize
+from graphdiff.source_date import source_date_epoch
 from graphdiff.transforms import describe as describe_transform
 from graphdiff.transforms import transformed_spec, transforms_for
 
@@ -115,7 +116,9 @@ def make_plan(
     plan = Plan(
         format_version=FORMAT_VERSION,
         provenance=_provenance(new_graph, loaded),
-        output_prefix=output_prefix or _default_output(new_graph, loaded.new_kind),
+        output_prefix=_abs(output_prefix)
+        if output_prefix
+        else _default_output(new_graph, loaded.new_kind),
         options=options,
         variables=tuple(entries),
         unused=tuple(unused),
@@ -313,14 +316,11 @@ def _fingerprint(path) -> FileFingerprint | None:
 
 def _creation_time() -> str:
     """Now, in UTC; or SOURCE_DATE_EPOCH, for reproducible plans (reproducible-builds.org)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = source_date_epoch()
     if epoch is None:
         moment = datetime.datetime.now(datetime.timezone.utc)
     else:
-        try:
-            moment = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
-        except (ValueError, OverflowError, OSError):
-            raise BadInput("SOURCE_DATE_EPOCH", f"'{epoch}' is not a time in seconds") from None
+        moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
     return moment.isoformat(timespec="seconds")
 
 

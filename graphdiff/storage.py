@@ -3,7 +3,8 @@
 A path with a scheme (`gs://`, `s3://` with tensorflow-io, `hdfs://`, `ram://`, ...) goes through
 `tf.io.gfile`, as TensorFlow's own Saver does; a local path goes through Python's own I/O, the
 fast path. Every function takes and returns `str` paths; failures of a remote store become
-OSError, so callers handle both kinds alike.
+OSError, so callers handle both kinds alike; a scheme no file system is registered for
+(`foo://`) is BadInput, the user's fault.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import glob as local_glob
 import hashlib
 import os
 import posixpath
+import re
 import shutil
 
+from graphdiff.errors import BadInput
 from graphdiff.tf_import import tensorflow
 
 CHUNK = 8 << 20
@@ -61,10 +64,24 @@ def _remote_errors(action):
     tf = tensorflow()
     try:
         return action()
+    except tf.errors.UnimplementedError as error:
+        scheme = _UNKNOWN_SCHEME.search(_first_line(error))
+        if scheme is None:
+            raise OSError(_first_line(error)) from None
+        raise BadInput(
+            scheme.group("file") or None,
+            f"no file system is registered for '{scheme.group('scheme')}://' in TensorFlow "
+            "(gs:// and ram:// are built in; s3:// and others need tensorflow-io installed)",
+        ) from None
     except tf.errors.NotFoundError as error:
         raise FileNotFoundError(2, _first_line(error)) from None
     except tf.errors.OpError as error:
         raise OSError(_first_line(error)) from None
+
+
+_UNKNOWN_SCHEME = re.compile(
+    r"File system scheme '(?P<scheme>[^']*)' not implemented(?: \(file: '(?P<file>.*)'\))?"
+)
 
 
 def _first_line(error) -> str:

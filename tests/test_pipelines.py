@@ -126,7 +126,7 @@ def test_moved_inputs_are_found_with_flags_and_still_checked(tmp_path):
             other_graph,
         ),
         str(other_graph),
-        "changed since the plan was made",
+        "is not the new-graph file the plan was made from",
     )
     assert not (tmp_path / "o2").exists()
 

@@ -3,7 +3,12 @@
 Done: `{"status": "done", "exit_status": 0, "prefix", "files": [{"path", "bytes"}],
 "variables": {"total", "restored", "initialized"}, "bytes", "seconds", "verified"}`.
 Refused or failed: `{"status": "failed", "exit_status", "error", "seconds"}` — the same one line
-the command prints. The report is written whole (through a temporary file) or not at all.
+the command prints. `{"status": "running", "pid"}` while apply runs (replacing a report left
+by an earlier run), so a run killed outright is not taken for done. The report is written
+whole (through a temporary file) or not at all, as
+`>` would (graphdiff.text_output: `--report /dev/stdout` works, a directory is refused), and
+never over a file of the plan's (graphdiff.overwrites): that refusal is the one fault no report
+records, since its only place would be the file it protects.
 """
 
 from __future__ import annotations
@@ -15,12 +20,28 @@ import time
 
 from graphdiff import storage
 from graphdiff.errors import BadInput, GraphdiffError
+from graphdiff.text_output import check_text_target, write_text
+
+
+class ReportWouldOverwrite(BadInput):
+    """--report names a file of the plan's: refused, and no report written there."""
 
 
 class Report:
-    def __init__(self):
+    def __init__(self, path: str | None = None):
         self.started = time.monotonic()
+        self.path = path
         self.document: dict | None = None
+
+    def begin(self, plan, plan_path, output_prefix) -> None:
+        """Refuse a report over a file of the plan's (ReportWouldOverwrite), then replace any
+        report already there with `{"status": "running"}`: a run killed with SIGKILL leaves that,
+        not the last run's "done", for a pipeline to read."""
+        if self.path is None:
+            return
+        refuse_report_over(self.path, plan, plan_path, output_prefix)
+        if os.path.isfile(self.path) or not os.path.exists(self.path):  # a pipe gets one
+            _write(self.path, {"status": "running", "pid": os.getpid()})
 
     def done(self, plan, prefix: str, verified: bool) -> None:
         from graphdiff.apply.checkpoint_files import existing_files
@@ -47,16 +68,21 @@ class Report:
 
 
 @contextlib.contextmanager
-def reporting(path: str | None):
-    """Yield a Report to fill; write it to `path` (if any) when the block ends, done or failed."""
-    report = Report()
+def reporting(path: str | None, plan_path=None):
+    """Yield a Report to fill; write it to `path` (if any) when the block ends, done or failed.
+
+    `plan_path` is refused as `path` at once: a plan that cannot be read is still the user's."""
+    report = Report(path)
     if path is None:
         yield report
         return
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise BadInput(path, "its directory does not exist")
+    check_text_target(path)
+    if plan_path is not None and storage.same_path(path, plan_path):
+        raise BadInput(path, "is the plan being applied; writing there would destroy it")
     try:
         yield report
+    except ReportWouldOverwrite:
+        raise
     except GraphdiffError as error:
         _write(path, _failure(error, error.exit_status, report))
         raise
@@ -77,7 +103,15 @@ def _failure(error, status: int, report: Report) -> dict:
     return {"status": "failed", "exit_status": status, "error": text, "seconds": report.seconds()}
 
 
-def _write(path: str, document: dict) -> None:
-    from graphdiff.plan_io import write_text_atomically
+def refuse_report_over(path: str | None, plan, plan_path, output_prefix) -> None:
+    """ReportWouldOverwrite if the report at `path` would replace a file of the plan's."""
+    from graphdiff.overwrites import refuse_overwrite
 
-    write_text_atomically(path, json.dumps(document, indent=2) + "\n")
+    try:
+        refuse_overwrite(path, plan, plan_path=plan_path, output_prefix=output_prefix)
+    except BadInput as error:
+        raise ReportWouldOverwrite(error.path, error.fault) from None
+
+
+def _write(path: str, document: dict) -> None:
+    write_text(path, json.dumps(document, indent=2) + "\n")

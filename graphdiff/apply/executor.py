@@ -51,6 +51,7 @@ from graphdiff.errors import BadInput
 from graphdiff.formats import open_values
 from graphdiff.formats.base import MODEL_KINDS
 from graphdiff.new_graph import build_new_graph
+from graphdiff.overwrites import refuse_outputs_over_inputs
 from graphdiff.plan import Plan
 from graphdiff.tf_import import tensorflow
 from graphdiff.transforms import grows, restored_value
@@ -99,6 +100,7 @@ def apply_plan(
     ckpt = plan.provenance.checkpoint_prefix
     if storage.same_path(ckpt, prefix):
         raise BadInput(prefix, "is the checkpoint the plan restores from; write elsewhere")
+    refuse_outputs_over_inputs(prefix, plan)
     if shards is not None and shards < 1:
         raise BadInput("--shards", f"{shards}: give 1 or more data files")
     check_fingerprints(plan)

@@ -42,7 +42,8 @@ def check_fingerprints(plan: Plan, *, new_graph: bool = True) -> None:
 def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | None = None):
     """The plan with its checkpoint prefix and new-graph file where they are now.
 
-    The fingerprints stay the plan's: the moved files must still be the ones it was made from.
+    The fingerprints stay the plan's: the moved files must still be the ones it was made from,
+    and are checked here, so that a flag pointing at another file says so (BadInput).
     """
     provenance = plan.provenance
     if checkpoint is not None:
@@ -55,9 +56,12 @@ def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | N
             checkpoint_index=index and dataclasses.replace(index, path=where),
             old_meta=_meta_moved(provenance, checkpoint),
         )
+        if provenance.checkpoint_index is not None:
+            _check_given(provenance.checkpoint_index, "--checkpoint", "checkpoint")
     if new_graph is not None:
         old_directory = os.path.dirname(provenance.new_graph.path)
         graph = dataclasses.replace(provenance.new_graph, path=storage.absolute(new_graph))
+        _check_given(graph, "--new-graph", "new-graph file")
         sources = tuple(
             _rebased(source, old_directory, os.path.dirname(graph.path))
             for source in provenance.new_graph_sources
@@ -76,6 +80,17 @@ def _meta_moved(provenance, checkpoint: str) -> FileFingerprint | None:
         return dataclasses.replace(meta, path=checkpoint + ".meta")
     old, new = (os.path.dirname(p) for p in (provenance.checkpoint_prefix, checkpoint))
     return _rebased(meta, old, new)
+
+
+def _check_given(fingerprint: FileFingerprint, flag: str, what: str) -> None:
+    """A file named by `flag` is the one the plan was made from, by its sha256."""
+    path = fingerprint.path
+    if storage.exists(path) and not storage.isdir(path) and sha256_of(path) != fingerprint.sha256:
+        raise BadInput(
+            path,
+            f"is not the {what} the plan was made from (its sha256 differs from the plan's "
+            f"{fingerprint.sha256[:12]}...); give that one with {flag}, or make the plan again",
+        )
 
 
 def _rebased(source: FileFingerprint, old: str, new: str) -> FileFingerprint:

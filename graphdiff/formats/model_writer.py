@@ -39,7 +39,7 @@ def apply_to_model(plan: Plan, output: str, force: bool, where: str, verify: boo
     """Write the plan's model weights at `output` (checked, staged, published); return it."""
     keras_target = plan.provenance.new_graph_kind == NEW_KERAS
     output = _checked_output(output, keras_target)
-    if output == storage.absolute(plan.provenance.checkpoint_prefix):
+    if storage.same_path(output, plan.provenance.checkpoint_prefix):
         raise BadInput(output, "is where the plan's old values are; write elsewhere")
     check_fingerprints(plan)
     check_entries(plan.variables, where)
