@@ -250,7 +250,15 @@ def _plan(args) -> int:
     )
     if args.output is not None:
         check_text_target(args.output)
-        _not_an_input(args.output, args.old, args.new, args.checkpoint, args.old_model)
+        _not_an_input(
+            args.output,
+            {
+                "the old graph's file": args.old,
+                "the new graph's file": args.new,
+                "the old checkpoint (--checkpoint)": args.checkpoint,
+                "the old model's file (--old-model)": args.old_model,
+            },
+        )
     status, message, messages = 0, None, []
     try:
         plan = make_plan(
@@ -278,15 +286,16 @@ def _plan(args) -> int:
     return status
 
 
-def _not_an_input(output: str, *inputs: str | None) -> None:
-    """Refuse an output that is one of the command's own inputs: it would be replaced."""
-    for given in filter(None, inputs):
+def _not_an_input(output: str, inputs: dict[str, str | None]) -> None:
+    """Refuse an output that is one of the command's own inputs ({role: path}) before any
+    work; worded as overwrites.refuse_overwrite words it once the plan exists."""
+    for role, given in inputs.items():
         try:
-            same = os.path.exists(output) and os.path.samefile(output, given)
+            same = given and os.path.exists(output) and os.path.samefile(output, given)
         except OSError:
             same = False
         if same:
-            raise BadInput(output, f"is the input {given}: writing there would replace it")
+            raise BadInput(output, f"is {role}; writing there would destroy it")
 
 
 def _print_messages(messages: list[str], verbose: bool) -> None:
@@ -305,7 +314,7 @@ def _render(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.view.render import render_plan
 
-    _not_an_input(args.output, args.plan)
+    _not_an_input(args.output, {"the plan being rendered": args.plan})
     written = render_plan(
         read_plan(args.plan),
         args.output,

@@ -316,7 +316,7 @@ def test_render_refuses_to_write_over_its_own_plan(tmp_path, plan_file):
     (tmp_path / "link.dot").symlink_to(plan)
     for target in (plan, tmp_path / "link.dot"):
         result = run_in_process("render", plan, "-o", target, "--no-flow")
-        one_line_error(result, "is the input", "replace it")
+        one_line_error(result, "is the plan being rendered", "would destroy it")
     assert plan.read_bytes() == before
 
 
@@ -330,5 +330,5 @@ def test_plan_refuses_to_write_over_its_new_graph(tmp_path):
     new_graph = tmp_path / "new_graph.py"
     new_graph.write_text("def build_graph():\n    pass\n")
     result = run_in_process("plan", tmp_path / "old.meta", new_graph, "-o", new_graph)
-    one_line_error(result, "new_graph.py", "is the input")
+    one_line_error(result, "new_graph.py", "is the new graph's file")
     assert new_graph.read_text() == "def build_graph():\n    pass\n"
