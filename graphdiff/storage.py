@@ -28,6 +28,11 @@ def is_remote(path) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
+def local_path(path) -> str:
+    """A local path as the operating system takes it (a file:// prefix removed)."""
+    return _local(path)
+
+
 def _local(path) -> str:
     text = os.fspath(path)
     return text[len("file://") :] if text.startswith("file://") else text

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import mmap
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,7 +141,8 @@ class BundleReader:
     def chunks(self, entry, name: str) -> Iterator[memoryview]:
         """The stored bytes of `entry` (of tensor `name`) in pieces, checked against its crc32c.
 
-        Each piece is a view of one reused buffer: valid until the next piece is read.
+        Each piece is a view of a reused buffer or of a mapped window of the file: valid
+        until the next piece is read.
         """
         path = self.data_file(entry)
         crc = 0
@@ -156,16 +159,11 @@ class BundleReader:
 
     @staticmethod
     def _read(path: str, offset: int, size: int) -> Iterator[memoryview]:
-        buffer = memoryview(bytearray(min(CHUNK, size)))
         try:
-            with storage.open_read(path) as stream:
-                stream.seek(offset)
-                while size:
-                    count = stream.readinto(buffer[: min(CHUNK, size)])
-                    if not count:
-                        raise BadInput(path, "truncated: a tensor's bytes end early")
-                    size -= count
-                    yield buffer[:count]
+            if storage.is_remote(path):
+                yield from _read_stream(path, offset, size)
+            else:
+                yield from _read_mapped(storage.local_path(path), offset, size)
         except FileNotFoundError:
             raise BadInput(
                 path, "no such file: a shard of the checkpoint's data is missing"
@@ -209,6 +207,46 @@ class BundleReader:
             out[position : position + len(chunk)] = chunk
             position += len(chunk)
         return out.view(numpy_dtype).reshape(shape)
+
+
+def _read_stream(path: str, offset: int, size: int) -> Iterator[memoryview]:
+    """`size` bytes at `offset`, read into one reused buffer (remote stores)."""
+    buffer = memoryview(bytearray(min(CHUNK, size)))
+    with storage.open_read(path) as stream:
+        stream.seek(offset)
+        while size:
+            count = stream.readinto(buffer[: min(CHUNK, size)])
+            if not count:
+                raise BadInput(path, "truncated: a tensor's bytes end early")
+            size -= count
+            yield buffer[:count]
+
+
+def _read_mapped(path: str, offset: int, size: int) -> Iterator[memoryview]:
+    """`size` bytes at `offset` of a local file, as views of the file mapped CHUNK at a time:
+    the bytes go from the page cache to the crc32c and to the output without first being
+    copied into a buffer (2 GiB carried over in the time `cp` takes, against twice that).
+    A window is unmapped once its view is dropped, so at most two are mapped at a time. The
+    file's length is checked first; a file cut shorter by another process while it is being
+    read would end this one (SIGBUS): nothing is published then, and the next apply removes
+    the staging directory."""
+    with open(path, "rb") as stream:
+        if os.fstat(stream.fileno()).st_size < offset + size:
+            raise BadInput(path, "truncated: a tensor's bytes end early")
+        position, end = offset, offset + size
+        while position < end:
+            start = position - position % mmap.ALLOCATIONGRANULARITY
+            stop = min(end, start + CHUNK)
+            window = mmap.mmap(
+                stream.fileno(), stop - start, flags=_MAP_FLAGS, prot=mmap.PROT_READ, offset=start
+            )
+            view = memoryview(window)[position - start :]
+            del window  # the view keeps it mapped as long as someone holds it
+            yield view
+            position = stop
+
+
+_MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # pages read in at once
 
 
 def _strings(data: bytes, shape, path: str, key: str) -> np.ndarray:
