@@ -15,7 +15,13 @@ from graphdiff.errors import BadInput
 from graphdiff.formats.base import Source
 from graphdiff.formats.h5_values import H5Values
 from graphdiff.formats.model_variables import keras_variables
-from graphdiff.formats.python_model import KERAS, BuiltModel, build_model, keras_module
+from graphdiff.formats.python_model import (
+    KERAS,
+    BuiltModel,
+    build_model,
+    keras_input_signature,
+    keras_module,
+)
 from graphdiff.formats.trace import trace_dag
 from graphdiff.loading import TensorSpec
 from graphdiff.match.core import format_shape
@@ -79,16 +85,7 @@ def _model_of_archive(path: str) -> BuiltModel:
             f"its model cannot be rebuilt from its config ({first}); give the .py that builds it "
             "with --old-model OLD.py",
         ) from None
-    import tensorflow as tf
-
-    signature = [tf.nest.map_structure(_spec, model.input)] if model.inputs else None
-    return BuiltModel(model, KERAS, signature, path)
-
-
-def _spec(keras_tensor):
-    import tensorflow as tf
-
-    return tf.TensorSpec(keras_tensor.shape, keras_tensor.dtype, name=keras_tensor.name or None)
+    return BuiltModel(model, KERAS, keras_input_signature(model), path)
 
 
 def _check_same_model(path: str, model_file: str, variables, stored: dict[str, TensorSpec]):

@@ -168,11 +168,27 @@ def _signature(namespace: dict, model, kind: str, file: Path) -> list | None:
             raise BadInput(file, "input_signature() must return tf.TensorSpec objects")
         return specs
     if kind == KERAS:
-        if not getattr(model, "inputs", None):
-            return None
-        return [tf.nest.map_structure(_spec_of, model.input)]  # one argument, nested as built
+        return keras_input_signature(model)
     declared = getattr(type(model).__call__, "input_signature", None)
     return list(declared) if declared else None
+
+
+def keras_input_signature(model) -> list | None:
+    """One spec structure for a Keras model's one call argument, nested as built; None when
+    the model has no symbolic inputs (subclassed). A Sequential built by `build(shape)` or by
+    a call has `inputs` but no `input` (Keras raises), so the flat list stands in for it."""
+    tf = tensorflow()
+    try:
+        inputs = model.inputs
+    except AttributeError:
+        return None
+    if not inputs:
+        return None
+    try:
+        structure = model.input
+    except AttributeError:
+        structure = inputs[0] if len(inputs) == 1 else list(inputs)
+    return [tf.nest.map_structure(_spec_of, structure)]
 
 
 def _spec_of(keras_tensor):
