@@ -2,13 +2,17 @@
 
 `H5Values(path)` lists every dataset by its path in the file (`layers/dense_1/vars/0`) with
 dtype and shape (`specs()`), and reads one as numpy (`array(path)`). A `.keras` archive is a
-zip: its weights file is read from memory. Every fault is a BadInput naming the file.
+zip: its weights file, stored uncompressed as Keras writes it, is read in place through a
+window on the archive (no copy in memory, however large); a compressed one is read into
+memory unless it claims far more than it stores (a decompression bomb, refused as Keras
+refuses it). Every fault is a BadInput naming the file.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import zipfile
 
 import numpy as np
@@ -17,6 +21,9 @@ from graphdiff.errors import BadInput
 from graphdiff.loading import TensorSpec
 
 ARCHIVE_WEIGHTS = "model.weights.h5"  # where a .keras archive keeps its weights
+BOMB_FLOOR = 1 << 28  # a compressed member may claim this much whatever its ratio (256 MiB)
+BOMB_RATIO = 100  # beyond the floor, more than this many times its stored size is a bomb
+LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., file name length, extra length
 
 
 class H5Values:
@@ -31,12 +38,12 @@ class H5Values:
         if not os.path.isfile(self.path):
             missing = not os.path.exists(self.path)
             raise BadInput(self.path, "no such file" if missing else "is not a file")
+        self._raw = _archive_weights(self.path) if self.path.endswith(".keras") else None
         try:
-            if self.path.endswith(".keras"):
-                self._file = h5py.File(io.BytesIO(_archive_weights(self.path)), "r")
-            else:
-                self._file = h5py.File(self.path, "r")
+            self._file = h5py.File(self._raw if self._raw is not None else self.path, "r")
         except OSError as error:
+            if self._raw is not None:
+                self._raw.close()
             raise BadInput(self.path, f"not a Keras weights file (HDF5): {error}") from None
         if "model_weights" in self._file or "layer_names" in self._file.attrs:
             raise BadInput(
@@ -64,16 +71,72 @@ class H5Values:
 
     def close(self) -> None:
         self._file.close()
+        if self._raw is not None:
+            self._raw.close()
 
 
-def _archive_weights(path: str) -> bytes:
+def _archive_weights(path: str):
+    """A file object for the archive's weights: a window on it, or (compressed) its bytes."""
     try:
         with zipfile.ZipFile(path) as archive:
             if ARCHIVE_WEIGHTS not in archive.namelist():
                 raise BadInput(path, f"a zip without {ARCHIVE_WEIGHTS}: not a Keras 3 .keras file")
-            return archive.read(ARCHIVE_WEIGHTS)
-    except zipfile.BadZipFile:
-        raise BadInput(path, "not a .keras file (not a zip archive)") from None
+            info = archive.getinfo(ARCHIVE_WEIGHTS)
+            if info.compress_type == zipfile.ZIP_STORED:
+                return _Window(path, _data_offset(path, info), info.file_size)
+            if info.file_size > max(BOMB_FLOOR, BOMB_RATIO * info.compress_size):
+                raise BadInput(
+                    path,
+                    f"its {ARCHIVE_WEIGHTS} claims {info.file_size} bytes from "
+                    f"{info.compress_size} stored: a decompression bomb, not read",
+                )
+            return io.BytesIO(archive.read(ARCHIVE_WEIGHTS))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as error:
+        raise BadInput(path, f"not a .keras file (a damaged zip archive: {error})") from None
+
+
+def _data_offset(path: str, info: zipfile.ZipInfo) -> int:
+    with open(path, "rb") as file:
+        file.seek(info.header_offset)
+        header = file.read(LOCAL_HEADER.size)
+    if len(header) < LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise BadInput(path, f"not a .keras file (a damaged zip archive at {ARCHIVE_WEIGHTS})")
+    _, name_length, extra_length = LOCAL_HEADER.unpack(header)
+    return info.header_offset + LOCAL_HEADER.size + name_length + extra_length
+
+
+class _Window(io.RawIOBase):
+    """Bytes `start` to `start + size` of the file at `path`, as a seekable file."""
+
+    def __init__(self, path: str, start: int, size: int):
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 (closed by close(), as a file is)
+        self._start, self._size, self._at = start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self._size}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    def readinto(self, buffer) -> int:
+        count = max(0, min(len(buffer), self._size - self._at))
+        self._file.seek(self._start + self._at)
+        read = self._file.readinto(memoryview(buffer)[:count])
+        self._at += read
+        return read
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _dtype_name(dtype) -> str:
