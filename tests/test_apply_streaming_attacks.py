@@ -19,8 +19,10 @@ from conftest import run_in_process
 from graphs import tf, v1, write_new_graph
 
 from graphdiff.apply.executor import restore_into_session
+from graphdiff.apply.written import holds_source_value
 from graphdiff.bundle.reader import BundleReader
 from graphdiff.bundle.table import crc32c, mask, read_table, write_table
+from graphdiff.bundle.writer import BundleWriter
 from graphdiff.new_graph import build_new_graph
 from graphdiff.plan import Options
 from graphdiff.plan_io import write_plan
@@ -434,3 +436,24 @@ def test_a_source_data_file_linked_into_the_output_is_not_replaced(tmp_path):
     assert "a data file of the source" in assert_one_line_bad_input(result, "model.ckpt")
     assert target.read_bytes() == before
     assert same(tf.train.load_checkpoint(ckpt).get_tensor("t"), value_of("t", [7, 3], "float32"))
+
+
+def test_verify_sees_parts_whose_bytes_were_swapped(tmp_path):
+    """Regression (a check that could pass a wrong restore): --verify (and `graphdiff verify`)
+    took two parts lists as equal when their crc32c matched pairwise in the order each index
+    lists them, whatever extent each piece lies at: a table whose two halves were written
+    swapped, each listed under the other's place, passed. Expected: it differs."""
+    old = [("t", [8, 3], "float32", row_cut(2))]
+    ckpt, plan, result = apply_tables(tmp_path, old, old)
+    assert result.returncode == 0, result.stderr
+    source, entry = BundleReader(ckpt), plan.entry("t")
+    assert holds_source_value(BundleReader(plan.output_prefix), source, entry)
+    first, second = source.stored_slices("t")
+    (tmp_path / "swapped").mkdir()
+    swapped = str(tmp_path / "swapped" / "model.ckpt")
+    with BundleWriter(swapped) as writer:
+        for extent, piece in ((second.extent, first.entry), (first.extent, second.entry)):
+            key = writer.add_sliced("t", piece.dtype, [8, 3], extent)
+            writer.add_chunks(key, piece, source.chunks(piece, "t"))
+        writer.finish()
+    assert not holds_source_value(BundleReader(swapped), source, entry)
