@@ -11,6 +11,7 @@ file — with the plan file itself, and with the checkpoint apply writes (its `.
 
 from __future__ import annotations
 
+import glob
 import os
 
 from graphdiff import storage
@@ -37,11 +38,20 @@ def refuse_overwrite(target, plan: Plan, *, plan_path=None, output_prefix=None) 
 
 
 def refuse_outputs_over_inputs(prefix: str, plan: Plan) -> None:
-    """BadInput if a file of the checkpoint written at `prefix` would replace an input."""
+    """BadInput if a file of the checkpoint written at `prefix` would replace an input (a
+    data shard of the source included: one may be a symbolic link to a file at `prefix`)."""
     for suffix in (".index", ".meta"):
         for role, path in _inputs(plan, None):
             if not storage.is_remote(path) and _real(path) == _real(prefix + suffix):
                 raise BadInput(prefix, f"writing {prefix + suffix} would replace {role}")
+    if storage.is_remote(prefix) or storage.is_remote(plan.provenance.checkpoint_prefix):
+        return
+    source = storage.local_path(plan.provenance.checkpoint_prefix)
+    for shard in glob.glob(glob.escape(source) + ".data-*"):
+        if _real(shard).startswith(_real(prefix) + ".data-"):
+            raise BadInput(
+                prefix, f"its data files would replace {shard}, a data file of the source"
+            )
 
 
 def _inputs(plan: Plan, plan_path) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 
 from graphdiff import storage
 from graphdiff.errors import BadInput
@@ -124,7 +125,7 @@ def data_files(prefix: str) -> list[str]:
     The count comes from the index's header, not from the files there: a leftover shard of
     another save beside the checkpoint does not matter.
     """
-    from graphdiff.bundle.reader import BundleReader, data_path
+    from graphdiff.bundle.reader import BundleReader, data_path, not_a_file
 
     shards = BundleReader(prefix).num_shards
     expected = [data_path(prefix, i, shards) for i in range(shards)]
@@ -133,6 +134,10 @@ def data_files(prefix: str) -> list[str]:
             raise BadInput(shard, "no such file: a shard of the checkpoint's data is missing")
         if storage.isdir(shard):
             raise BadInput(shard, "is a directory, not a shard of the checkpoint's data")
+        if not storage.is_remote(shard):  # a FIFO would block the read; /dev/zero never ends
+            mode = os.stat(storage.local_path(shard)).st_mode
+            if not stat.S_ISREG(mode):
+                raise BadInput(shard, f"is {not_a_file(mode)}, not a shard of checkpoint data")
     return expected
 
 

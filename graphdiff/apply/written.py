@@ -46,7 +46,7 @@ def check_written(prefix: str, plan: Plan, source, targets: dict[str, Target]):
                     pass
         except BadInput as error:
             raise VerificationFailed(f"{entry.name}: {error.fault}") from None
-        if entry.action == RESTORE and not holds_source_value(written, source, entry, pieces):
+        if entry.action == RESTORE and not holds_source_value(written, source, entry):
             raise VerificationFailed(f"{entry.name}: differs from its source {entry.source!r}")
 
 
@@ -55,21 +55,24 @@ def _pieces(bundle: BundleReader, key: str) -> list:
     return [p.entry for p in bundle.stored_slices(key)] if stored.slices else [stored]
 
 
-def holds_source_value(written: BundleReader, source, entry, pieces=None) -> bool:
+def _layout(bundle: BundleReader, key: str) -> dict:
+    """Where each stored piece lies and its crc32c and size: equal layouts hold equal bytes
+    (the extents count, not the order the pieces are listed in)."""
+    stored = bundle.entry(key)
+    if not stored.slices:
+        return {None: (stored.crc32c, stored.size)}
+    return {p.extent: (p.entry.crc32c, p.entry.size) for p in bundle.stored_slices(key)}
+
+
+def holds_source_value(written: BundleReader, source, entry) -> bool:
     """Tensor `entry.name` of `written` holds what the plan puts there: its source's value,
-    transformed (for grow, the copied block). `pieces`: its stored pieces, if already read."""
-    if pieces is None:
-        pieces = _pieces(written, entry.name)
+    transformed (for grow, the copied block)."""
     if grows(entry):  # the block copied in, the rest initialized
         ours, theirs = written.array(entry.name), source.array(entry.stored_key)
         block = tuple(slice(0, min(a, b)) for a, b in zip(ours.shape, theirs.shape, strict=True))
         return ours[block].tobytes() == theirs[block].astype(ours.dtype).tobytes()
     if not entry.transforms and isinstance(source, BundleReader):
-        originals = _pieces(source, entry.stored_key)
-        if len(originals) == len(pieces) and all(
-            a.crc32c == b.crc32c and a.size == b.size
-            for a, b in zip(originals, pieces, strict=True)
-        ):
+        if _layout(source, entry.stored_key) == _layout(written, entry.name):
             return True
         ours, theirs = written.tensor_chunks(entry.name), source.tensor_chunks(entry.stored_key)
         if ours is not None and theirs is not None:  # re-sliced by rows: compared as streams

@@ -11,6 +11,7 @@ import itertools
 import math
 import mmap
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,9 +117,15 @@ class BundleReader:
         dtype = tensorflow().dtypes.as_dtype(entry.dtype)
         if dtype.name in ("string", "variant", "resource"):
             return None
-        if not entry.slices:
-            return self.chunks(entry, key)
         shape = tuple(d.size for d in entry.shape.dim)
+        if not entry.slices:
+            expected = dtype.size * math.prod(shape)
+            if entry.size != expected:  # its crc32c may match: an index made so by hand
+                raise BadInput(
+                    self.data_file(entry),
+                    f"tensor {key!r} cannot be read: {entry.size} bytes stored for {expected}",
+                )
+            return self.chunks(entry, key)
         pieces = {piece.extent: piece.entry for piece in self.stored_slices(key)}
         rows = slicing.rows_in_order(list(pieces), shape)
         if rows is None:
@@ -230,8 +237,12 @@ def _read_mapped(path: str, offset: int, size: int) -> Iterator[memoryview]:
     file's length is checked first; a file cut shorter by another process while it is being
     read would end this one (SIGBUS): nothing is published then, and the next apply removes
     the staging directory."""
-    with open(path, "rb") as stream:
-        if os.fstat(stream.fileno()).st_size < offset + size:
+    # Not blocking: a FIFO in a shard's place would otherwise wait for a writer forever.
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as stream:
+        status = os.fstat(stream.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise BadInput(path, f"is {not_a_file(status.st_mode)}, not a shard of checkpoint data")
+        if status.st_size < offset + size:
             raise BadInput(path, "truncated: a tensor's bytes end early")
         position, end = offset, offset + size
         while position < end:
@@ -244,6 +255,13 @@ def _read_mapped(path: str, offset: int, size: int) -> Iterator[memoryview]:
             del window  # the view keeps it mapped as long as someone holds it
             yield view
             position = stop
+
+
+def not_a_file(mode: int) -> str:
+    """What a path that is not a regular file is, in words."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+    kinds += ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
 
 
 _MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # pages read in at once
