@@ -457,3 +457,59 @@ def test_verify_sees_parts_whose_bytes_were_swapped(tmp_path):
             writer.add_chunks(key, piece, source.chunks(piece, "t"))
         writer.finish()
     assert not holds_source_value(BundleReader(swapped), source, entry)
+
+
+def _big_and_small(tmp_path):
+    """A checkpoint whose big tensors (over reader.SMALL, so mapped) start at offsets that are
+    not page-aligned, behind small ones (read with pread); the new graph adds a head."""
+    from graphs import save_checkpoint
+
+    def old():
+        v1.get_variable("a/small", [3], initializer=v1.random_normal_initializer())
+        v1.get_variable("a/big", [700, 600], initializer=v1.random_normal_initializer())
+        v1.get_variable("b/big", [600, 700], initializer=v1.random_normal_initializer())
+
+    ckpt = save_checkpoint(tmp_path / "old", old)
+    graph = (
+        "v1.get_variable('a/small', [3])\n"
+        "v1.get_variable('a/big', [700, 600])\n"
+        "v1.get_variable('b/big', [600, 700])\n"
+        "v1.get_variable('head/w', [5])\n"
+    )
+    plan = make_plan(
+        ckpt + ".meta", write_new_graph(tmp_path, graph), output_prefix=str(tmp_path / "new/m")
+    )
+    return ckpt, plan
+
+
+def _carried_exactly(ckpt, prefix):
+    source, written = tf.train.load_checkpoint(ckpt), tf.train.load_checkpoint(prefix)
+    for key in ("a/small", "a/big", "b/big"):
+        assert written.get_tensor(key).tobytes() == source.get_tensor(key).tobytes(), key
+
+
+def test_mapped_and_read_tensors_are_carried_exactly(tmp_path):
+    from graphdiff.apply.executor import apply_plan
+    from graphdiff.bundle import reader
+
+    ckpt, plan = _big_and_small(tmp_path)
+    offsets = {k: BundleReader(ckpt).entry(k).offset for k in ("a/big", "b/big")}
+    assert any(offset % 4096 for offset in offsets.values())
+    assert BundleReader(ckpt).entry("a/big").size > reader.SMALL
+    _carried_exactly(ckpt, apply_plan(plan, verify=True))
+
+
+def test_a_file_system_that_cannot_map_files_is_read_instead(tmp_path, monkeypatch):
+    """Some FUSE mounts refuse mmap (ENODEV); such a refusal cannot be provoked on this
+    machine's file systems, hence the patched mmap."""
+    import errno
+    import mmap
+
+    from graphdiff.apply.executor import apply_plan
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.ENODEV, "No such device")
+
+    ckpt, plan = _big_and_small(tmp_path)
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    _carried_exactly(ckpt, apply_plan(plan, verify=True))
