@@ -513,3 +513,41 @@ def test_a_file_system_that_cannot_map_files_is_read_instead(tmp_path, monkeypat
     ckpt, plan = _big_and_small(tmp_path)
     monkeypatch.setattr(mmap, "mmap", refuse)
     _carried_exactly(ckpt, apply_plan(plan, verify=True))
+
+
+def test_a_damaged_big_tensor_is_caught_after_the_kernel_copy(tmp_path):
+    """Big tensors are copied by the kernel, then the copy is checked: a flipped byte in the
+    source is a one-line BadInput naming its data file, and nothing is published."""
+    from graphdiff.apply.executor import apply_plan
+    from graphdiff.errors import BadInput
+
+    ckpt, plan = _big_and_small(tmp_path)
+    entry = BundleReader(ckpt).entry("b/big")
+    data = Path(BundleReader(ckpt).data_file(entry))
+    damaged = bytearray(data.read_bytes())
+    damaged[entry.offset + entry.size // 2] ^= 0x08
+    data.write_bytes(bytes(damaged))
+    with pytest.raises(BadInput, match="'b/big' cannot be read: its bytes do not match") as caught:
+        apply_plan(plan)
+    assert caught.value.path == str(data)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_source_on_another_file_system_is_carried_through_memory(tmp_path):
+    """The kernel will not copy from tmpfs to the disk (EXDEV): the bytes go through memory."""
+    import shutil
+    import tempfile
+
+    from graphdiff.apply.executor import apply_plan
+
+    ckpt, plan = _big_and_small(tmp_path)
+    elsewhere = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        for path in Path(ckpt).parent.iterdir():
+            shutil.copy(path, elsewhere / path.name)
+        moved = str(elsewhere / Path(ckpt).name)
+        assert os.stat(elsewhere).st_dev != os.stat(tmp_path).st_dev
+        prefix = apply_plan(plan, checkpoint=moved, verify=True)
+        _carried_exactly(moved, prefix)
+    finally:
+        shutil.rmtree(elsewhere)

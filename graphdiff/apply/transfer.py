@@ -2,7 +2,8 @@
 
 When the source stores a tensor the way the target needs it — whole into a plain variable, or
 in the same slices into a variable partitioned the same way — its bytes are copied as they
-are, crc32c checked, never decoded. When the layout changes (3 parts into 2, parts into a
+are, crc32c checked, never decoded: between local files by the kernel (`copy_file_range`, as
+`cp` copies), the copy then checked; otherwise through memory, 8 MiB at a time. When the layout changes (3 parts into 2, parts into a
 plain variable, a plain tensor into parts) and both layouts cut the tensor along its first
 dimension only, as TensorFlow's partitioners do, the stored bytes are read in row order and
 cut at the new parts' boundaries: still never decoded nor whole in memory, each new part
@@ -36,17 +37,24 @@ def carry_over(writer: BundleWriter, source: BundleReader, key: str, target: Tar
     """Write the tensor stored under `key` in `source` as `target` (restored bytes unchanged)."""
     stored = source.entry(key)
     if not target.partitioned and not stored.slices:
-        writer.add_chunks(target.name.encode(), stored, source.chunks(stored, key))
+        _carry(writer, target.name.encode(), stored, source, key)
         return
     pieces = {piece.extent: piece.entry for piece in source.stored_slices(key)}
     extents = [extent for _, extent in target.parts]
     if target.partitioned and set(pieces) == set(extents):
         for extent in extents:
             slice_key = writer.add_sliced(target.name, stored.dtype, target.shape, extent)
-            writer.add_chunks(slice_key, pieces[extent], source.chunks(pieces[extent], key))
+            _carry(writer, slice_key, pieces[extent], source, key)
         return
     if not _reslice_rows(writer, source, key, target):
         write_parts(writer, target, source.array(key))
+
+
+def _carry(writer: BundleWriter, key: bytes, stored, source: BundleReader, name: str) -> None:
+    """One stored entry's bytes as they are: copied by the kernel between local files, else
+    through memory; checked against their crc32c either way."""
+    if not writer.add_copy(key, stored, source.data_file(stored), name):
+        writer.add_chunks(key, stored, source.chunks(stored, name))
 
 
 def _reslice_rows(writer: BundleWriter, source: BundleReader, key: str, target: Target) -> bool:

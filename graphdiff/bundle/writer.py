@@ -10,6 +10,9 @@ tensor going to the lightest shard so far.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import struct
 from collections.abc import Iterable, Sequence
 
@@ -17,8 +20,9 @@ import numpy as np
 
 from graphdiff import storage
 from graphdiff.bundle import slices as slicing
-from graphdiff.bundle.reader import HEADER_KEY, data_path
-from graphdiff.bundle.table import crc32c, mask, put_varint, write_table
+from graphdiff.bundle.reader import DT_STRING, HEADER_KEY, SMALL, data_path, read_local
+from graphdiff.bundle.table import crc32c, mask, put_varint, unmask, write_table
+from graphdiff.errors import BadInput
 from graphdiff.tf_import import tensorflow
 
 BUNDLE_VERSION = 1  # kTensorBundleVersion
@@ -61,6 +65,53 @@ class BundleWriter:
         entry.crc32c = like.crc32c
         entry.shard_id, entry.offset = shard, self._sizes[shard]
         entry.size = self._write(shard, chunks)
+
+    def add_copy(self, key: bytes, like, source_path: str, name: str) -> bool:
+        """Store stored bytes by a copy inside the kernel (`copy_file_range`, as `cp` does),
+        from local shard `source_path` at `like`'s offset, then check what was written against
+        `like`'s crc32c: the bytes checked are the bytes written. False, with nothing written,
+        when this cannot be done (a remote side, a string tensor, whose crc32c is not over its
+        stored bytes, a small tensor, a kernel that cannot copy between the two files); the
+        caller then carries the bytes through memory (add_chunks)."""
+        shard = self._lightest()
+        target = self._files[shard]
+        if (
+            like.dtype == DT_STRING
+            or like.size < SMALL
+            or storage.is_remote(source_path)
+            or storage.is_remote(self.prefix)
+        ):
+            return False
+        offset = self._sizes[shard]
+        try:  # not blocking: a FIFO in a shard's place is for add_chunks to report
+            source = os.open(storage.local_path(source_path), os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            return False  # missing, unreadable: add_chunks says which
+        try:
+            status = os.fstat(source)
+            if not stat.S_ISREG(status.st_mode) or status.st_size < like.offset + like.size:
+                return False  # add_chunks names what it is, or says it is truncated
+            if _copy_range(source, target.fileno(), like.offset, like.size, source_path) is None:
+                return False
+        finally:
+            os.close(source)
+        self._on_bytes(like.size)
+        path = storage.local_path(data_path(self.prefix, shard, len(self._files)))
+        crc = 0
+        for chunk in read_local(path, offset, like.size):
+            crc = crc32c(chunk, crc)
+        if crc != unmask(like.crc32c):
+            raise BadInput(
+                source_path,
+                f"tensor {name!r} cannot be read: its bytes do not match their checksum",
+            )
+        entry = self._new_entry(key)
+        entry.dtype = like.dtype
+        entry.shape.CopyFrom(like.shape)
+        entry.crc32c = like.crc32c
+        entry.shard_id, entry.offset, entry.size = shard, offset, like.size
+        self._sizes[shard] += like.size
+        return True
 
     def add_array(self, key: bytes, array: np.ndarray, dtype_enum: int) -> None:
         """Store a value computed here (numbers as raw little-endian bytes, strings encoded)."""
@@ -143,6 +194,27 @@ class BundleWriter:
             self._on_bytes(len(chunk))
         self._sizes[shard] += written
         return written
+
+
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF}
+
+
+def _copy_range(source: int, target: int, offset: int, size: int, path: str) -> int | None:
+    """Copy `size` bytes at `offset` of file `source` to `target`'s current position, in the
+    kernel; None if the kernel refuses before anything was copied (other file systems, old
+    kernels). A failure part-way (no space left) is an OSError, as a write's would be."""
+    done = 0
+    while done < size:
+        try:
+            count = os.copy_file_range(source, target, size - done, offset + done)
+        except OSError as error:
+            if done == 0 and error.errno in _NO_KERNEL_COPY:
+                return None
+            raise
+        if count == 0:
+            raise BadInput(path, "truncated: a tensor's bytes end early")
+        done += count
+    return done
 
 
 def _set_shape(entry, shape: Sequence[int]) -> None:
