@@ -240,6 +240,7 @@ def test_verify_reads_back_every_tensor(tmp_path, monkeypatch):
         real(self, key, like, flipped())
 
     monkeypatch.setattr(bundle_writer.BundleWriter, "add_chunks", corrupting)
+    monkeypatch.setattr(bundle_writer.BundleWriter, "add_copy", lambda *args: False)  # via memory
     elsewhere = tmp_path / "elsewhere" / "model.ckpt"
     with pytest.raises(VerificationFailed, match="big_0: .*checksum"):
         apply_plan(plan, str(elsewhere), verify=True)
