@@ -3,12 +3,12 @@
 When the source stores a tensor the way the target needs it — whole into a plain variable, or
 in the same slices into a variable partitioned the same way — its bytes are copied as they
 are, crc32c checked, never decoded: between local files by the kernel (`copy_file_range`, as
-`cp` copies), the copy then checked; otherwise through memory, 8 MiB at a time. When the layout changes (3 parts into 2, parts into a
-plain variable, a plain tensor into parts) and both layouts cut the tensor along its first
-dimension only, as TensorFlow's partitioners do, the stored bytes are read in row order and
-cut at the new parts' boundaries: still never decoded nor whole in memory, each new part
-getting its own crc32c. Other cuts (and strings) are assembled whole and sliced again: memory
-then follows that one tensor.
+`cp` copies), the copy then checked; otherwise through memory, 8 MiB at a time. When the
+layout changes (3 parts into 2, parts into a plain variable, a plain tensor into parts) and
+both layouts cut the tensor along its first dimension only, as TensorFlow's partitioners do,
+the stored bytes are read in row order and cut at the new parts' boundaries: still never
+decoded nor whole in memory, each new part getting its own crc32c. Other cuts (and strings)
+are assembled whole and sliced again: memory then follows that one tensor.
 """
 
 from __future__ import annotations
