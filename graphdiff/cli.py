@@ -230,7 +230,7 @@ def _positive(text: str) -> int:
 
 def _plan(args) -> int:
     from graphdiff.config import RepoRules, find_rules
-    from graphdiff.overwrites import refuse_overwrite
+    from graphdiff.overwrites import refuse_over, refuse_overwrite
     from graphdiff.plan import Options
     from graphdiff.plan_io import dumps, plan_directory
     from graphdiff.planning import make_plan
@@ -250,14 +250,14 @@ def _plan(args) -> int:
     )
     if args.output is not None:
         check_text_target(args.output)
-        _not_an_input(
+        refuse_over(
             args.output,
-            {
-                "the old graph's file": args.old,
-                "the new graph's file": args.new,
-                "the old checkpoint (--checkpoint)": args.checkpoint,
-                "the old model's file (--old-model)": args.old_model,
-            },
+            [
+                ("the old graph's file", args.old),
+                ("the new graph's file", args.new),
+                ("the old checkpoint (--checkpoint)", args.checkpoint),
+                ("the old model's file (--old-model)", args.old_model),
+            ],
         )
     status, message, messages = 0, None, []
     try:
@@ -286,18 +286,6 @@ def _plan(args) -> int:
     return status
 
 
-def _not_an_input(output: str, inputs: dict[str, str | None]) -> None:
-    """Refuse an output that is one of the command's own inputs ({role: path}) before any
-    work; worded as overwrites.refuse_overwrite words it once the plan exists."""
-    for role, given in inputs.items():
-        try:
-            same = given and os.path.exists(output) and os.path.samefile(output, given)
-        except OSError:
-            same = False
-        if same:
-            raise BadInput(output, f"is {role}; writing there would destroy it")
-
-
 def _print_messages(messages: list[str], verbose: bool) -> None:
     """The new graph's own warnings: all of them with --verbose, else how many were kept back."""
     if verbose:
@@ -311,10 +299,11 @@ def _print_messages(messages: list[str], verbose: bool) -> None:
 
 
 def _render(args) -> int:
+    from graphdiff.overwrites import refuse_over
     from graphdiff.plan_io import read_plan
     from graphdiff.view.render import render_plan
 
-    _not_an_input(args.output, {"the plan being rendered": args.plan})
+    refuse_over(args.output, [("the plan being rendered", args.plan)])
     written = render_plan(
         read_plan(args.plan),
         args.output,

@@ -12,8 +12,7 @@ _BITS = re.compile(r"(\d+)")  # the first digits: float8_e4m3fn is 8 bits
 @functools.cache
 def itemsize(dtype: str) -> int:
     """Bytes per element of a dtype name ('float32' -> 4, 'bfloat16' -> 2, 'complex64' -> 8,
-    'float8_e4m3fn' -> 1);
-    0 when it has no fixed size (strings, resources)."""
+    'float8_e4m3fn' -> 1); 0 when it has no fixed size (strings, resources)."""
     if dtype in _ITEMSIZE:
         return _ITEMSIZE[dtype]
     bits = _BITS.search(dtype)

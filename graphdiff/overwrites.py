@@ -28,13 +28,22 @@ def refuse_overwrite(target, plan: Plan, *, plan_path=None, output_prefix=None) 
     """
     if target is None or storage.is_remote(target):
         return
+    refuse_over(target, _inputs(plan, plan_path))
     real = os.path.realpath(os.fspath(target))
-    for role, path in _inputs(plan, plan_path):
-        if real == _real(path):
-            raise BadInput(target, f"is {role}; writing there would destroy it")
     for role, prefix in _checkpoints(plan, output_prefix):
         if _in_checkpoint(real, prefix):
             raise BadInput(target, f"is a file of {role}; write elsewhere")
+
+
+def refuse_over(target, inputs) -> None:
+    """BadInput if `target` is one of `inputs` ((role, path) pairs; links followed, remote
+    paths passed by). The CLI calls it before planning, with the files it was given."""
+    if target is None or storage.is_remote(target):
+        return
+    real = os.path.realpath(os.fspath(target))
+    for role, path in inputs:
+        if path and not storage.is_remote(path) and _same_file(real, path):
+            raise BadInput(target, f"is {role}; writing there would destroy it")
 
 
 def refuse_outputs_over_inputs(prefix: str, plan: Plan) -> None:
@@ -86,6 +95,16 @@ def _in_checkpoint(real: str, prefix: str) -> bool:
     if real.startswith(base + ".data-"):
         return True
     return real == os.path.join(os.path.dirname(base), "checkpoint")
+
+
+def _same_file(real: str, path: str) -> bool:
+    """`real` (a real path) and `path` name one file: by their real paths, or as hard links."""
+    if real == _real(path):
+        return True
+    try:
+        return os.path.exists(real) and os.path.samefile(real, storage.local_path(path))
+    except OSError:
+        return False
 
 
 def _real(path: str) -> str:

@@ -329,6 +329,9 @@ def test_render_into_a_missing_directory_is_one_line_exit_2(tmp_path, plan_file)
 def test_plan_refuses_to_write_over_its_new_graph(tmp_path):
     new_graph = tmp_path / "new_graph.py"
     new_graph.write_text("def build_graph():\n    pass\n")
-    result = run_in_process("plan", tmp_path / "old.meta", new_graph, "-o", new_graph)
-    one_line_error(result, "new_graph.py", "is the new graph's file")
+    linked = tmp_path / "hard_link.json"
+    linked.hardlink_to(new_graph)  # the same file under another name, no symbolic link
+    for target in (new_graph, linked):
+        result = run_in_process("plan", tmp_path / "old.meta", new_graph, "-o", target)
+        one_line_error(result, target.name, "is the new graph's file")
     assert new_graph.read_text() == "def build_graph():\n    pass\n"

@@ -58,27 +58,29 @@ def _carry(writer: BundleWriter, key: bytes, stored, source: BundleReader, name:
 
 
 def _reslice_rows(writer: BundleWriter, source: BundleReader, key: str, target: Target) -> bool:
-    """Cut the stored bytes in row order at the target's part boundaries; False when either
-    layout is not a cut along the first dimension (nothing written then)."""
+    """Cut the stored bytes in row order at the target's part boundaries (a plain target takes
+    them all); False when either layout is not a cut along the first dimension (nothing
+    written then)."""
     shape = tuple(d.size for d in source.entry(key).shape.dim)  # the target's, when no transform
+    rows = None
     if target.partitioned:
         rows = slicing.rows_in_order([extent for _, extent in target.parts], shape)
-    else:
-        rows = [(0, shape[0] if shape else 1, None)]
-    chunks = source.tensor_chunks(key) if rows is not None else None
+        if rows is None:
+            return False
+    chunks = source.tensor_chunks(key)
     if chunks is None:
         return False
-    stream = ByteStream(chunks)
-    row_bytes = itemsize(target.dtype) * math.prod(shape[1:])
-    for start, stop, extent in rows:
-        if extent is None:  # a plain target: the whole tensor
-            size = math.prod(shape) * itemsize(target.dtype)
-            writer.add_stream(target.name.encode(), target.dtype_enum, shape, stream.take(size))
-            continue
+    stream, size = ByteStream(chunks), itemsize(target.dtype)
+    if rows is None:
+        writer.add_stream(
+            target.name.encode(), target.dtype_enum, shape, stream.take(math.prod(shape) * size)
+        )
+    for start, stop, extent in rows or ():
         slice_key = writer.add_sliced(target.name, target.dtype_enum, shape, extent)
         part_shape = (stop - start, *shape[1:])
-        size = (stop - start) * row_bytes
-        writer.add_stream(slice_key, target.dtype_enum, part_shape, stream.take(size))
+        writer.add_stream(
+            slice_key, target.dtype_enum, part_shape, stream.take(math.prod(part_shape) * size)
+        )
     stream.finish()
     return True
 

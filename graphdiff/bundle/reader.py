@@ -118,13 +118,8 @@ class BundleReader:
         if dtype.name in ("string", "variant", "resource"):
             return None
         shape = tuple(d.size for d in entry.shape.dim)
-        if not entry.slices:
-            expected = dtype.size * math.prod(shape)
-            if entry.size != expected:  # its crc32c may match: an index made so by hand
-                raise BadInput(
-                    self.data_file(entry),
-                    f"tensor {key!r} cannot be read: {entry.size} bytes stored for {expected}",
-                )
+        if not entry.slices:  # sizes checked: a crc32c may match an index made so by hand
+            self._check_size(entry, key, dtype.size * math.prod(shape))
             return self.chunks(entry, key)
         pieces = {piece.extent: piece.entry for piece in self.stored_slices(key)}
         rows = slicing.rows_in_order(list(pieces), shape)
@@ -132,12 +127,7 @@ class BundleReader:
             return None
         row_bytes = dtype.size * math.prod(shape[1:])
         for start, stop, extent in rows:
-            if pieces[extent].size != (stop - start) * row_bytes:
-                raise BadInput(
-                    self.data_file(pieces[extent]),
-                    f"tensor {key!r} cannot be read: slice {extent} holds "
-                    f"{pieces[extent].size} bytes for {(stop - start) * row_bytes}",
-                )
+            self._check_size(pieces[extent], key, (stop - start) * row_bytes, f"slice {extent}: ")
         return itertools.chain.from_iterable(
             self.chunks(pieces[extent], key) for _, _, extent in rows
         )
@@ -196,6 +186,14 @@ class BundleReader:
             whole[region] = self._decode(piece.entry, key, dtype, part_shape)
         return whole
 
+    def _check_size(self, entry, key: str, expected: int, part: str = "") -> None:
+        """BadInput unless `entry` stores the `expected` bytes its dtype and shape take."""
+        if entry.size != expected:
+            raise BadInput(
+                self.data_file(entry),
+                f"tensor {key!r} cannot be read: {part}{entry.size} bytes stored for {expected}",
+            )
+
     def _decode(self, entry, key: str, dtype, shape: tuple[int, ...]) -> np.ndarray:
         if dtype.name == "string":
             data = b"".join(bytes(chunk) for chunk in self.chunks(entry, key))
@@ -203,12 +201,8 @@ class BundleReader:
         if dtype.name in ("variant", "resource"):
             raise BadInput(self.data_file(entry), f"tensor {key!r}: {dtype.name} cannot be copied")
         numpy_dtype = np.dtype(dtype.as_numpy_dtype)
-        expected = int(np.prod(shape, dtype=np.int64)) * numpy_dtype.itemsize
-        if entry.size != expected:
-            raise BadInput(
-                self.data_file(entry),
-                f"tensor {key!r} cannot be read: {entry.size} bytes stored for {expected}",
-            )
+        expected = math.prod(shape) * numpy_dtype.itemsize
+        self._check_size(entry, key, expected)
         out, position = np.empty(expected, np.uint8), 0
         for chunk in self.chunks(entry, key):
             out[position : position + len(chunk)] = chunk
@@ -231,8 +225,9 @@ def _read_stream(path: str, offset: int, size: int) -> Iterator[memoryview]:
 
 def read_local(path: str, offset: int, size: int) -> Iterator[memoryview]:
     """`size` bytes at `offset` of a local file, as views of the file mapped CHUNK at a time:
-    the bytes go from the page cache to the crc32c and to the output without first being
-    copied into a buffer (2 GiB carried over in the time `cp` takes, against twice that).
+    the bytes go from the page cache to the crc32c (and the output) without first being
+    copied into a buffer (2 GiB read, checked and written in the time `cp` takes, against
+    twice that through a buffer).
     A window is unmapped once its view is dropped, so at most two are mapped at a time. Small
     tensors (under SMALL bytes) are read with pread, which costs less than a mapping. The
     file's length is checked first; a file cut shorter by another process while it is being
