@@ -22,8 +22,20 @@ from graphdiff.errors import BadInput, GraphdiffError, PolicyViolation
 class _Parser(argparse.ArgumentParser):
     """Usage errors are one line on standard error and exit 2, like every other bad input."""
 
+    _commands: dict = {}  # command name -> its parser (set on the top-level parser)
+
     def error(self, message: str):
         self.exit(2, f"graphdiff: {message} (see '{self.prog} --help')\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but an argument no option of the command takes is reported by the
+        command's parser, whose --help lists the command's options (`graphdiff verify
+        --help`, not `graphdiff --help`)."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            command = self._commands.get(getattr(parsed, "command", None), self)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
+    parser._commands = commands.choices
 
     plan = commands.add_parser("plan", help="diff old and new graph into a JSON restore plan")
     plan.add_argument(
@@ -177,6 +190,12 @@ def _verify_parser(commands) -> None:
         help="where the plan's (old) checkpoint is now, if it moved; its .meta moves with it",
     )
     verify.add_argument(
+        "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
+    )
+    verify.add_argument(
+        "--old-model", metavar="FILE", help="where the plan's --old-model .py is now, if it moved"
+    )
+    verify.add_argument(
         "--tensor",
         action="append",
         default=[],
@@ -192,6 +211,14 @@ def _verify_parser(commands) -> None:
         metavar="NAME=FILE.npy",
         help="feed this array to input NAME of the new graph (and its old pair); repeatable",
     )
+    verify.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        type=_input_pair,
+        metavar="NEW=OLD",
+        help="feed new input NEW and old input OLD the same array; repeatable",
+    )
     verify.add_argument("--atol", type=float, metavar="X", help="absolute tolerance")
     verify.add_argument("--rtol", type=float, metavar="Y", help="relative tolerance")
     verify.add_argument("--format", choices=("text", "json"), default="text")
@@ -202,6 +229,13 @@ def _feed(text: str) -> tuple[str, str]:
     if not equals or not name or not path:
         raise argparse.ArgumentTypeError(f"{text!r}: give NAME=FILE.npy")
     return name, path
+
+
+def _input_pair(text: str) -> tuple[str, str]:
+    new, equals, old = text.partition("=")
+    if not equals or not new or not old:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NEW=OLD (an input of each graph)")
+    return new, old
 
 
 def _view_options(parser: argparse.ArgumentParser) -> None:
@@ -365,19 +399,23 @@ def _verify(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import verify_plan
 
-    names = [name for name, _ in args.feed]
-    twice = next((name for name in names if names.count(name) > 1), None)
-    if twice is not None:
-        raise BadInput("--feed", f"{twice}: given more than once")
+    for flag, given in (("--feed", args.feed), ("--input", args.input)):
+        names = [name for name, _ in given]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            raise BadInput(flag, f"{twice}: given more than once")
     report = verify_plan(
         read_plan(args.plan),
         args.checkpoint,
         tensors=args.tensor,
         feeds=dict(args.feed),
+        inputs=dict(args.input),
         atol=args.atol,
         rtol=args.rtol,
         plan_path=args.plan,
         old_checkpoint=args.old_checkpoint,
+        new_graph=args.new_graph,
+        old_model=args.old_model,
     )
     return _report_verify(report, args.format)
 
