@@ -107,7 +107,10 @@ def isdir(path) -> bool:
 
 
 def isfile(path) -> bool:
-    return exists(path) and not isdir(path)
+    """A regular file (local: not a directory, FIFO or device); remote: not a directory."""
+    if is_remote(path):
+        return exists(path) and not isdir(path)
+    return os.path.isfile(_local(path))
 
 
 def glob(pattern: str) -> list[str]:

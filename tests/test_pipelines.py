@@ -311,3 +311,26 @@ def test_a_failure_in_the_middle_leaves_nothing_on_a_ram_path(tmp_path):
         apply_plan(plan)
     assert tf.io.gfile.glob("ram://broken/new/*") == []
     assert tf.io.gfile.glob("ram://broken/new/.*") == []
+
+
+def test_plan_apply_with_every_check_and_verify_end_to_end_on_ram_paths(tmp_path):
+    """The README's pipeline on a remote store: plan, apply --verify --verify-outputs
+    --report, then verify, the checkpoints on ram:// (which lives only in this process)."""
+    ckpt = ram_checkpoint("e2e")
+    new_graph = write_new_graph(tmp_path, SAMPLE_NEW)
+    plan, report, out = tmp_path / "plan.json", tmp_path / "report.json", "ram://e2e/new/model.ckpt"
+    made = graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", plan, "--output-prefix", out)
+    assert made.returncode == 0, made.stderr
+    applied = graphdiff(
+        "apply", plan, "--verify", "--verify-outputs", "--report", report, "--quiet"
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout == f"{out}\n"
+    document = json.loads(report.read_text())  # reports are written locally
+    assert document["status"] == "done" and document["prefix"] == out
+    assert document["verified"] is True
+    verified = graphdiff("verify", plan, "--format", "json")
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["checkpoint"] == out
+    again = graphdiff("verify", plan, "--checkpoint", out)
+    assert again.returncode == 0 and "identical" in again.stdout, again.stderr
