@@ -61,6 +61,15 @@ class OldTF1:
 
 
 @dataclass(frozen=True)
+class Untrained:
+    """An old Keras model saved as built, untrained: a keras.applications net, whose training
+    step would cost more than all its runs. Its values are its initializers', as a fresh
+    model's are; the plan is scored on names, and those are what a trained one has."""
+
+    body: str
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     klass: int
@@ -223,6 +232,109 @@ OLD = {
         {
             "fc1": ("fc1/weights", "fc1/biases"),
             "fc2": ("fc2/weights", "fc2/biases"),
+            "logits": ("logits/weights", "logits/biases"),
+        },
+    ),
+    # -- keras.applications nets (built untrained: see Untrained) ------------------------------
+    "mnv2_head10": Untrained(
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.MobileNetV2(
+                    input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None,
+                    pooling="avg",
+                ),
+                "mnv2",
+            )
+            inputs = keras.Input((32, 32, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
+        """
+    ),
+    "resnet50_top10": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.ResNet50(input_shape=(32, 32, 3), weights=None, classes=10),
+                "resnet50",
+            )
+        """
+    ),
+    "densenet121_notop": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.DenseNet121(
+                    input_shape=(32, 32, 3), include_top=False, weights=None
+                ),
+                "densenet121",
+            )
+        """
+    ),
+    "effb0_pooled": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.EfficientNetB0(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "effb0",
+            )
+        """
+    ),
+    "nasnet_mobile_pooled": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.NASNetMobile(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "nasnet",
+            )
+        """
+    ),
+    "mnv3small_top10": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.MobileNetV3Small(
+                    input_shape=(32, 32, 3), weights=None, classes=10
+                ),
+                "mnv3",
+            )
+        """
+    ),
+    # -- more small models -------------------------------------------------------------------
+    "nested_functional": """
+        def build_model():
+            x = keras.Input((8,))
+            h = T("e1", layers.Dense(16, activation="relu"))(x)
+            h = T("e2", layers.Dense(16, activation="relu"))(h)
+            encoder = keras.Model(x, h, name="encoder")
+            inputs = keras.Input((8,))
+            return keras.Model(inputs, T("head", layers.Dense(3))(encoder(inputs)))
+    """,
+    "relu_stack": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("a", layers.Dense(16, activation="relu")),
+                T("b", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(16)),
+            ])
+    """,
+    "tf1_convnet": OldTF1(
+        "v1 = tf.compat.v1\n"
+        "x = v1.placeholder(tf.float32, [2, 12, 12, 3], name='images')\n"
+        "x = nets.conv(x, 'conv1')\n"
+        "x = nets.conv(x, 'conv2')\n"
+        "x = tf.reduce_mean(x, [1, 2])\n"
+        "with v1.variable_scope('logits'):\n"
+        "    w = v1.get_variable('weights', [8, 4])\n"
+        "    b = v1.get_variable('biases', [4])\n"
+        "x = tf.matmul(x, w) + b\n",
+        {
+            "conv1": ("conv1/weights", "conv1/biases"),
+            "conv2": ("conv2/weights", "conv2/biases"),
             "logits": ("logits/weights", "logits/biases"),
         },
     ),
@@ -504,6 +616,239 @@ CASES = (
             return keras.Model([x, y], [T("out", layers.Dense(3, name="out"))(h), aux])
         """,
         why="'proj' renamed 'stem'; a new layer named 'proj' of the same shape reads input y",
+    ),
+    # -- 3. keras.applications nets -----------------------------------------------------------
+    Case(
+        "mobilenetv2_classes_changed",
+        3,
+        "mnv2_head10",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.MobileNetV2(
+                    input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None,
+                    pooling="avg",
+                ),
+                "mnv2",
+            )
+            inputs = keras.Input((32, 32, 3))
+            return keras.Model(inputs, T("head5", layers.Dense(5))(base(inputs)))
+        """,
+        kinds=(H5,),
+        why="MobileNetV2 inside a functional model, its 10-class head replaced by a 5-class one",
+    ),
+    Case(
+        "mobilenetv2_bn_inserted_before_head",
+        3,
+        "mnv2_head10",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.MobileNetV2(
+                    input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None,
+                    pooling="avg",
+                ),
+                "mnv2",
+            )
+            inputs = keras.Input((32, 32, 3))
+            h = T("new_bn", layers.BatchNormalization())(base(inputs))
+            h = layers.Dropout(0.2)(h)
+            return keras.Model(inputs, T("head", layers.Dense(10))(h))
+        """,
+        kinds=(H5, TF2),
+        slow=True,
+        why="a BN of Conv_1_bn's shape (1280) and a dropout inserted between the net and its head",
+    ),
+    Case(
+        "resnet50_classes_changed",
+        3,
+        "resnet50_top10",
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.ResNet50(input_shape=(32, 32, 3), weights=None, classes=5),
+                "resnet50",
+            )
+        """,
+        kinds=(H5, ARCHIVE),
+        slow=True,
+        why="ResNet50 with its own top: 10 classes -> 5; predictions changes shape",
+    ),
+    Case(
+        "densenet121_include_top",
+        3,
+        "densenet121_notop",
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.DenseNet121(
+                    input_shape=(32, 32, 3), include_top=True, weights=None, classes=5
+                ),
+                "densenet121",
+            )
+        """,
+        kinds=(H5,),
+        slow=True,
+        why="DenseNet121 include_top False -> True: avg_pool and predictions are new",
+    ),
+    Case(
+        "efficientnetb0_wrapped_new_head",
+        3,
+        "effb0_pooled",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.EfficientNetB0(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "effb0",
+            )
+            inputs = keras.Input((32, 32, 3))
+            h = layers.Dropout(0.2)(base(inputs))
+            return keras.Model(inputs, T("head", layers.Dense(7))(h))
+        """,
+        kinds=(H5, TF2),
+        slow=True,
+        why="EfficientNetB0 (its own Rescaling, Normalization) wrapped with a new head",
+    ),
+    Case(
+        "nasnet_mobile_wrapped_new_head",
+        3,
+        "nasnet_mobile_pooled",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.NASNetMobile(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "nasnet",
+            )
+            inputs = keras.Input((32, 32, 3))
+            return keras.Model(inputs, T("head", layers.Dense(5))(base(inputs)))
+        """,
+        kinds=(H5,),
+        slow=True,
+        why="NASNetMobile (many alike separable convs) wrapped with a new head",
+    ),
+    Case(
+        "mobilenetv3small_classes_changed",
+        3,
+        "mnv3small_top10",
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.MobileNetV3Small(
+                    input_shape=(32, 32, 3), weights=None, classes=4
+                ),
+                "mnv3",
+            )
+        """,
+        kinds=(H5, ARCHIVE),
+        slow=True,
+        why="MobileNetV3Small with its own top (a 1x1 conv 'logits'): 10 classes -> 4",
+    ),
+    # -- more of 1, 2, 4, 5 ------------------------------------------------------------------
+    Case(
+        "nested_functional_renamed_inserted",
+        1,
+        "nested_functional",
+        """
+        def build_model():
+            x = keras.Input((8,))
+            h = T("e1", layers.Dense(16, activation="relu"))(x)
+            h = T("new", layers.Dense(16, activation="sigmoid"))(h)
+            h = T("e2", layers.Dense(16, activation="relu"))(h)
+            backbone = keras.Model(x, h, name="backbone")
+            inputs = keras.Input((8,))
+            return keras.Model(inputs, T("head", layers.Dense(3))(backbone(inputs)))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="inner model renamed encoder -> backbone, a sigmoid dense of e2's shape inserted",
+    ),
+    Case(
+        "conv1x1_bn_block_inserted",
+        2,
+        "seq_conv_bn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("b1", layers.BatchNormalization()),
+                layers.ReLU(),
+                T("new", layers.Conv2D(8, 1, use_bias=False)),
+                T("new_bn", layers.BatchNormalization()),
+                layers.ReLU(),
+                T("c2", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("b2", layers.BatchNormalization()),
+                layers.ReLU(),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="a 1x1 conv+BN+ReLU inserted: its BN has b2's shape; each BN goes with its conv",
+    ),
+    Case(
+        "classifier_reshaped_beside_its_twin",
+        2,
+        "mlp_predictions",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("d1", layers.Dense(16, activation="relu"))(inputs)
+            h = T("new", layers.Dense(10, activation="relu"))(h)
+            out = T("pred", layers.Dense(10, activation="softmax", name="predictions"))(h)
+            return keras.Model(inputs, out)
+        """,
+        why="predictions' kernel changes shape (a unit: its bias is not kept); the inserted "
+        "dense_1 has exactly predictions' old shapes",
+    ),
+    Case(
+        "named_layers_inserted",
+        4,
+        "named_proj",
+        """
+        def build_model():
+            inputs = keras.Input((8,), name="x")
+            h = T("proj", layers.Dense(16, activation="relu", name="proj"))(inputs)
+            h = T("new", layers.Dense(16, activation="relu", name="extra"))(h)
+            h = T("mid", layers.Dense(16, activation="relu", name="mid"))(h)
+            return keras.Model(inputs, T("out", layers.Dense(3, name="out"))(h))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="control: layers named by hand, an identical one inserted; the names decide",
+    ),
+    Case(
+        "tf1_convnet_into_functional_inserted",
+        4,
+        "tf1_convnet",
+        """
+        def build_model():
+            images = keras.Input((12, 12, 3), name="images")
+            x = T("conv1", layers.Conv2D(8, 3, padding="same", activation="relu"))(images)
+            x = T("new", layers.Conv2D(8, 3, padding="same", activation="tanh"))(x)
+            x = T("conv2", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(x)
+            return keras.Model(images, T("logits", layers.Dense(4))(x))
+        """,
+        kinds=(TF1,),
+        why="slim-named convs into Keras auto-names, a tanh conv of conv2's shape inserted",
+    ),
+    Case(
+        "hidden_layer_removed",
+        5,
+        "relu_stack",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("a", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(16)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="relu dense_1 removed: the linear head is now dense_1, of the removed layer's shape",
     ),
 )
 

@@ -1,7 +1,8 @@
 """Run the Keras corpus: save each old model for real, plan every run, score each plan.
 
 A run is one case with one kind of old file (`KINDS`). `Workspace(root)` builds and trains
-each old model once (one Adam step, so no value is its initializer's), saves it as a
+each old model once (one Adam step, so no value is its initializer's; `Untrained` ones,
+keras.applications nets, as built), saves it as a
 `.weights.h5`, a `.keras` archive and a `tf.train.Checkpoint`, or saves a TF1 graph with
 Saver; it plans each run once, in this process, with `make_plan`.
 
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from keras_models import write_model
 
-from .cases import ARCHIVE, ARCHIVE_PY, H5, TAGS, TF1, TF2, Case, OldTF1
+from .cases import ARCHIVE, ARCHIVE_PY, H5, TAGS, TF1, TF2, Case, OldTF1, Untrained
 
 WITH_OLD_MODEL = (H5, ARCHIVE_PY, TF2)  # kinds planned with --old-model
 
@@ -186,15 +187,20 @@ class Workspace:
         return self._outcomes[run]
 
 
-def _save_keras(body: str, directory: Path) -> SavedOld:
+def _save_keras(spec: str | Untrained, directory: Path) -> SavedOld:
     import tensorflow as tf
 
+    body = spec.body if isinstance(spec, Untrained) else spec
     py = write_model(directory, TAGS + textwrap.dedent(body))
     built = build(py)
-    model = train_one_step(built)
     files = {H5: directory / "model.weights.h5", TF2: directory / "tf2" / "ckpt"}
+    if isinstance(spec, Untrained):
+        model, objects = built.model, {"model": built.model}
+    else:
+        model = train_one_step(built)
+        objects = {"model": model, "optimizer": model.optimizer}
     model.save_weights(str(files[H5]))
-    tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(str(files[TF2]))
+    tf.train.Checkpoint(**objects).write(str(files[TF2]))
     try:
         model.save(str(directory / "model.keras"))
         files[ARCHIVE] = files[ARCHIVE_PY] = directory / "model.keras"

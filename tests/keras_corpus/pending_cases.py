@@ -50,6 +50,23 @@ _SAME_NAME = (
     "'stem' (old proj's place, both walks agree) left"
 )
 
+_NESTED = (
+    "MISSES: inner model renamed, sigmoid dense inserted: old relu dense_1 left 'fits alike' "
+    "with the sigmoid dense_1; it is the relu dense_2"
+)
+_CONV1X1 = (
+    "MISSES: old conv2d_1 (3x3, the only 3x3 of its shape) left 'rename seen nowhere else'; "
+    "its BN (batch_normalization_1 -> _2) left 'fits alike' with the 1x1 conv's BN"
+)
+_TWIN = (
+    "WRONG, layer split: old predictions' kernel restored into the inserted relu dense_1 "
+    "(structure), its bias into the reshaped predictions (name); both must be initialized"
+)
+_REMOVED = (
+    "WRONG: relu dense_1 removed; old relu dense_1 restored by name into the linear head "
+    "(now dense_1); the head is old dense_2 (linear, output)"
+)
+
 PENDING: dict[str, str] = {
     "seq_cnn_conv_inserted[weights.h5]": _INSERTED_TANH_CONV,
     "seq_cnn_conv_inserted[keras]": _ROOT_TO_SEQUENTIAL,
@@ -98,4 +115,26 @@ PENDING: dict[str, str] = {
     "same_name_other_role[weights.h5]": _SAME_NAME,
     "same_name_other_role[keras]": _SAME_NAME,
     "same_name_other_role[tf2]": _SAME_NAME,
+    "nested_functional_renamed_inserted[weights.h5]": _NESTED,
+    "nested_functional_renamed_inserted[keras]": _NESTED,
+    "nested_functional_renamed_inserted[tf2]": _NESTED,
+    "conv1x1_bn_block_inserted[weights.h5]": _CONV1X1,
+    "conv1x1_bn_block_inserted[keras]": (
+        "WRONG: inferred rule sends old batch_normalization_1 into the inserted block's BN "
+        "(it follows the new 1x1 conv); conv2d_2 + batch_normalization_2 (5 vars) left"
+    ),
+    "conv1x1_bn_block_inserted[tf2]": _CONV1X1,
+    "classifier_reshaped_beside_its_twin[weights.h5]": _TWIN,
+    "classifier_reshaped_beside_its_twin[keras]": _TWIN,
+    "classifier_reshaped_beside_its_twin[tf2]": _TWIN,
+    "tf1_convnet_into_functional_inserted[tf1]": (
+        "WRONG: conv2 (relu) restored into the inserted tanh conv2d_1; conv2d_2 and the "
+        "logits dense left unmatched"
+    ),
+    "hidden_layer_removed[weights.h5]": _REMOVED,
+    "hidden_layer_removed[keras]": (
+        "MISSES, layer split: dense's kernel restored, its bias and the head (old dense_2) "
+        "left 'several checkpoint variables fit the same place'"
+    ),
+    "hidden_layer_removed[tf2]": _REMOVED,
 }
