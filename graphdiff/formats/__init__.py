@@ -42,8 +42,7 @@ __all__ = ["NewModel", "Source", "new_kind", "open_new", "open_source", "open_va
 def open_source(old, *, checkpoint: str | None = None, old_model: str | None = None) -> Source:
     """OLD, whatever it is: a `.meta`, a checkpoint prefix, Keras weights, a SavedModel."""
     text = os.fspath(old)
-    takes_model = text.endswith((".h5", ".keras")) or _is_prefix(text) or storage.isdir(text)
-    if old_model is not None and not takes_model:
+    if old_model is not None and not _takes_model(text):
         raise BadInput(
             "--old-model",
             f"is for Keras weights and object-based checkpoints; {text} carries its own graph",
@@ -70,6 +69,13 @@ def open_source(old, *, checkpoint: str | None = None, old_model: str | None = N
         "not a graph or checkpoint graphdiff reads: give a .meta, a checkpoint prefix, a "
         ".weights.h5 or .keras file, or a SavedModel directory",
     )
+
+
+def _takes_model(text: str) -> bool:
+    """OLD is weights without a graph of their own: Keras, a checkpoint prefix, a directory."""
+    if text.endswith(".meta"):
+        return False
+    return text.endswith((".h5", ".keras")) or _is_prefix(text) or storage.isdir(text)
 
 
 def _directory_source(directory: str, old_model: str | None) -> Source:
