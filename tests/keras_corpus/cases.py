@@ -338,6 +338,45 @@ OLD = {
             "logits": ("logits/weights", "logits/biases"),
         },
     ),
+    "subclassed_blocks": """
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.blocks = [T(f"b{i}", layers.Dense(16, activation="relu")) for i in range(3)]
+                self.head = T("head", layers.Dense(4))
+
+            def call(self, x):
+                for block in self.blocks:
+                    x = block(x)
+                return self.head(x)
+
+
+        def input_signature():
+            return [tf.TensorSpec([None, 16], tf.float32)]
+
+
+        def build_model():
+            model = Net()
+            model(tf.zeros([1, 16]))
+            return model
+    """,
+    "lstm_text": """
+        def build_model():
+            tokens = keras.Input((6,), dtype="int32")
+            h = T("emb", layers.Embedding(50, 8))(tokens)
+            h = T("lstm", layers.LSTM(8))(h)
+            return keras.Model(tokens, T("head", layers.Dense(4))(h))
+    """,
+    "separable_cnn": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("s1", layers.SeparableConv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+    """,
 }
 
 CASES = (
@@ -849,6 +888,97 @@ CASES = (
         """,
         kinds=(H5, ARCHIVE, TF2),
         why="relu dense_1 removed: the linear head is now dense_1, of the removed layer's shape",
+    ),
+    Case(
+        "nested_seq_into_sequential_conv_inserted",
+        1,
+        "nested_seq",
+        """
+        def build_model():
+            backbone = keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("new", layers.Conv2D(8, 3, padding="same", activation="tanh")),
+                T("c2", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+            ])
+            return keras.Sequential([keras.Input((12, 12, 3)), backbone, T("fc", layers.Dense(4))])
+        """,
+        why="the functional container becomes a Sequential; a tanh conv of c2's shape inserted",
+    ),
+    Case(
+        "subclassed_block_inserted_in_list",
+        4,
+        "subclassed_blocks",
+        """
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.blocks = [T(f"b{i}", layers.Dense(16, activation="relu")) for i in range(3)]
+                self.blocks.insert(1, T("new", layers.Dense(16, activation="tanh")))
+                self.head = T("head", layers.Dense(4))
+
+            def call(self, x):
+                for block in self.blocks:
+                    x = block(x)
+                return self.head(x)
+
+
+        def input_signature():
+            return [tf.TensorSpec([None, 16], tf.float32)]
+
+
+        def build_model():
+            model = Net()
+            model(tf.zeros([1, 16]))
+            return model
+        """,
+        kinds=(H5,),  # tf.train.Checkpoint does not save a Keras 3 model's lists of layers
+        why="a tanh block inserted at blocks[1] (made last: dense_3); h5 paths shift by one",
+    ),
+    Case(
+        "lstm_dense_inserted",
+        4,
+        "lstm_text",
+        """
+        def build_model():
+            tokens = keras.Input((6,), dtype="int32")
+            h = T("emb", layers.Embedding(50, 8))(tokens)
+            h = T("lstm", layers.LSTM(8))(h)
+            h = T("new", layers.Dense(8, activation="tanh"))(h)
+            return keras.Model(tokens, T("head", layers.Dense(4))(h))
+        """,
+        why="an LSTM (a cell inside, a while loop traced) and a dense inserted before the head",
+    ),
+    Case(
+        "separable_conv_inserted",
+        2,
+        "separable_cnn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("new", layers.SeparableConv2D(8, 3, padding="same", activation="tanh")),
+                T("s1", layers.SeparableConv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+        """,
+        why="three-variable layers (depthwise, pointwise, bias): a tanh one of s1's shapes",
+    ),
+    Case(
+        "new_sigmoid_head_beside",
+        4,
+        "one_head",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("trunk", layers.Dense(16, activation="relu"))(inputs)
+            aux = T("aux", layers.Dense(4, activation="sigmoid"))(h)
+            return keras.Model(inputs, [T("head", layers.Dense(4))(h), aux])
+        """,
+        why="a sigmoid head of the old head's shape made before it: dense_1 is the new one",
     ),
 )
 

@@ -66,6 +66,13 @@ _REMOVED = (
     "WRONG: relu dense_1 removed; old relu dense_1 restored by name into the linear head "
     "(now dense_1); the head is old dense_2 (linear, output)"
 )
+_SEPARABLE = (
+    "MISSES: old relu separable_conv2d (3 vars) left 'fits alike' with the inserted tanh one"
+)
+_SIGMOID_HEAD = (
+    "MISSES: old linear head dense_1 left 'fits alike' with the new sigmoid dense_1; it is "
+    "the linear dense_2"
+)
 
 PENDING: dict[str, str] = {
     "seq_cnn_conv_inserted[weights.h5]": _INSERTED_TANH_CONV,
@@ -137,4 +144,20 @@ PENDING: dict[str, str] = {
         "left 'several checkpoint variables fit the same place'"
     ),
     "hidden_layer_removed[tf2]": _REMOVED,
+    "nested_seq_into_sequential_conv_inserted[weights.h5]": _INSERTED_TANH_CONV,
+    "nested_seq_into_sequential_conv_inserted[keras]": _ROOT_TO_SEQUENTIAL,
+    "nested_seq_into_sequential_conv_inserted[tf2]": _INSERTED_TANH_CONV,
+    "subclassed_block_inserted_in_list[weights.h5]": (
+        "MISSES: old relu dense_1 (blocks[1]) left 'fits here and at dense_3 alike' though "
+        "dense_3 is the inserted tanh block"
+    ),
+    "separable_conv_inserted[weights.h5]": _SEPARABLE,
+    "separable_conv_inserted[keras]": (
+        "WRONG: rule (root)/ -> sequential/ puts old separable_conv2d (3 vars) into the "
+        "inserted tanh one; separable_conv2d_1 (its place) left"
+    ),
+    "separable_conv_inserted[tf2]": _SEPARABLE,
+    "new_sigmoid_head_beside[weights.h5]": _SIGMOID_HEAD,
+    "new_sigmoid_head_beside[keras]": _SIGMOID_HEAD,
+    "new_sigmoid_head_beside[tf2]": _SIGMOID_HEAD,
 }

@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent.parent))  # the checkout
 
+from graphdiff.errors import GraphdiffError  # noqa: E402
 from keras_corpus.cases import CASE_NAMES, CASES, OLD, runs  # noqa: E402
 from keras_corpus.harness import (  # noqa: E402
     CaseError,
@@ -59,6 +60,9 @@ def main(argv=None) -> int:
                 outcome = workspace.outcome(case, kind)
             except CaseError as error:
                 print(f"== {run_id(case, kind)}: CASE ERROR {error}", flush=True)
+                continue
+            except GraphdiffError as error:  # a refusal is a finding too: show it, go on
+                print(f"== {run_id(case, kind)}: PLAN REFUSED {error}", flush=True)
                 continue
             outcomes.append(outcome)
             print_outcome(case, outcome, args.all)
