@@ -499,6 +499,7 @@ def _run(argv: list[str] | None) -> int:
         args = _parse(argv)
     except Closed:
         return PIPE_CLOSED
+    _reserve_for_output(args)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
@@ -525,6 +526,36 @@ def _run(argv: list[str] | None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _reserve_for_output(args) -> None:
+    """A plan (-o) or report (--report) going to our own standard output or error has that
+    stream to itself: nothing else is printed there (main() puts the streams back)."""
+    from graphdiff.text_output import standard_stream
+
+    target = getattr(args, "report", None) if args.command == "apply" else None
+    if args.command == "plan":
+        target = args.output
+    descriptor = standard_stream(target)
+    if descriptor == 1:
+        sys.stdout = _Discard()
+    elif descriptor == 2:
+        sys.stderr = _Discard()
+
+
+class _Discard:
+    """A text stream that keeps nothing, for a standard stream a file was written into."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _fail(error, status: int) -> int:
