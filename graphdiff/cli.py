@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "old",
         help="the old graph's .meta (its checkpoint beside it), a checkpoint prefix, "
-        "a .weights.h5 or .keras, or a SavedModel directory",
+        "a .weights.h5 or .keras, a tf.keras 2 .h5, or a SavedModel directory",
     )
     plan.add_argument(
         "new", help="a .py that builds the new TF1 graph or defines build_model(), or a .meta"
@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         "--old-model",
         metavar="OLD.py",
         help="the .py whose build_model() builds the model OLD's weights were saved from",
+    )
+    plan.add_argument(
+        "--same-architecture",
+        action="store_true",
+        help="OLD's weights were saved from the architecture NEW builds (NEW is --old-model)",
     )
     plan.add_argument("--output-prefix", metavar="PREFIX", help="where apply will write")
     plan.add_argument(
@@ -237,6 +242,10 @@ def _plan(args) -> int:
     from graphdiff.text_output import check_text_target, write_text
     from graphdiff.view.summary import format_summary
 
+    if args.same_architecture:
+        if args.old_model is not None:
+            raise BadInput("--same-architecture", "and --old-model both name OLD's model: give one")
+        args.old_model = args.new
     rules = RepoRules() if args.no_config else find_rules()
     options = Options(
         maps=rules.maps + tuple(args.map),

@@ -137,7 +137,10 @@ def _allowed_transforms(options: Options) -> frozenset[str]:
 
 def _load(old, new_graph, checkpoint, old_model, rules: UserRules, messages, options) -> _Loaded:
     # The old side first: a Keras trace needs eager execution, which a TF1 new graph ends.
-    source = formats.open_source(old, checkpoint=checkpoint, old_model=old_model)
+    new_model = os.fspath(new_graph) if formats.new_kind(new_graph) == "model" else None
+    source = formats.open_source(
+        old, checkpoint=checkpoint, old_model=old_model, new_model=new_model
+    )
     specs = source.specs
     shape_sources = {}
 
@@ -204,6 +207,8 @@ def _entry(context: MatchContext, assignments: Assignments, loaded: _Loaded, nam
         if name in undefined and undefined[name] is None:
             resolution = ShapeResolution(source_shape, key, "undefined_in_get_variable")
         reason = f"restored from '{key}' ({_how(match.method)})"
+        if key in loaded.source.notes:
+            reason += f"; {loaded.source.notes[key]}"
         changes = transforms_for(variable, context.checkpoint[key])
         if changes:
             reason += ", " + ", ".join(describe_transform(t) for t in changes)
@@ -278,6 +283,8 @@ def _unused(
             reason = (
                 f"removed: no variable of the new graph matches it ({format_shape(spec.shape)})"
             )
+        if key in source.notes:
+            reason += f"; {source.notes[key]}"
         unused.append(UnusedKey(key, spec.dtype, spec.shape, reason, _stored_as(source, key)))
     return unused
 
