@@ -311,3 +311,107 @@ def test_a_failure_in_the_middle_leaves_nothing_on_a_ram_path(tmp_path):
         apply_plan(plan)
     assert tf.io.gfile.glob("ram://broken/new/*") == []
     assert tf.io.gfile.glob("ram://broken/new/.*") == []
+
+
+def test_plan_apply_with_every_check_and_verify_end_to_end_on_ram_paths(tmp_path):
+    """The README's pipeline on a remote store: plan, apply --verify --verify-outputs
+    --report, then verify, the checkpoints on ram:// (which lives only in this process)."""
+    ckpt = ram_checkpoint("e2e")
+    new_graph = write_new_graph(tmp_path, SAMPLE_NEW)
+    plan, report, out = tmp_path / "plan.json", tmp_path / "report.json", "ram://e2e/new/model.ckpt"
+    made = graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", plan, "--output-prefix", out)
+    assert made.returncode == 0, made.stderr
+    applied = graphdiff(
+        "apply", plan, "--verify", "--verify-outputs", "--report", report, "--quiet"
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout == f"{out}\n"
+    document = json.loads(report.read_text())  # reports are written locally
+    assert document["status"] == "done" and document["prefix"] == out
+    assert document["verified"] is True
+    verified = graphdiff("verify", plan, "--format", "json")
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["checkpoint"] == out
+    again = graphdiff("verify", plan, "--checkpoint", out)
+    assert again.returncode == 0 and "identical" in again.stdout, again.stderr
+
+
+UNREACHABLE = """
+import contextlib, io, json, sys
+from graphdiff.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main(argv)
+    results.append([status, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_an_unreachable_store_is_bad_input_naming_the_url_in_every_command(tmp_path):
+    """No network (here: a proxy whose name does not resolve) is the user's environment, not a
+    bug: exit 2, one line naming the URL and what failed, in the report too.
+    One process for all the commands: each TensorFlow import costs seconds."""
+    ckpt, new_graph = project(tmp_path)
+    plan = tmp_path / "plan.json"
+    assert graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", plan).returncode == 0
+    report = tmp_path / "report.json"
+    commands = [
+        ["plan", "gs://graphdiff-nobucket/run7/model.ckpt.meta", str(new_graph)],
+        ["apply", str(plan), "--output", "gs://graphdiff-nobucket/run8/model.ckpt",
+         "--report", str(report), "--quiet"],
+        ["verify", str(plan), "--checkpoint", "gs://graphdiff-nobucket/run8/model.ckpt"],
+    ]  # fmt: skip
+    proxy = "http://graphdiff-proxy.invalid:1"  # .invalid never resolves (RFC 6761)
+    env = {"https_proxy": proxy, "HTTPS_PROXY": proxy, "NO_PROXY": "", "no_proxy": ""}
+    env["GCS_RETRY_CONFIG_MAX_RETRIES"] = "0"  # fail at once, not after minutes of retries
+    ran = run_python("-c", UNREACHABLE, json.dumps(commands), env=env)
+    assert ran.returncode == 0, ran.stderr
+    results = json.loads(ran.stdout.splitlines()[-1])
+    (plan_status, plan_err), (apply_status, apply_err), (verify_status, verify_err) = results
+    for status, err, url in (
+        (plan_status, plan_err, "gs://graphdiff-nobucket/run7/model.ckpt.meta"),
+        (apply_status, apply_err, "gs://graphdiff-nobucket/run8/model.ckpt"),
+        (verify_status, verify_err, "gs://graphdiff-nobucket/run8/model.ckpt"),
+    ):
+        assert status == 2, err
+        assert len(err.splitlines()) == 1 and err.startswith(f"graphdiff: {url}"), err
+        assert "cannot reach the store: could not resolve" in err, err
+        assert "(graphdiff-proxy.invalid)" in err, err
+    failed = json.loads(report.read_text())
+    assert failed["status"] == "failed" and failed["exit_status"] == 2
+    assert f"graphdiff: {failed['error']}\n" == apply_err
+
+
+@pytest.mark.parametrize(
+    "error, fault",
+    [
+        (
+            tf.errors.PermissionDeniedError(None, None, "HTTP response code 403 with body '{}'"),
+            "permission denied by the store",
+        ),
+        (
+            tf.errors.FailedPreconditionError(
+                None, None, "Error executing an HTTP request: HTTP response code 401 with body"
+            ),
+            "permission denied by the store",
+        ),
+        (
+            tf.errors.FailedPreconditionError(
+                None,
+                None,
+                "Error executing an HTTP request: libcurl code 6 meaning 'Could not resolve "
+                "hostname', error details: Could not resolve host: www.googleapis.com",
+            ),
+            "cannot reach the store: could not resolve hostname (www.googleapis.com)",
+        ),
+        (tf.errors.UnavailableError(None, None, "HTTP response code 503"), "answered HTTP 503"),
+    ],
+)
+def test_what_a_store_fault_says(error, fault):
+    """TensorFlow's own error classes, as its GCS file system raises them (a 403 cannot be
+    provoked here without a real bucket and credentials)."""
+    from graphdiff.storage import store_fault
+
+    assert fault in store_fault(error)

@@ -55,8 +55,7 @@ def open_source(
     `old_model` is tried against it (keras2_checkpoint.py), nothing else reads it.
     """
     text = os.fspath(old)
-    takes_model = text.endswith((".h5", ".keras")) or _is_prefix(text) or storage.isdir(text)
-    if old_model is not None and not takes_model:
+    if old_model is not None and not _takes_model(text):
         raise BadInput(
             "--old-model",
             f"is for Keras weights and object-based checkpoints; {text} carries its own graph",
@@ -115,6 +114,13 @@ def _is_keras3_weights(path: str) -> bool:
             return "layers" in file or "vars" in file
     except (OSError, ValueError):
         return True
+
+
+def _takes_model(text: str) -> bool:
+    """OLD is weights without a graph of their own: Keras, a checkpoint prefix, a directory."""
+    if text.endswith(".meta"):
+        return False
+    return text.endswith((".h5", ".keras")) or _is_prefix(text) or storage.isdir(text)
 
 
 def _directory_source(directory: str, old_model: str | None, new_model: str | None) -> Source:
