@@ -264,6 +264,43 @@ def test_apply_report_says_what_was_done_or_why_not(tmp_path):
     assert f"graphdiff: {failed['error']}" == line
 
 
+def test_a_report_to_standard_output_is_all_that_goes_there(tmp_path):
+    """`--report /dev/stdout`: appended (`>>`) to a file or piped, standard output holds the
+    report alone, written once in place; the prefix line is not printed beside it."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    ckpt, new_graph = project(tmp_path)
+    plan = tmp_path / "plans" / "plan.json"
+    assert graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", plan).returncode == 0
+    log = tmp_path / "log.txt"
+    log.write_text("earlier line\n")
+    command = [sys.executable, "-m", "graphdiff", "apply", str(plan), "--report", "/dev/stdout"]
+    with open(log, "a") as appended:
+        subprocess.run(
+            [*command, "--output", str(tmp_path / "o1" / "model.ckpt")],
+            stdout=appended,
+            env=cli_env(),
+            check=True,
+        )
+    earlier, report = log.read_text().split("\n", 1)
+    assert earlier == "earlier line"
+    assert json.loads(report)["status"] == "done"
+    piped = subprocess.run(
+        [*command, "--output", str(tmp_path / "o2" / "model.ckpt")],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
+    assert piped.returncode == 0, piped.stderr
+    document = json.loads(piped.stdout)  # the report alone: no prefix line after it
+    assert document["status"] == "done" and document["prefix"] == str(
+        tmp_path / "o2" / "model.ckpt"
+    )
+
+
 # --- remote storage, on TensorFlow's in-memory file system ---------------------------------------
 
 
