@@ -96,10 +96,13 @@ def make_plan(
         )
     context = loaded.context
     assignments = Assignments()
-    apply_excludes(context, rules, assignments)
-    if options.reset_optimizer:
-        _reset_optimizer_state(context, assignments)
-    support = apply_maps(context, rules, assignments)
+    try:
+        apply_excludes(context, rules, assignments)
+        if options.reset_optimizer:
+            _reset_optimizer_state(context, assignments)
+        support = apply_maps(context, rules, assignments)
+    except BadInput as error:
+        raise _from_rules_file(error, options) from None
     match_by_name(context, assignments)
     inferred: list[Rule] = []
     if options.structural:
@@ -336,17 +339,58 @@ def _default_output(new_graph, kind: str) -> str:
 
 
 def _check_requires(plan: Plan, requires) -> None:
-    offenders = []
+    """Every new variable a `requires` pattern matches is restored, but for the optimizer state
+    --reset-optimizer initializes on the user's own word (an Adam slot of a required layer)."""
+    reset = plan.options.reset_optimizer
+    offenders: dict[str, str] = {}
     for pattern in requires:
         hits = [e for e in plan.variables if pattern.search(e.name)]
         if not hits:
-            raise BadInput("--require", f"'{pattern.pattern}' matches no variable of the new graph")
-        offenders += [e.name for e in hits if e.action != RESTORE]
+            raise BadInput(
+                _rule_origin(plan.options, "require", pattern.pattern),
+                f"'{pattern.pattern}' matches no variable of the new graph",
+            )
+        for entry in hits:
+            if entry.action != RESTORE and not (reset and entry.role != "model"):
+                offenders.setdefault(entry.name, pattern.pattern)
     if offenders:
+        names = list(offenders)
+        where = _rule_origin(plan.options, "require", offenders[names[0]])
         error = PolicyViolation(
-            f"--require failed: {len(offenders)} variable(s) would be initialized: "
-            + ", ".join(dict.fromkeys(offenders)),
-            list(dict.fromkeys(offenders)),
+            f"{where} failed: {len(names)} variable(s) would be initialized: " + ", ".join(names),
+            names,
         )
         error.plan = plan
         raise error
+
+
+def _from_rules_file(error: BadInput, options: Options) -> BadInput:
+    """A --map or --exclude fault about a rule the rules file gave names that file and key."""
+    key = {"--map": "map", "--exclude": "exclude"}.get(error.path)
+    texts = options.maps if key == "map" else options.excludes
+    for index, text in enumerate(texts if key else ()):
+        rule = parse_map(text, index + 1) if key == "map" else None
+        shown = f"{rule.old}={rule.new}" if rule else text
+        if error.fault.startswith(f"'{shown}'"):
+            origin = _rule_origin(options, key, text)
+            return error if origin == error.path else BadInput(origin, error.fault)
+    return error
+
+
+def _rule_origin(options: Options, key: str, text: str) -> str:
+    """Where a rule was given: its flag (`--require`), or the rules file and key it came from
+    (`.../pyproject.toml: [tool.graphdiff] require`), so that a fault names what to edit."""
+    if options.rules_file:
+        from pathlib import Path
+
+        from graphdiff.config import load_rules
+
+        try:
+            in_file = load_rules(Path(options.rules_file))
+        except BadInput:  # gone or changed since: the flag is all that can be named
+            in_file = None
+        attribute = {"map": "maps", "exclude": "excludes", "require": "requires"}[key]
+        if in_file is not None and text in getattr(in_file, attribute):
+            table = "[tool.graphdiff] " if options.rules_file.endswith("pyproject.toml") else ""
+            return f"{options.rules_file}: {table}{key}"
+    return f"--{key}"
