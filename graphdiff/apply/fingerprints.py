@@ -33,6 +33,9 @@ def check_fingerprints(plan: Plan, *, new_graph: bool = True) -> None:
     >>> check_fingerprints(plan)  # doctest: +SKIP
     BadInput: old/model.ckpt.index: changed since the plan was made; make the plan again
     """
+    if len(plan.provenance.old_sources) > 1:
+        names = ", ".join(s.label for s in plan.provenance.old_sources)
+        raise BadInput("<plan>", f"has several sources ({names}); this graphdiff applies one")
     check_checkpoint(plan)
     if new_graph:
         _check_unchanged(plan.provenance.new_graph, MOVED_GRAPH)

@@ -88,6 +88,9 @@ def verify_plan(
     'identical'
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
+    if len(plan.provenance.old_sources) > 1:
+        names = ", ".join(s.label for s in plan.provenance.old_sources)
+        raise BadInput(where, f"has several sources ({names}); verify compares one old graph")
     if old_checkpoint is not None:
         plan = with_inputs_at(plan, os.fspath(old_checkpoint))
     _check_tf1_plan(plan, where)
