@@ -74,6 +74,11 @@ _SIGMOID_HEAD = (
     "the linear dense_2"
 )
 _ELU = "MISSES: old relu dense_1 left 'fits alike' with the inserted elu dense_1; it is dense_2"
+_INCEPTION = (
+    "WRONG: every counted name shifted by one; 6 kernels of the mixed blocks' parallel "
+    "branches restored by name (old conv2d_36 into new conv2d_36, which is old conv2d_35's "
+    "layer), 28 variables left 'fits alike'; the concat's input order tells the branches apart"
+)
 
 PENDING: dict[str, str] = {
     "seq_cnn_conv_inserted[weights.h5]": _INSERTED_TANH_CONV,
@@ -171,4 +176,6 @@ PENDING: dict[str, str] = {
         "dense_1; dense_2 and the head dense_3 left"
     ),
     "seq_built_by_shape_dense_inserted[tf2]": _ELU,
+    "inceptionv3_stem_conv_made_first[weights.h5]": _INCEPTION,
+    "inceptionv3_stem_conv_made_first[keras]": _INCEPTION,
 }
