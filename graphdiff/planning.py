@@ -88,8 +88,11 @@ def make_plan(
             "--output-prefix",
             f"{output_prefix}: a Keras model's weights go to a file ending in .weights.h5",
         )
-    matched = [_match(old_side, rules, options, len(loaded.olds)) for old_side in loaded.olds]
-    _check_maps_restore(rules, matched)
+    try:
+        matched = [_match(old_side, rules, options, len(loaded.olds)) for old_side in loaded.olds]
+        _check_maps_restore(rules, matched)
+    except BadInput as error:
+        raise _from_rules_file(error, options) from None
     choices = _choose(loaded, rules, matched)
     context = loaded.context
     entries = [entry(loaded, matched, choices, name) for name in context.new_variables]
@@ -118,10 +121,16 @@ def _allowed_transforms(options: Options) -> frozenset[str]:
 
 def _load(specs, new_graph, rules: SourceRules, messages, options) -> Loaded:
     # The old sides first: a Keras trace needs eager execution, which a TF1 new graph ends.
+    new_model = os.fspath(new_graph) if formats.new_kind(new_graph) == "model" else None
     opened = [
         (
             spec.name,
-            formats.open_source(spec.path, checkpoint=spec.checkpoint, old_model=spec.old_model),
+            formats.open_source(
+                spec.path,
+                checkpoint=spec.checkpoint,
+                old_model=spec.old_model,
+                new_model=new_model,
+            ),
         )
         for spec in specs
     ]
@@ -301,25 +310,78 @@ def _default_output(new_graph, kind: str) -> str:
 
 
 def _check_requires(plan: Plan, requires) -> None:
-    """Every variable a --require matches is restored (from its source, when it names one)."""
-    offenders = []
+    """Every variable a --require matches is restored (from its source, when it names one),
+    but for the optimizer state --reset-optimizer initializes on the user's own word (the Adam
+    slots of a required layer)."""
+    reset = plan.options.reset_optimizer
+    offenders: dict[str, str] = {}  # variable -> the pattern it fails, as given
     for source_name, pattern in requires:
+        shown = pattern.pattern if source_name is None else f"{source_name}:{pattern.pattern}"
         hits = [e for e in plan.variables if pattern.search(e.name)]
         if not hits:
-            shown = pattern.pattern if source_name is None else f"{source_name}:{pattern.pattern}"
-            raise BadInput("--require", f"'{shown}' matches no variable of the new graph")
-        offenders += [
-            e.name
-            for e in hits
-            if e.action != RESTORE or (source_name is not None and e.source_name != source_name)
-        ]
+            raise BadInput(
+                _rule_origin(plan.options, "require", shown),
+                f"'{shown}' matches no variable of the new graph",
+            )
+        for e in hits:
+            if reset and e.role != "model" and e.action != RESTORE:
+                continue
+            if e.action != RESTORE or (source_name is not None and e.source_name != source_name):
+                offenders.setdefault(e.name, shown)
     if offenders:
+        names = list(offenders)
         named = any(source_name is not None for source_name, _ in requires)
+        where = _rule_origin(plan.options, "require", offenders[names[0]])
         error = PolicyViolation(
-            f"--require failed: {len(dict.fromkeys(offenders))} variable(s) would "
+            f"{where} failed: {len(names)} variable(s) would "
             + ("not be restored from the source named: " if named else "be initialized: ")
-            + ", ".join(dict.fromkeys(offenders)),
-            list(dict.fromkeys(offenders)),
+            + ", ".join(names),
+            names,
         )
         error.plan = plan
         raise error
+
+
+def _from_rules_file(error: BadInput, options: Options) -> BadInput:
+    """A --map or --exclude fault about a rule the rules file gave names that file and key."""
+    key = {"--map": "map", "--exclude": "exclude"}.get(error.path)
+    texts = options.maps if key == "map" else options.excludes
+    for index, text in enumerate(texts if key else ()):
+        if any(f"'{form}'" in error.fault for form in _forms(key, text, index)):
+            origin = _rule_origin(options, key, text)
+            return error if origin == error.path else BadInput(origin, error.fault)
+    return error
+
+
+def _forms(key: str, text: str, index: int) -> set[str]:
+    """How a fault may quote rule `text`: as given, without its `NAME:`, a map as parsed."""
+    from graphdiff.match.rules import parse_map
+
+    forms = {text, text.partition(":")[2]} - {""}
+    if key == "map":
+        for form in list(forms):
+            try:
+                rule = parse_map(form, index + 1)
+            except BadInput:
+                continue
+            forms.add(f"{rule.old}={rule.new}")
+    return forms
+
+
+def _rule_origin(options: Options, key: str, text: str) -> str:
+    """Where a rule was given: its flag (`--require`), or the rules file and key it came from
+    (`.../pyproject.toml: [tool.graphdiff] require`), so that a fault names what to edit."""
+    if options.rules_file:
+        from pathlib import Path
+
+        from graphdiff.config import load_rules
+
+        try:
+            in_file = load_rules(Path(options.rules_file))
+        except BadInput:  # gone or changed since: the flag is all that can be named
+            in_file = None
+        attribute = {"map": "maps", "exclude": "excludes", "require": "requires"}[key]
+        if in_file is not None and text in getattr(in_file, attribute):
+            table = "[tool.graphdiff] " if options.rules_file.endswith("pyproject.toml") else ""
+            return f"{options.rules_file}: {table}{key}"
+    return f"--{key}"

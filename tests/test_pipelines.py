@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_in_process, run_python
-from graphs import dense, inputs, save_checkpoint, tf, v1, write_new_graph
+from graphs import adam, dense, inputs, save_checkpoint, tf, v1, write_new_graph
 
 from graphdiff.apply.executor import apply_plan
 from graphdiff.errors import BadInput
@@ -203,6 +203,73 @@ def test_an_unknown_key_in_graphdiff_toml_is_one_line(tmp_path):
         graphdiff("plan", f"{ckpt}.meta", new_graph, cwd=tmp_path),
         "graphdiff.toml: unknown key 'maps'",
     )
+
+
+ADAM_RULES = """
+[tool.graphdiff]
+map = ["encoder=tower/encoder"]
+exclude = ["^head/"]
+require = ["^tower/encoder/"]
+reset-optimizer = true
+"""
+
+
+def test_required_layers_trained_with_adam_pass_when_the_optimizer_is_reset(tmp_path):
+    """require and reset-optimizer together: the Adam slots of a required layer are initialized
+    on the user's own word, which is no failure of the requirement (it was exit 3)."""
+
+    def trained(scope: str):
+        def build():
+            x = inputs()
+            with v1.variable_scope(scope):
+                hidden = dense(x, 8, "encoder")
+            adam(tf.reduce_mean(dense(hidden, 2, "head")))
+
+        return build
+
+    ckpt = save_checkpoint(tmp_path / "old", trained(""))
+    new_graph = write_new_graph(
+        tmp_path,
+        """
+        x = inputs()
+        with v1.variable_scope("tower"):
+            hidden = dense(x, 8, "encoder")
+        adam(tf.reduce_mean(dense(hidden, 2, "head")))
+        """,
+    )
+    (tmp_path / "pyproject.toml").write_text(ADAM_RULES)
+    result = graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", "plan.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    actions = {
+        v["name"]: v["action"]
+        for v in json.loads((tmp_path / "plan.json").read_text())["variables"]
+    }
+    assert actions["tower/encoder/w"] == "restore" and actions["head/w"] == "initialize"
+    assert actions["tower/encoder/w/Adam"] == "initialize"  # reset, as asked
+
+
+def test_a_rule_from_the_file_is_named_by_its_file_and_key_when_it_fails(tmp_path):
+    ckpt, new_graph = project(tmp_path)
+    rules = tmp_path / "pyproject.toml"
+    rules.write_text('[tool.graphdiff]\nexclude = ["^nohead/"]\n')
+    one_line_error(
+        graphdiff("plan", f"{ckpt}.meta", new_graph, cwd=tmp_path),
+        f"graphdiff: {rules}: [tool.graphdiff] exclude: '^nohead/' matches no variable",
+    )
+    rules.write_text('[tool.graphdiff]\nmap = ["Typo=A"]\n')
+    one_line_error(
+        graphdiff("plan", f"{ckpt}.meta", new_graph, cwd=tmp_path),
+        f"graphdiff: {rules}: [tool.graphdiff] map: 'Typo=A' matches no checkpoint key",
+    )
+    (tmp_path / "graphdiff.toml").write_text('require = ["^C/"]\n')  # wins in its directory
+    failed = graphdiff("plan", f"{ckpt}.meta", new_graph, cwd=tmp_path)
+    assert failed.returncode == 3
+    assert failed.stderr.splitlines()[-1] == (
+        f"graphdiff: {tmp_path / 'graphdiff.toml'}: require failed: 2 variable(s) would be "
+        "initialized: C/w, C/b"
+    )
+    flag = graphdiff("plan", f"{ckpt}.meta", new_graph, "--no-config", "--exclude", "^nohead/")
+    one_line_error(flag, "graphdiff: --exclude: '^nohead/' matches no variable")
 
 
 # --- quiet by default ----------------------------------------------------------------------------

@@ -81,15 +81,24 @@ class Case:
     why: str = ""
 
 
-def dense_tf1(name: str, inputs: str, units: int, activation: str | None = "relu") -> str:
-    """TF1 lines for x @ name/weights + name/biases (slim's names), into `x`."""
+def dense_tf1(
+    name: str,
+    inputs: str,
+    units: int,
+    activation: str | None = "relu",
+    leaves: tuple[str, str] = ("weights", "biases"),
+) -> str:
+    """TF1 lines for x @ name/weights + name/biases (slim's names; `leaves` for others)."""
     act = f"x = tf.nn.{activation}(x)\n" if activation else ""
     return (
         f'with v1.variable_scope("{name}"):\n'
-        f'    w = v1.get_variable("weights", [{inputs}, {units}])\n'
-        f'    b = v1.get_variable("biases", [{units}])\n'
+        f'    w = v1.get_variable("{leaves[0]}", [{inputs}, {units}])\n'
+        f'    b = v1.get_variable("{leaves[1]}", [{units}])\n'
         f"x = tf.matmul(x, w) + b\n{act}"
     )
+
+
+TF_LAYERS = ("kernel", "bias")  # tf.compat.v1.layers.dense's leaves
 
 
 OLD = {
@@ -303,6 +312,38 @@ OLD = {
             )
         """
     ),
+    "inceptionv3_head10": Untrained(
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.InceptionV3(
+                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "inception",
+            )
+            inputs = keras.Input((75, 75, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
+        """
+    ),
+    "seq_built_by_shape": """
+        def build_model():
+            model = keras.Sequential([
+                T("a", layers.Dense(16, activation="relu")),
+                T("b", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(3)),
+            ])
+            model.build((None, 16))
+            return model
+    """,
+    "branches": """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("c0", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            b1 = T("b1", layers.Conv2D(8, 1, activation="relu"))(x)
+            b2 = T("b2", layers.Conv2D(8, 1, activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+    """,
     # -- more small models -------------------------------------------------------------------
     "nested_functional": """
         def build_model():
@@ -336,6 +377,17 @@ OLD = {
             "conv1": ("conv1/weights", "conv1/biases"),
             "conv2": ("conv2/weights", "conv2/biases"),
             "logits": ("logits/weights", "logits/biases"),
+        },
+    ),
+    "tf1_layers_mlp": OldTF1(
+        'v1 = tf.compat.v1\nx = v1.placeholder(tf.float32, [2, 16], name="inputs")\n'
+        + dense_tf1("dense", "16", 16, leaves=TF_LAYERS)
+        + dense_tf1("dense_1", "16", 16, leaves=TF_LAYERS)
+        + dense_tf1("dense_2", "16", 4, None, leaves=TF_LAYERS),
+        {
+            "d0": ("dense/kernel", "dense/bias"),
+            "d1": ("dense_1/kernel", "dense_1/bias"),
+            "head": ("dense_2/kernel", "dense_2/bias"),
         },
     ),
     "subclassed_blocks": """
@@ -979,6 +1031,78 @@ CASES = (
             return keras.Model(inputs, [T("head", layers.Dense(4))(h), aux])
         """,
         why="a sigmoid head of the old head's shape made before it: dense_1 is the new one",
+    ),
+    Case(
+        "tf1_layers_names_into_keras_inserted",
+        1,
+        "tf1_layers_mlp",
+        """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = T("d0", layers.Dense(16, activation="relu"))(inputs)
+            h = T("new", layers.Dense(16, activation="tanh"))(h)
+            h = T("d1", layers.Dense(16, activation="relu"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(4))(h))
+        """,
+        kinds=(TF1,),
+        why="a TF1 graph named as tf.layers names (dense, dense_1: positions too) into Keras "
+        "with a tanh dense inserted: old dense_1 is new dense_2",
+    ),
+    Case(
+        "inceptionv3_stem_conv_made_first",
+        3,
+        "inceptionv3_head10",
+        """
+        def build_model():
+            stem = T("new", layers.Conv2D(3, 1, padding="same"))
+            base = tag_all(
+                keras.applications.InceptionV3(
+                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "inception",
+            )
+            inputs = keras.Input((75, 75, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(stem(inputs))))
+        """,
+        kinds=(H5, ARCHIVE),
+        slow=True,
+        why="InceptionV3 names its convs and BNs by count (conv2d_93): a conv made before it "
+        "shifts all 188 of them by one",
+    ),
+    Case(
+        "seq_built_by_shape_dense_inserted",
+        1,
+        "seq_built_by_shape",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16,)),
+                T("a", layers.Dense(16, activation="relu")),
+                T("new", layers.Dense(16, activation="elu")),
+                T("b", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(3)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="old Sequential built by build(shape), new one from an Input; an elu dense of b's "
+        "shape inserted before b",
+    ),
+    Case(
+        "parallel_branches_names_shifted",
+        1,
+        "branches",
+        """
+        def build_model():
+            stem = T("new", layers.Conv2D(3, 1))
+            inputs = keras.Input((12, 12, 3))
+            x = T("c0", layers.Conv2D(8, 3, padding="same", activation="relu"))(stem(inputs))
+            b1 = T("b1", layers.Conv2D(8, 1, activation="relu"))(x)
+            b2 = T("b2", layers.Conv2D(8, 1, activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+        """,
+        why="InceptionV3's trap, small: a conv made first shifts every name by one; two alike "
+        "branches differ only in their place in the concat (new conv2d_2 is old conv2d_1)",
     ),
 )
 

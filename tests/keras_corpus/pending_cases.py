@@ -73,6 +73,16 @@ _SIGMOID_HEAD = (
     "MISSES: old linear head dense_1 left 'fits alike' with the new sigmoid dense_1; it is "
     "the linear dense_2"
 )
+_ELU = "MISSES: old relu dense_1 left 'fits alike' with the inserted elu dense_1; it is dense_2"
+_INCEPTION = (
+    "WRONG: every counted name shifted by one; 6 kernels of the mixed blocks' parallel "
+    "branches restored by name (old conv2d_36 into new conv2d_36, which is old conv2d_35's "
+    "layer), 28 variables left 'fits alike'; the concat's input order tells the branches apart"
+)
+_BRANCHES = (
+    "MISSES: the two alike 1x1 branches (4 vars) left 'fits alike' after the shift; the "
+    "concat's input order says which is which"
+)
 
 PENDING: dict[str, str] = {
     "seq_cnn_conv_inserted[weights.h5]": _INSERTED_TANH_CONV,
@@ -160,4 +170,19 @@ PENDING: dict[str, str] = {
     "new_sigmoid_head_beside[weights.h5]": _SIGMOID_HEAD,
     "new_sigmoid_head_beside[keras]": _SIGMOID_HEAD,
     "new_sigmoid_head_beside[tf2]": _SIGMOID_HEAD,
+    "tf1_layers_names_into_keras_inserted[tf1]": (
+        "WRONG: TF1 names made by counting (tf.layers' dense_1) taken as identities: old relu "
+        "dense_1 restored by name into the inserted tanh dense_1; dense_2, dense_3 left"
+    ),
+    "seq_built_by_shape_dense_inserted[weights.h5]": _ELU,
+    "seq_built_by_shape_dense_inserted[keras]": (
+        "WRONG: rule (root)/ -> sequential/ puts old dense_1 (relu) into the inserted elu "
+        "dense_1; dense_2 and the head dense_3 left"
+    ),
+    "seq_built_by_shape_dense_inserted[tf2]": _ELU,
+    "inceptionv3_stem_conv_made_first[weights.h5]": _INCEPTION,
+    "inceptionv3_stem_conv_made_first[keras]": _INCEPTION,
+    "parallel_branches_names_shifted[weights.h5]": _BRANCHES,
+    "parallel_branches_names_shifted[keras]": _BRANCHES,
+    "parallel_branches_names_shifted[tf2]": _BRANCHES,
 }
