@@ -232,3 +232,17 @@ def test_same_architecture_on_the_command_line(keras2_files, keras3_models, tmp_
 
     assert result.returncode == 0, result.stderr
     assert "9 of 9 variables restored" in result.stderr
+
+
+def test_a_tf_train_checkpoint_of_a_tf_keras_2_model_restores_its_optimizer_apart(
+    keras2_files, keras3_models, tmp_path
+):
+    plan, output, expected = _restore_and_run(
+        keras2_files, keras3_models, "cnn", "train_checkpoint", tmp_path
+    )
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+    # The compiled model's own optimizer (model/optimizer/...) is optimizer state, not a layer.
+    own = [u for u in plan.unused if u.key.startswith("model/optimizer/")]
+    assert own and all(u.reason.startswith("optimizer:") for u in own), own
