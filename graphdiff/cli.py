@@ -46,9 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="[NAME=]OLD ... NEW",
         help="OLD: the old graph's .meta (its checkpoint beside it), a checkpoint prefix, "
-        "a .weights.h5 or .keras, or a SavedModel directory; several, each as NAME=OLD, in the "
-        "order that settles which fills a variable both can. NEW: a .py that builds the new "
-        "TF1 graph or defines build_model(), or a .meta",
+        "a .weights.h5 or .keras, a tf.keras 2 .h5, or a SavedModel directory; several, each "
+        "as NAME=OLD, in the order that settles which fills a variable both can. NEW: a .py "
+        "that builds the new TF1 graph or defines build_model(), or a .meta",
     )
     plan.add_argument("-o", "--output", help="write the plan here instead of standard output")
     plan.add_argument(
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[NAME=]OLD.py",
         help="the .py whose build_model() builds the model OLD's weights were saved from "
         "(NAME=OLD.py for a named source; repeatable)",
+    )
+    plan.add_argument(
+        "--same-architecture",
+        action="store_true",
+        help="OLD's weights were saved from the architecture NEW builds (NEW is --old-model)",
     )
     plan.add_argument("--output-prefix", metavar="PREFIX", help="where apply will write")
     plan.add_argument(
@@ -263,6 +268,8 @@ def _plan(args) -> int:
     )
     old, new = _plan_inputs(args.paths)
     checkpoint, old_model = _per_source(old, args.checkpoint, args.old_model)
+    if args.same_architecture:
+        old_model = _same_architecture(old, new, old_model)
     if args.output is not None:
         check_text_target(args.output)
         refuse_over(args.output, _plan_input_files(old, new, checkpoint, old_model))
@@ -315,6 +322,18 @@ def _per_source(old, checkpoints, old_models):
     return per_source(checkpoints, names, "--checkpoint"), per_source(
         old_models, names, "--old-model"
     )
+
+
+def _same_architecture(old, new: str, old_model):
+    """--same-architecture: NEW is OLD's model too (one OLD, given no --old-model)."""
+    if not isinstance(old, str):
+        raise BadInput(
+            "--same-architecture",
+            "is for one OLD; with several, give --old-model NAME=NEW.py to those it fits",
+        )
+    if old_model is not None:
+        raise BadInput("--same-architecture", "and --old-model both name OLD's model: give one")
+    return new
 
 
 def _plan_input_files(old, new, checkpoint, old_model) -> list[tuple[str, str]]:

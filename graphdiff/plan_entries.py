@@ -103,6 +103,8 @@ def entry(loaded: Loaded, matched: list[Matched], choices: dict, name: str):
             )
         where = f"{claim.source} '{key}'" if claim.source is not None else f"'{key}'"
         reason = f"restored from {where} ({_how(match.method)})"
+        if key in old.source.notes:
+            reason += f"; {old.source.notes[key]}"
         changes = transforms_for(variable, spec)
         if changes:
             reason += ", " + ", ".join(describe_transform(t) for t in changes)
@@ -234,6 +236,8 @@ def unused_keys(one: Matched, choices: dict, options: Options) -> list[UnusedKey
             reason = (
                 f"removed: no variable of the new graph matches it ({format_shape(spec.shape)})"
             )
+        if key in source.notes:
+            reason += f"; {source.notes[key]}"
         stored = stored_as(source, key)
         unused.append(UnusedKey(key, spec.dtype, spec.shape, reason, stored, one.name))
     return unused

@@ -121,10 +121,16 @@ def _allowed_transforms(options: Options) -> frozenset[str]:
 
 def _load(specs, new_graph, rules: SourceRules, messages, options) -> Loaded:
     # The old sides first: a Keras trace needs eager execution, which a TF1 new graph ends.
+    new_model = os.fspath(new_graph) if formats.new_kind(new_graph) == "model" else None
     opened = [
         (
             spec.name,
-            formats.open_source(spec.path, checkpoint=spec.checkpoint, old_model=spec.old_model),
+            formats.open_source(
+                spec.path,
+                checkpoint=spec.checkpoint,
+                old_model=spec.old_model,
+                new_model=new_model,
+            ),
         )
         for spec in specs
     ]

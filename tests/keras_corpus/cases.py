@@ -335,6 +335,15 @@ OLD = {
             model.build((None, 16))
             return model
     """,
+    "branches": """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("c0", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            b1 = T("b1", layers.Conv2D(8, 1, activation="relu"))(x)
+            b2 = T("b2", layers.Conv2D(8, 1, activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+    """,
     # -- more small models -------------------------------------------------------------------
     "nested_functional": """
         def build_model():
@@ -1077,6 +1086,23 @@ CASES = (
         kinds=(H5, ARCHIVE, TF2),
         why="old Sequential built by build(shape), new one from an Input; an elu dense of b's "
         "shape inserted before b",
+    ),
+    Case(
+        "parallel_branches_names_shifted",
+        1,
+        "branches",
+        """
+        def build_model():
+            stem = T("new", layers.Conv2D(3, 1))
+            inputs = keras.Input((12, 12, 3))
+            x = T("c0", layers.Conv2D(8, 3, padding="same", activation="relu"))(stem(inputs))
+            b1 = T("b1", layers.Conv2D(8, 1, activation="relu"))(x)
+            b2 = T("b2", layers.Conv2D(8, 1, activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+        """,
+        why="InceptionV3's trap, small: a conv made first shifts every name by one; two alike "
+        "branches differ only in their place in the concat (new conv2d_2 is old conv2d_1)",
     ),
 )
 

@@ -79,6 +79,10 @@ _INCEPTION = (
     "branches restored by name (old conv2d_36 into new conv2d_36, which is old conv2d_35's "
     "layer), 28 variables left 'fits alike'; the concat's input order tells the branches apart"
 )
+_BRANCHES = (
+    "MISSES: the two alike 1x1 branches (4 vars) left 'fits alike' after the shift; the "
+    "concat's input order says which is which"
+)
 
 PENDING: dict[str, str] = {
     "seq_cnn_conv_inserted[weights.h5]": _INSERTED_TANH_CONV,
@@ -178,4 +182,7 @@ PENDING: dict[str, str] = {
     "seq_built_by_shape_dense_inserted[tf2]": _ELU,
     "inceptionv3_stem_conv_made_first[weights.h5]": _INCEPTION,
     "inceptionv3_stem_conv_made_first[keras]": _INCEPTION,
+    "parallel_branches_names_shifted[weights.h5]": _BRANCHES,
+    "parallel_branches_names_shifted[keras]": _BRANCHES,
+    "parallel_branches_names_shifted[tf2]": _BRANCHES,
 }
