@@ -159,7 +159,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--quiet", action="store_true", help="no progress on standard error")
     apply.add_argument(
-        "--checkpoint", metavar="PREFIX", help="where the plan's checkpoint is now, if it moved"
+        "--checkpoint",
+        action="append",
+        metavar="[NAME=]PREFIX",
+        help="where the plan's checkpoint is now, if it moved (NAME=PREFIX: source NAME's; "
+        "repeatable)",
     )
     apply.add_argument(
         "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
@@ -399,13 +403,16 @@ def _apply(args) -> int:
     from graphdiff.apply.apply_report import reporting
     from graphdiff.apply.executor import apply_plan
     from graphdiff.apply.fingerprints import with_inputs_at
+    from graphdiff.named_sources import relocations
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import OutputsCheck, OutputsDiffer
 
     messages: list[str] = []
     try:
         with reporting(args.report, args.plan) as report:
-            plan = with_inputs_at(read_plan(args.plan), args.checkpoint, args.new_graph)
+            plan = read_plan(args.plan)
+            moved = relocations(plan, args.checkpoint, "--checkpoint")
+            plan = with_inputs_at(plan, moved, args.new_graph)
             report.begin(plan, args.plan, args.output)
             check = OutputsCheck(plan, args.plan, args.output) if args.verify_outputs else None
             prefix = apply_plan(

@@ -167,7 +167,7 @@ def single_value(values, flag: str) -> str | None:
     if isinstance(values, (str, os.PathLike)):
         return os.fspath(values)
     if len(values) > 1:
-        raise BadInput(flag, f"given {len(values)} times; OLD is one unnamed source")
+        raise BadInput(flag, f"given {len(values)} times; there is one unnamed source")
     return values[0]
 
 
@@ -189,3 +189,14 @@ def split_named(text: str, names: list[str], what: str) -> tuple[str | None, str
     if not rest:
         raise BadInput(what, f"'{text}': nothing after '{head}:'")
     return head, rest
+
+
+def relocations(plan, values, flag: str):
+    """A relocation flag's values for `plan` (`apply --checkpoint`): one path for a plan of one
+    unnamed source, NAME -> path for named ones; None when not given."""
+    if not values:
+        return None
+    names = [source.name for source in plan.provenance.sources]
+    if not names:
+        return single_value(values, flag)
+    return per_source(values, names, flag)

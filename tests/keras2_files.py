@@ -15,7 +15,12 @@ import numpy as np
 from conftest import run_python
 
 WRITER = Path(__file__).with_name("keras2_writer.py")
-KINDS = {"whole": "whole.h5", "weights": "weights.h5", "checkpoint": "ckpt/model"}
+KINDS = {
+    "whole": "whole.h5",
+    "weights": "weights.h5",
+    "checkpoint": "ckpt/model",
+    "train_checkpoint": "tfckpt/ckpt",  # tf.train.Checkpoint(model=..., optimizer=...)
+}
 
 
 class Keras2Files:

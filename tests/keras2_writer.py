@@ -8,6 +8,7 @@ and write into OUT_DIR/MODEL/:
   whole.h5      model.save("whole.h5")           legacy whole-model HDF5 (config + weights)
   weights.h5    model.save_weights("weights.h5")  legacy weights-only HDF5
   ckpt/model    model.save_weights("ckpt/model")  TF-format checkpoint (object graph)
+  tfckpt/ckpt   tf.train.Checkpoint(model=model, optimizer=...).write: the model one level down
   x.npy, y.npy  an input and tf.keras 2's output on it (training=False)
 
 Run apart from the tests' process on purpose: `tf_keras` and Keras 3 in one process share
@@ -91,6 +92,10 @@ def write(keras, name: str, out: Path) -> None:
     model.save(directory / "whole.h5")
     model.save_weights(directory / "weights.h5")
     model.save_weights(str(directory / "ckpt" / "model"))
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.Adam()  # another than the model's own (model/optimizer/...)
+    tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(directory / "tfckpt" / "ckpt"))
     np.save(directory / "x.npy", x)
     np.save(directory / "y.npy", model(x, training=False).numpy())
 

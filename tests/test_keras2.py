@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from keras2_files import KERAS3, Keras2Files
+from conftest import run_in_process
+from keras2_files import CNN_CHANGED, KERAS3, Keras2Files
 from keras_models import load_into, write_model
 
 from graphdiff.apply.executor import apply_plan
@@ -62,7 +63,7 @@ def test_a_tf_keras_2_file_restores_into_the_same_keras_3_architecture(
     np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("kind", ["whole", "checkpoint"])
+@pytest.mark.parametrize("kind", ["whole", "weights", "checkpoint"])
 def test_keras_applications_mobilenet_restores_and_says_what_keras_3_renamed(
     keras2_files, keras3_models, kind, tmp_path
 ):
@@ -93,3 +94,155 @@ def test_the_plan_says_where_tf_keras_2_kept_each_weight(keras2_files, keras3_mo
     )
     # The checkpoint fit NEW layer for layer: NEW is recorded as the old model.
     assert checkpoint.provenance.old_model.path == str(new_py)
+
+
+CHANGED_EXPECTED = {  # new variable's layer -> the old layer it must come from (None: new)
+    "conv2d": "conv2d",
+    "batch_normalization": "batch_normalization",
+    "inserted": None,
+    "conv2d_1": "conv2d_1",
+    "batch_normalization_1": "batch_normalization_1",
+    "new_head": None,
+}
+
+
+@pytest.mark.parametrize("kind", ["whole", "weights", "checkpoint"])
+def test_into_a_changed_model_no_variable_is_restored_from_another_layer(
+    keras2_files, keras3_models, kind, tmp_path
+):
+    changed = write_model(tmp_path / "changed", CNN_CHANGED)
+    old_model = None if kind == "whole" else keras3_models["cnn"]  # the architecture in Keras 3
+    out = tmp_path / "model.weights.h5"
+    plan = make_plan(
+        keras2_files.path("cnn", kind), changed, old_model=old_model, output_prefix=str(out)
+    )
+    apply_plan(plan, verify=True)
+
+    for entry in plan.variables:
+        layer, weight = entry.name.split("/")
+        expected = CHANGED_EXPECTED[layer]
+        assert entry.source == (None if expected is None else f"{expected}/{weight}"), entry
+    reference = load_into(
+        keras3_models["cnn"], _restored_same(keras2_files, keras3_models, tmp_path)
+    )
+    loaded = load_into(changed, out)
+    for layer in ("conv2d", "batch_normalization", "conv2d_1", "batch_normalization_1"):
+        for value, old in zip(
+            loaded.get_layer(layer).weights, reference.get_layer(layer).weights, strict=True
+        ):
+            assert np.array_equal(value.numpy(), old.numpy()), (layer, value.path)
+
+
+def _restored_same(keras2_files, keras3_models, tmp_path):
+    """The CNN's weights restored into its own architecture (whole .h5): the reference."""
+    out = tmp_path / "same" / "model.weights.h5"
+    plan = make_plan(
+        keras2_files.path("cnn", "whole"), keras3_models["cnn"], output_prefix=str(out)
+    )
+    apply_plan(plan)
+    return out
+
+
+def test_a_checkpoint_that_does_not_fit_new_restores_nothing_and_says_why(keras2_files, tmp_path):
+    changed = write_model(tmp_path / "changed", CNN_CHANGED)
+    plan = make_plan(keras2_files.path("cnn", "checkpoint"), changed)
+
+    assert not plan.restored
+    reason = plan.variables[0].reason
+    assert "a tf.keras 2 checkpoint: its layers do not fit NEW's one for one" in reason
+    assert "9 layers in the file, 10 in the model" in reason and "--old-model" in reason
+
+
+def _one_line_exit_2(result, *fragments):
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("graphdiff: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert not result.stdout
+
+
+def test_a_truncated_h5_is_bad_input(keras2_files, keras3_models, tmp_path):
+    whole = keras2_files.path("cnn", "whole").read_bytes()
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(whole[: len(whole) // 2])
+
+    _one_line_exit_2(run_in_process("plan", cut, keras3_models["cnn"]), str(cut))
+
+
+def test_an_h5_that_is_neither_keras_3_nor_tf_keras_2_is_bad_input(keras3_models, tmp_path):
+    import h5py
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as file:
+        file["measurements"] = np.arange(6.0)
+
+    result = run_in_process("plan", other, keras3_models["cnn"])
+    _one_line_exit_2(result, str(other), "neither Keras 3 weights", "nor a tf.keras 2 .h5")
+
+
+def test_a_model_config_keras_3_cannot_rebuild_asks_for_old_model(
+    keras2_files, keras3_models, tmp_path
+):
+    import json
+    import shutil
+
+    import h5py
+
+    custom = tmp_path / "custom.h5"
+    shutil.copy(keras2_files.path("cnn", "whole"), custom)
+    with h5py.File(custom, "r+") as file:  # a custom layer class, as a user's own layer is
+        config = json.loads(file.attrs["model_config"])
+        config["config"]["layers"][3]["class_name"] = "MyBlock"
+        file.attrs["model_config"] = json.dumps(config)
+
+    result = run_in_process("plan", custom, keras3_models["cnn"])
+    _one_line_exit_2(result, str(custom), "Keras 3 cannot rebuild its model_config", "MyBlock")
+    assert "--old-model OLD.py" in result.stderr
+    # The way out it names works: the architecture written in Keras 3.
+    plan = make_plan(custom, keras3_models["cnn"], old_model=keras3_models["cnn"])
+    assert all(e.action == RESTORE for e in plan.variables)
+
+
+def test_a_weights_h5_alone_asks_for_its_architecture(keras2_files, keras3_models):
+    result = run_in_process("plan", keras2_files.path("cnn", "weights"), keras3_models["cnn"])
+    _one_line_exit_2(result, "holds no model", "--old-model OLD.py", "--same-architecture")
+
+
+@pytest.mark.parametrize("kind", ["weights", "checkpoint"])
+def test_a_file_saved_from_another_architecture_is_refused_naming_the_layer(
+    keras2_files, keras3_models, kind
+):
+    old = keras2_files.path("sequential", kind)
+    result = run_in_process("plan", old, keras3_models["cnn"], "--old-model", keras3_models["cnn"])
+    _one_line_exit_2(result, str(old), "was not saved from the model")
+
+
+def test_same_architecture_and_old_model_together_is_a_usage_error(keras2_files, keras3_models):
+    new = keras3_models["cnn"]
+    old = keras2_files.path("cnn", "weights")
+    result = run_in_process("plan", old, new, "--same-architecture", "--old-model", new)
+    _one_line_exit_2(result, "--same-architecture", "give one")
+
+
+def test_same_architecture_on_the_command_line(keras2_files, keras3_models, tmp_path):
+    out = tmp_path / "plan.json"
+    old = keras2_files.path("nested", "weights")
+    result = run_in_process("plan", old, keras3_models["nested"], "--same-architecture", "-o", out)
+
+    assert result.returncode == 0, result.stderr
+    assert "9 of 9 variables restored" in result.stderr
+
+
+def test_a_tf_train_checkpoint_of_a_tf_keras_2_model_restores_its_optimizer_apart(
+    keras2_files, keras3_models, tmp_path
+):
+    plan, output, expected = _restore_and_run(
+        keras2_files, keras3_models, "cnn", "train_checkpoint", tmp_path
+    )
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+    # The compiled model's own optimizer (model/optimizer/...) is optimizer state, not a layer.
+    own = [u for u in plan.unused if u.key.startswith("model/optimizer/")]
+    assert own and all(u.reason.startswith("optimizer:") for u in own), own

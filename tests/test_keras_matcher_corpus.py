@@ -29,6 +29,12 @@ from keras_corpus import harness  # noqa: E402
 from keras_corpus.cases import CASES, OLD, runs  # noqa: E402
 from keras_corpus.pending_cases import PENDING  # noqa: E402
 
+# Keras's TensorFlow backend converts tensors with np.array(x, copy=False) when it trains the
+# old models: NumPy 2 warns about that, hundreds of times; that is Keras's business.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
 COLLECTED = [
     (case, kind)
     for case, kind in runs(CASES, slow=False)

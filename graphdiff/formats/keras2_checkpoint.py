@@ -31,6 +31,7 @@ from graphdiff.formats.python_model import KERAS, build_model
 from graphdiff.formats.tf1 import variables_only_dag
 from graphdiff.formats.tf2_checkpoint import VALUE, tree_names
 from graphdiff.loading import TensorSpec
+from graphdiff.roles import MODEL, OPTIMIZER, Role
 
 _LAYER = re.compile(r"layer-(\d+)")
 _WITH_WEIGHTS = re.compile(r"layer_with_weights-(\d+)")
@@ -63,6 +64,7 @@ def keras2_checkpoint_source(
     keys = _value_keys(graph, specs)
     stored = stored_layers(graph, _model_node(graph), keys, specs, prefix)
     paths, roles = tree_names(graph)
+    roles = {node: _under_an_optimizer(paths.get(node, ""), role) for node, role in roles.items()}
     model_keys = {w.key for w in _all_weights(stored)}
     others = {keys[n]: roles[n] for n in keys if keys[n] not in model_keys}
     if old_model is not None:
@@ -88,6 +90,14 @@ def keras2_checkpoint_source(
             )
             return _with_names(source, paths, keys)
     return _variables_only(prefix, specs, keys, paths, roles, why)
+
+
+def _under_an_optimizer(path: str, role: Role) -> Role:
+    """A compiled model's own optimizer (`model/optimizer/...`) is optimizer state too, not
+    only one at the root of the tree."""
+    if role.kind == MODEL and "optimizer" in path.split("/")[:-1]:
+        return Role(OPTIMIZER)
+    return role
 
 
 def _keras_model(path: str):

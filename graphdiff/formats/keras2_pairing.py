@@ -138,8 +138,8 @@ def _layer_pairs(stored: list[StoredLayer], live: list, renamed, where: str):
     if all(s.position is not None for s in stored):
         if len(stored) != len(live):
             raise Mismatch(
-                f"{where or 'the model'} has {len(stored)} layers in the file, "
-                f"{len(live)} in the model"
+                f"{where or 'the model'}: {len(stored)} layers in the file, {len(live)} in the "
+                "model"
             )
         pairs = [(s, live[s.position]) for s in stored]
         for s, layer in pairs:
@@ -149,7 +149,7 @@ def _layer_pairs(stored: list[StoredLayer], live: list, renamed, where: str):
         return [(s, layer) for s, layer in pairs if s.has_weights()]
     if len(with_weights) != len(live_with):
         raise Mismatch(
-            f"{where or 'the model'} has {len(with_weights)} layers with weights in the file, "
+            f"{where or 'the model'}: {len(with_weights)} layers with weights in the file, "
             f"{len(live_with)} in the model"
         )
     return list(zip(with_weights, live_with, strict=True))
