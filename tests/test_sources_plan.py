@@ -98,7 +98,7 @@ def test_unused_keys_name_their_source_and_why(cls_first):
     assert unused[("cls", "resnet/logits/weights")].startswith("removed:")
     reason = unused[("det", "FeatureExtractor/resnet/conv1/weights")]
     assert reason == (
-        "not restored into 'FeatureExtractor/resnet/conv1/weights': it takes cls "
+        "not taken: 'FeatureExtractor/resnet/conv1/weights' comes from cls "
         "'resnet/conv1/weights' (cls is named first)"
     )
     assert not any(key[1].startswith("BoxPredictor/") for key in unused if key[0] == "det")
