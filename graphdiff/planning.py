@@ -77,7 +77,10 @@ def make_plan(
     options = options or Options()
     specs = source_specs(old, checkpoint, old_model)
     names = [spec.name for spec in specs if spec.name is not None]
-    rules = source_rules(options, names)
+    try:
+        rules = source_rules(options, names)
+    except BadInput as error:
+        raise _from_rules_file(error, options) from None
     loaded = _load(specs, new_graph, rules, messages, options)
     if (
         loaded.new_kind == NEW_KERAS

@@ -88,9 +88,6 @@ def verify_plan(
     'identical'
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
-    if len(plan.provenance.old_sources) > 1:
-        names = ", ".join(s.label for s in plan.provenance.old_sources)
-        raise BadInput(where, f"has several sources ({names}); verify compares one old graph")
     if old_checkpoint is not None:
         plan = with_inputs_at(plan, os.fspath(old_checkpoint))
     _check_tf1_plan(plan, where)
@@ -206,6 +203,9 @@ _NOTHING = (
 def _check_tf1_plan(plan: Plan, where: str) -> None:
     """verify runs two TF1 graphs in sessions: a .meta on the old side, a graph on the new."""
     provenance = plan.provenance
+    if len(provenance.old_sources) > 1:
+        names = ", ".join(s.label for s in provenance.old_sources)
+        raise BadInput(where, f"has several sources ({names}); verify compares one old graph")
     if provenance.old_kind == "tf1_meta" and provenance.new_graph_kind in ("python", "meta"):
         return
     raise BadInput(
