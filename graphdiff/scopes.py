@@ -1,9 +1,10 @@
 """The scope-level truth of a plan: which subtrees are shared (old -> new), new, or removed.
 
 A reviewer should see a dozen lines, not 10,000 variables, so scopes are collapsed to the
-largest subtree that behaves uniformly: every variable restored through one prefix rename
-from one source (shared), every variable initialized (new), or every key of a source unused
-(removed).
+largest subtree that behaves uniformly: every variable restored (shared; through one rename
+of its scope from one source, or from several old scopes), every variable initialized (new),
+some of each (partial), or every key of a source unused (removed). `show`, the picture and the
+summary `plan` prints count scopes this way.
 """
 
 from __future__ import annotations
@@ -41,15 +42,16 @@ def _join(parts) -> str:
 
 
 def _shared_prefix(prefix: tuple, items) -> str | None:
-    """The old scope all these restored variables come from by one rename, if there is one."""
+    """The old scope all these restored variables come from by one rename of their scopes, if
+    there is one (leaf names may differ: Keras's `A/kernel` restored from TF1's `A/w`)."""
     old_prefix = None
     if len({entry.source_name for _, entry in items}) > 1:
         return None  # from several sources: no one old scope
     for parts, entry in items:
         if entry.action != RESTORE:
             return None
-        relative = parts[len(prefix) :]
-        source = tuple(entry.source.split("/"))
+        relative = parts[len(prefix) : -1]
+        source = tuple(entry.source.split("/"))[:-1]
         if len(source) < len(relative) or source[len(source) - len(relative) :] != relative:
             return None
         head = source[: len(source) - len(relative)]
@@ -75,7 +77,9 @@ def _collapse_new(prefix: tuple, items, out: list) -> None:
     if direct:
         restored = sum(e.action == RESTORE for _, e in direct)
         old = _shared_prefix(prefix, direct) if restored == len(direct) else None
-        status = "shared" if old is not None else ("new" if restored == 0 else "partial")
+        # Every variable restored is shared (as `show` and the picture count it), from one old
+        # scope or, when they come from several, from none in particular (old: None).
+        status = "shared" if restored == len(direct) else ("new" if restored == 0 else "partial")
         source = direct[0][1].source_name if old is not None else None
         out.append(
             ScopeSummary(

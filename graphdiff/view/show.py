@@ -64,9 +64,12 @@ def format_text(view: View, ascii_only: bool = False) -> str:
 
 
 def count_line(view: View) -> str:
-    model = view.model
+    """Every variable of the new graph, optimizer state included: the counts `plan` and
+    `apply --report` give (the title splits them into model variables and state)."""
+    restored = view.model.restored.count + view.state.restored.count
+    initialized = view.model.initialized.count + view.state.initialized.count
     return (
-        f"Plan: {model.restored.count} to restore, {model.initialized.count} to initialize, "
+        f"Plan: {restored} to restore, {initialized} to initialize, "
         f"{plural(view.unused_keys, 'checkpoint key')} unused."
     )
 

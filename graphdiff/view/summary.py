@@ -94,7 +94,7 @@ def _capped(lines, limit: int = 10) -> list[str]:
 def _scope_list(status: str, scopes, limit: int = 12) -> str:
     def one(s):
         old = f"{s.source_name}:{s.old}" if s.source_name else s.old
-        if status == "shared" and (s.old != s.new or s.source_name):
+        if status == "shared" and s.old is not None and (s.old != s.new or s.source_name):
             return f"{old} -> {s.new}"
         return s.new or old
 
