@@ -1,12 +1,15 @@
 """`apply --report FILE.json`: what apply did, or why it did not, for a pipeline to read.
 
 Done: `{"status": "done", "exit_status": 0, "prefix", "files": [{"path", "bytes"}],
-"variables": {"total", "restored", "initialized"}, "bytes", "seconds", "verified"}`.
+"variables": {"total", "restored", "initialized"}, "bytes", "sources": [{"name",
+"checkpoint", "restored", "bytes"}], "seconds", "verified"}`: `sources` says what each old
+source gave (name null for the one unnamed source).
 Refused or failed: `{"status": "failed", "exit_status", "error", "seconds"}` — the same one line
 the command prints. `{"status": "running", "pid"}` while apply runs (replacing a report left
 by an earlier run), so a run killed outright is not taken for done. The report is written
-whole (through a temporary file) or not at all, as
-`>` would (graphdiff.text_output: `--report /dev/stdout` works, a directory is refused), and
+whole (through a temporary file) or not at all, as `>` would (graphdiff.text_output: a
+directory is refused); `--report /dev/stdout` (or a pipe) gets the last report only, and
+nothing else goes to that stream (the CLI keeps it for the report); and
 never over a file of the plan's (graphdiff.overwrites): that refusal is the one fault no report
 records, since its only place would be the file it protects.
 """
@@ -20,7 +23,7 @@ import time
 
 from graphdiff import storage
 from graphdiff.errors import BadInput, GraphdiffError
-from graphdiff.text_output import check_text_target, write_text
+from graphdiff.text_output import check_text_target, standard_stream, write_text
 
 
 class ReportWouldOverwrite(BadInput):
@@ -40,6 +43,8 @@ class Report:
         if self.path is None:
             return
         refuse_report_over(self.path, plan, plan_path, output_prefix)
+        if standard_stream(self.path) is not None:  # /dev/stdout: written once, at the end
+            return
         if os.path.isfile(self.path) or not os.path.exists(self.path):  # a pipe gets one
             _write(self.path, {"status": "running", "pid": os.getpid()})
 
@@ -59,12 +64,34 @@ class Report:
                 "initialized": len(plan.initialized),
             },
             "bytes": sum(f["bytes"] for f in files),
+            "sources": source_bytes(plan),
             "seconds": self.seconds(),
             "verified": verified,
         }
 
     def seconds(self) -> float:
         return round(time.monotonic() - self.started, 3)
+
+
+def source_bytes(plan) -> list[dict]:
+    """Each old source (name null for the one unnamed source), with the variables restored
+    from it and their bytes as written (after any transform)."""
+    import math
+
+    from graphdiff.dtypes import itemsize
+
+    found = []
+    for old in plan.provenance.old_sources:
+        restored = [e for e in plan.restored if e.source_name == old.name]
+        found.append(
+            {
+                "name": old.name,
+                "checkpoint": old.checkpoint_prefix,
+                "restored": len(restored),
+                "bytes": sum(math.prod(e.shape or ()) * itemsize(e.dtype) for e in restored),
+            }
+        )
+    return found
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphdiff.errors import BadInput
-from graphdiff.formats.base import H5_KINDS, KERAS_ARCHIVE, NEW_KERAS
+from graphdiff.formats.base import KERAS_ARCHIVE, KERAS_WEIGHTS, NEW_KERAS
 from graphdiff.formats.model_target import built_target
 from graphdiff.formats.model_variables import (
     MODULE_ROOT,
@@ -74,7 +74,7 @@ def old_side(plan: Plan) -> Side:
         built = model_of_archive(source)  # load_model: the archive's weights are in it
         return _side(built, keras_variables(built.model), source, source)
     built = build_model(old_model, "--old-model")
-    if provenance.old_kind in H5_KINDS:
+    if provenance.old_kind == KERAS_WEIGHTS or provenance.old_kind == KERAS_ARCHIVE:
         _load_weights(built.model, source, old_model)
         return _side(built, keras_variables(built.model), old_model, source)
     from graphdiff.formats.tf2_checkpoint import model_root

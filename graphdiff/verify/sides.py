@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from graphdiff.errors import BadInput
 from graphdiff.formats.base import (
-    H5_KINDS,
+    KERAS_ARCHIVE,
+    KERAS_WEIGHTS,
     MODEL_KINDS,
     NEW_META,
     NEW_PYTHON,
@@ -84,12 +85,15 @@ def open_sides(plan: Plan, applied: str, where: str) -> tuple[Side, Side]:
 def check_kinds(plan: Plan, where: str) -> None:
     """The old side must have a graph verify can run, with the values the plan restores."""
     provenance = plan.provenance
+    if len(provenance.old_sources) > 1:
+        names = ", ".join(s.label for s in provenance.old_sources)
+        raise BadInput(where, f"has several sources ({names}); verify compares one old graph")
     if provenance.new_graph_kind not in (*MODEL_KINDS, NEW_PYTHON, NEW_META):
         raise BadInput(
             where, f"a new graph of kind {provenance.new_graph_kind!r}: verify runs none"
         )
     kind = provenance.old_kind
-    if kind == TF1_META or kind in H5_KINDS:
+    if kind in (TF1_META, KERAS_WEIGHTS, KERAS_ARCHIVE):
         return
     if kind == TF2_CHECKPOINT and provenance.old_model is not None:
         return
@@ -98,6 +102,10 @@ def check_kinds(plan: Plan, where: str) -> None:
         "the model it was saved from; plan again with --old-model OLD.py",
         "tf1_checkpoint": "a checkpoint without its .meta: verify needs the old graph; plan "
         "again from the .meta",
+        "keras2_h5": "a tf.keras 2 file, which no Keras 3 model loads as it is: verify does not "
+        "read tf.keras 2 files yet (apply --verify checks what was written)",
+        "keras2_checkpoint": "a tf.keras 2 checkpoint, which no Keras 3 model loads as it is: "
+        "verify does not read tf.keras 2 files yet (apply --verify checks what was written)",
     }.get(
         kind,
         f"a {kind}: verify runs TF1 graphs (.meta), Keras weights and object-based "

@@ -11,7 +11,16 @@ from __future__ import annotations
 import os
 
 from graphdiff.errors import BadInput
-from graphdiff.view.scopetree import ROOT, Scope, Trees, natural_key, split_name
+from graphdiff.view.scopetree import (
+    ROOT,
+    Scope,
+    Trees,
+    candidate_name,
+    display_name,
+    natural_key,
+    old_name,
+    split_name,
+)
 
 SIDES = ("old", "new")
 
@@ -19,6 +28,9 @@ SIDES = ("old", "new")
 def focus_tops(trees: Trees, focus: str) -> dict[str, Scope | None]:
     """The scope a side opens for --focus; the other side follows the links when it lacks it."""
     text = focus.strip().strip("/")
+    head, colon, rest = text.partition(":")
+    if colon and head in trees.sources:  # `cls:resnet`: the scope of source cls
+        text = old_name(head, rest.strip("/")) if rest.strip("/") else f"{head}:"
     if not text:
         raise BadInput("--focus", "is empty: give a scope name, such as a top-level scope")
     tops = {side: _find_scope(trees.tree(side), text, side) for side in ("new", "old")}
@@ -32,7 +44,12 @@ def focus_tops(trees: Trees, focus: str) -> dict[str, Scope | None]:
 
 def _candidates(trees: Trees, side: str) -> dict[str, tuple[str, ...]]:
     """Item name of `side` -> names on the other side it was weighed against (a decision)."""
-    pairs = [(i.name, k) for i in trees.new.all_items if i.entry for k in i.entry.candidates]
+    pairs = [
+        (i.name, candidate_name(k))
+        for i in trees.new.all_items
+        if i.entry
+        for k in i.entry.candidates
+    ]
     found: dict[str, tuple[str, ...]] = {}
     for new, key in pairs:
         a, b = (new, key) if side == "new" else (key, new)
@@ -49,7 +66,8 @@ def _find_scope(tree: Scope, text: str, side: str) -> Scope | None:
         return (exact or found)[0]
     if found:
         names = ", ".join(
-            _short(s.name) for s in sorted(found, key=lambda s: natural_key(s.name))[:4]
+            _short(display_name(s.name))
+            for s in sorted(found, key=lambda s: natural_key(s.name))[:4]
         )
         more = f" and {len(found) - 4} more" if len(found) > 4 else ""
         what = "the checkpoint" if side == "old" else "the new graph"
