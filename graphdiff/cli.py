@@ -195,8 +195,10 @@ def _verify_parser(commands) -> None:
     )
     verify.add_argument(
         "--old-checkpoint",
-        metavar="PREFIX",
-        help="where the plan's (old) checkpoint is now, if it moved; its .meta moves with it",
+        action="append",
+        metavar="[NAME=]PREFIX",
+        help="where the plan's (old) checkpoint is now, if it moved; its .meta moves with it "
+        "(NAME=PREFIX: source NAME's; repeatable)",
     )
     verify.add_argument(
         "--tensor",
@@ -405,6 +407,7 @@ def _apply(args) -> int:
     from graphdiff.apply.fingerprints import with_inputs_at
     from graphdiff.named_sources import relocations
     from graphdiff.plan_io import read_plan
+    from graphdiff.source_verify import SourcesCheck
     from graphdiff.verify import OutputsCheck, OutputsDiffer
 
     messages: list[str] = []
@@ -414,7 +417,10 @@ def _apply(args) -> int:
             moved = relocations(plan, args.checkpoint, "--checkpoint")
             plan = with_inputs_at(plan, moved, args.new_graph)
             report.begin(plan, args.plan, args.output)
-            check = OutputsCheck(plan, args.plan, args.output) if args.verify_outputs else None
+            check = None
+            if args.verify_outputs:
+                several = len(plan.provenance.old_sources) > 1
+                check = (SourcesCheck if several else OutputsCheck)(plan, args.plan, args.output)
             prefix = apply_plan(
                 plan,
                 output_prefix=args.output,
@@ -438,6 +444,7 @@ def _apply(args) -> int:
 
 
 def _verify(args) -> int:
+    from graphdiff.named_sources import relocations
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import verify_plan
 
@@ -445,17 +452,47 @@ def _verify(args) -> int:
     twice = next((name for name in names if names.count(name) > 1), None)
     if twice is not None:
         raise BadInput("--feed", f"{twice}: given more than once")
+    plan = read_plan(args.plan)
+    moved = relocations(plan, args.old_checkpoint, "--old-checkpoint")
+    if len(plan.provenance.old_sources) > 1:
+        return _verify_sources(args, plan, moved)
     report = verify_plan(
-        read_plan(args.plan),
+        plan,
         args.checkpoint,
         tensors=args.tensor,
         feeds=dict(args.feed),
         atol=args.atol,
         rtol=args.rtol,
         plan_path=args.plan,
-        old_checkpoint=args.old_checkpoint,
+        old_checkpoint=moved,
     )
     return _report_verify(report, args.format)
+
+
+def _verify_sources(args, plan, moved) -> int:
+    """verify for several sources: each source's part against its own old graph."""
+    from graphdiff.apply.fingerprints import with_inputs_at
+    from graphdiff.source_verify import first_failure, sources_json, sources_text, verify_sources
+
+    if args.tensor:
+        raise BadInput("--tensor", "names tensors of one old graph; this plan has several sources")
+    if moved:
+        plan = with_inputs_at(plan, moved)
+    verdicts = verify_sources(
+        plan,
+        args.checkpoint,
+        feeds=dict(args.feed),
+        atol=args.atol,
+        rtol=args.rtol,
+        plan_path=args.plan,
+    )
+    sys.stdout.write(sources_json(verdicts) if args.format == "json" else sources_text(verdicts))
+    failure = first_failure(verdicts)
+    if failure:
+        sys.stdout.flush()
+        print(f"graphdiff: {failure}", file=sys.stderr)
+        return 3
+    return 0
 
 
 def _report_verify(report, form: str) -> int:
