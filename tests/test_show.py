@@ -267,3 +267,16 @@ def test_render_of_a_hand_edited_plan_that_lists_a_used_key_as_unused(run_cli, t
     assert count_line(result.stdout) == (5, 3, 3)
     a_row = next(line for line in result.stdout.splitlines() if line.startswith("  ~ A "))
     assert "unused" not in a_row
+
+
+def test_focus_lists_a_leaf_scopes_variables_as_the_picture_does():
+    """`show --focus` is 'as for render': a scope without child scopes lists its variables with
+    shape, action, source and method (the picture's box even says 'graphdiff show lists them')."""
+    text = format_text(build_view(sample_plan(), focus="tower/B"))
+    rows = text.split("scopes (", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    assert rows[1:] == [
+        "      weights  [4,4]          \u2190 B/weights (inferred rule)",
+        "      biases   [4] from ckpt  \u2190 B/biases (inferred rule)",
+    ]
+    ascii_text = format_text(build_view(sample_plan(), focus="tower/B"), ascii_only=True)
+    assert "      weights  [4,4]          <- B/weights (inferred rule)" in ascii_text
