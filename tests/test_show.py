@@ -61,6 +61,8 @@ def test_text_lists_each_scope_with_its_symbol_source_and_counts():
 
 
 def test_text_says_what_needs_a_look():
+    """Each line says why: a decision gives the matcher's reason before the candidates (the
+    keras_insert sample's new layer was flagged with no word why)."""
     choice = VariableEntry(
         name="head/w",
         dtype="float32",
@@ -77,7 +79,7 @@ def test_text_says_what_needs_a_look():
     text = format_text(build_view(plan))
     look = text.split("needs a look\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert look == [
-        "  decision  head/w: initialized; candidates cls/w, box/w",
+        "  decision  head/w: initialized (two heads of one shape); candidates cls/w, box/w",
         "  shape     tower/B/biases: shape [4] taken from 'B/biases'",
         "  rule      r1: prefix B \u2192 tower/B (inferred, 2 variables; thin evidence: check it)",
         "  policy    tail/w: excluded by --exclude 'tail'",

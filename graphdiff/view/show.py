@@ -233,7 +233,9 @@ def needs_a_look(view: View) -> list[Look]:
 
 
 def _candidates(item: Item) -> str:
-    return "initialized; candidates " + ", ".join(item.entry.candidates)
+    """Why the matcher would not choose, then among what: a decision needs both."""
+    why = item.entry.reason.strip()
+    return f"initialized ({why}); candidates " + ", ".join(item.entry.candidates)
 
 
 def _resolution(item: Item) -> str:
