@@ -140,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no data-flow edges: do not read (or run) the graph files the plan names",
     )
+    _relocation_options(render)
 
     show = commands.add_parser("show", help="print a plan as a table, or as markdown")
     show.add_argument("plan")
@@ -171,22 +172,28 @@ def _parser() -> argparse.ArgumentParser:
         "graph on the same inputs, shared tensors compared (what was meant computes as before)",
     )
     apply.add_argument("--quiet", action="store_true", help="no progress on standard error")
-    apply.add_argument(
-        "--checkpoint",
-        action="append",
-        metavar="[NAME=]PREFIX",
-        help="where the plan's checkpoint is now, if it moved (NAME=PREFIX: source NAME's; "
-        "repeatable)",
-    )
-    apply.add_argument(
-        "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
-    )
+    _relocation_options(apply)
     apply.add_argument(
         "--report", metavar="FILE", help="write what was done (or why not) as JSON to FILE"
     )
     _verbose(apply)
     _verify_parser(commands)
     return parser
+
+
+def _relocation_options(command) -> None:
+    """Where the plan's inputs are now, if they moved: the same flags for every command that
+    reads them (apply, render; verify names the old checkpoint --old-checkpoint)."""
+    command.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="[NAME=]PREFIX",
+        help="where the plan's checkpoint is now, if it moved; its .meta moves with it "
+        "(NAME=PREFIX: source NAME's; repeatable)",
+    )
+    command.add_argument(
+        "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
+    )
 
 
 def _verbose(command) -> None:
@@ -408,13 +415,19 @@ def _print_messages(messages: list[str], verbose: bool) -> None:
 
 
 def _render(args) -> int:
+    from graphdiff.apply.fingerprints import with_inputs_at
+    from graphdiff.named_sources import relocations
     from graphdiff.overwrites import refuse_over
     from graphdiff.plan_io import read_plan
     from graphdiff.view.render import render_plan
 
     refuse_over(args.output, [("the plan being rendered", args.plan)])
+    plan = read_plan(args.plan)
+    if args.checkpoint or args.new_graph:
+        moved = relocations(plan, args.checkpoint, "--checkpoint")
+        plan = with_inputs_at(plan, moved, args.new_graph)
     written = render_plan(
-        read_plan(args.plan),
+        plan,
         args.output,
         depth=args.depth,
         focus=args.focus,

@@ -141,10 +141,6 @@ PENDING: dict[str, str] = {
     "nested_functional_renamed_inserted[keras]": _NESTED,
     "nested_functional_renamed_inserted[tf2]": _NESTED,
     "conv1x1_bn_block_inserted[weights.h5]": _CONV1X1,
-    "conv1x1_bn_block_inserted[keras]": (
-        "WRONG: inferred rule sends old batch_normalization_1 into the inserted block's BN "
-        "(it follows the new 1x1 conv); conv2d_2 + batch_normalization_2 (5 vars) left"
-    ),
     "conv1x1_bn_block_inserted[tf2]": _CONV1X1,
     "classifier_reshaped_beside_its_twin[weights.h5]": _TWIN,
     "classifier_reshaped_beside_its_twin[keras]": _TWIN,
