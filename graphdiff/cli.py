@@ -27,16 +27,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         self.exit(2, f"graphdiff: {message} (see '{self.prog} --help')\n")
 
-    def parse_args(self, args=None, namespace=None):
-        """As argparse's, but an argument no option of the command takes is reported by the
-        command's parser, whose --help lists the command's options (`graphdiff verify
-        --help`, not `graphdiff --help`)."""
-        parsed, extra = self.parse_known_args(args, namespace)
-        if extra:
-            command = self._commands.get(getattr(parsed, "command", None), self)
-            command.error(f"unrecognized arguments: {' '.join(extra)}")
-        return parsed
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -600,7 +590,8 @@ def _parse(argv: list[str] | None):
     args, extra = parser.parse_known_args(argv)
     flags = [text for text in extra if text.startswith("-")]
     if flags or (extra and args.command != "plan"):
-        parser.error(f"unrecognized arguments: {' '.join(flags or extra)}")
+        command = parser._commands.get(args.command, parser)  # its --help lists its options
+        command.error(f"unrecognized arguments: {' '.join(flags or extra)}")
     if extra:
         args.paths += extra
     return args

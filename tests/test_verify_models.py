@@ -266,3 +266,13 @@ def test_a_module_checkpoint_holding_another_value_exits_3(module_plan, tmp_path
     result = run_in_process("verify", work / "plan.json", "--checkpoint", tmp_path / "ckpt")
     assert result.returncode == 3, result.stderr
     assert result.stderr.strip().endswith("not holding its source's value: model/b")
+
+
+def test_a_stray_argument_points_to_the_commands_own_help(run_cli):
+    for command in (["verify", "plan.json"], ["apply", "plan.json"], ["show", "plan.json"]):
+        result = run_cli(*command, "--new-graphs", "x.py")
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr == (
+            f"graphdiff: unrecognized arguments: --new-graphs "
+            f"(see 'graphdiff {command[0]} --help')\n"
+        )
