@@ -19,10 +19,13 @@ from graphdiff.loading import index_path, sha256_of
 from graphdiff.match.by_name import match_by_name
 from graphdiff.match.core import Assignments, MatchContext, format_shape
 from graphdiff.match.layers import match_by_layers
+from graphdiff.match.lookups import match_lookup_tables
+from graphdiff.match.renames import settle_rule_support
 from graphdiff.match.rules import parse_map, parse_patterns
 from graphdiff.match.slots import follow_optimizer_state, follow_slots
 from graphdiff.match.structure import match_by_structure
 from graphdiff.match.user_rules import UserRules, apply_excludes, apply_maps
+from graphdiff.match.whole_layers import keep_layers_whole
 from graphdiff.plan import (
     FORMAT_VERSION,
     INITIALIZE,
@@ -104,7 +107,10 @@ def make_plan(
     inferred: list[Rule] = []
     if options.structural:
         inferred = match_by_structure(context, assignments)
+        match_lookup_tables(context, assignments)
         match_by_layers(context, assignments)
+    keep_layers_whole(context, assignments)
+    inferred = settle_rule_support(assignments, inferred)
     follow_slots(context, assignments)
     follow_optimizer_state(context, assignments)
     entries = [_entry(context, assignments, loaded, name) for name in context.new_variables]

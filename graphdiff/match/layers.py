@@ -50,6 +50,9 @@ class LayerView:
     succ: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     pred: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     inputs: dict[str, int] = field(default_factory=dict)  # input placeholder -> its group id
+    attached: dict[str, set[str]] = field(default_factory=dict)  # variable -> its stream ops
+    graph: object = None  # the ForwardGraph it was built from
+    stream: set[str] = field(default_factory=set)  # what depends on the inputs' values
 
 
 def match_by_layers(context: MatchContext, assignments: Assignments) -> None:
@@ -99,7 +102,10 @@ def layer_view(dag: nx.DiGraph, variables: set[str]) -> LayerView:
         if variable in graph.nodes:
             for op in _attachment(graph, stream, variable):
                 attached[op].add(variable)
-    view = LayerView()
+    view = LayerView(graph=graph, stream=stream)
+    for op, held in attached.items():
+        for variable in held:
+            view.attached.setdefault(variable, set()).add(op)
     op_group = _groups(graph, stream, attached, view)
     for name in graph.inputs:
         view.inputs[name] = op_group[name] = len(view.members) + len(view.inputs)

@@ -29,7 +29,7 @@ from graphdiff.match.alignment import (
     through_reads,
 )
 from graphdiff.match.core import Assignments, MatchContext
-from graphdiff.match.counted_names import refuse_counted_names
+from graphdiff.match.counted_names import settle_counted_layers
 from graphdiff.match.renames import RenameBook, as_rule, copies_of_one_scope, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
 
@@ -47,7 +47,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     }
     blind = align(old, new, boundary, compatible)
     demoted = _withdraw_contradicted_names(context, assignments, blind)
-    demoted |= refuse_counted_names(context, assignments, blind)
+    demoted |= settle_counted_layers(context, assignments, blind)
     anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
     alignment = align(old, new, {**boundary, "variables": anchors}, compatible)
     candidates = _variable_candidates(context, assignments, alignment)
