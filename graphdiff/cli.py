@@ -36,43 +36,61 @@ def _parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
 
-    plan = commands.add_parser("plan", help="diff old and new graph into a JSON restore plan")
-    plan.add_argument(
-        "old",
-        help="the old graph's .meta (its checkpoint beside it), a checkpoint prefix, "
-        "a .weights.h5 or .keras, or a SavedModel directory",
+    plan = commands.add_parser(
+        "plan",
+        help="diff old and new graph into a JSON restore plan",
+        usage="graphdiff plan [options] [NAME=]OLD [[NAME=]OLD ...] NEW",
     )
     plan.add_argument(
-        "new", help="a .py that builds the new TF1 graph or defines build_model(), or a .meta"
+        "paths",
+        nargs="+",
+        metavar="[NAME=]OLD ... NEW",
+        help="OLD: the old graph's .meta (its checkpoint beside it), a checkpoint prefix, "
+        "a .weights.h5 or .keras, a tf.keras 2 .h5, or a SavedModel directory; several, each "
+        "as NAME=OLD, in the order that settles which fills a variable both can. NEW: a .py "
+        "that builds the new TF1 graph or defines build_model(), or a .meta",
     )
     plan.add_argument("-o", "--output", help="write the plan here instead of standard output")
-    plan.add_argument("--checkpoint", metavar="PREFIX", help="checkpoint prefix, if not OLD's")
+    plan.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="[NAME=]PREFIX",
+        help="checkpoint prefix, if not OLD's (NAME=PREFIX for a named source; repeatable)",
+    )
     plan.add_argument(
         "--old-model",
-        metavar="OLD.py",
-        help="the .py whose build_model() builds the model OLD's weights were saved from",
+        action="append",
+        metavar="[NAME=]OLD.py",
+        help="the .py whose build_model() builds the model OLD's weights were saved from "
+        "(NAME=OLD.py for a named source; repeatable)",
+    )
+    plan.add_argument(
+        "--same-architecture",
+        action="store_true",
+        help="OLD's weights were saved from the architecture NEW builds (NEW is --old-model)",
     )
     plan.add_argument("--output-prefix", metavar="PREFIX", help="where apply will write")
     plan.add_argument(
         "--map",
         action="append",
         default=[],
-        metavar="OLD=NEW",
-        help="old scope prefix (or regex) -> new one; repeatable",
+        metavar="[NAME:]OLD=NEW",
+        help="old scope prefix (or regex) -> new one (of source NAME only); repeatable",
     )
     plan.add_argument(
         "--exclude",
         action="append",
         default=[],
-        metavar="REGEX",
-        help="initialize new variables whose name matches; repeatable",
+        metavar="[NAME:]REGEX",
+        help="initialize new variables whose name matches (NAME: source NAME gives them "
+        "nothing); repeatable",
     )
     plan.add_argument(
         "--require",
         action="append",
         default=[],
-        metavar="REGEX",
-        help="exit 3 unless every new variable matching it is restored",
+        metavar="[NAME:]REGEX",
+        help="exit 3 unless every new variable matching it is restored (from source NAME)",
     )
     plan.add_argument(
         "--reset-optimizer",
@@ -141,7 +159,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--quiet", action="store_true", help="no progress on standard error")
     apply.add_argument(
-        "--checkpoint", metavar="PREFIX", help="where the plan's checkpoint is now, if it moved"
+        "--checkpoint",
+        action="append",
+        metavar="[NAME=]PREFIX",
+        help="where the plan's checkpoint is now, if it moved (NAME=PREFIX: source NAME's; "
+        "repeatable)",
     )
     apply.add_argument(
         "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
@@ -248,24 +270,20 @@ def _plan(args) -> int:
         cast=args.cast,
         grow=args.grow,
     )
+    old, new = _plan_inputs(args.paths)
+    checkpoint, old_model = _per_source(old, args.checkpoint, args.old_model)
+    if args.same_architecture:
+        old_model = _same_architecture(old, new, old_model)
     if args.output is not None:
         check_text_target(args.output)
-        refuse_over(
-            args.output,
-            [
-                ("the old graph's file", args.old),
-                ("the new graph's file", args.new),
-                ("the old checkpoint (--checkpoint)", args.checkpoint),
-                ("the old model's file (--old-model)", args.old_model),
-            ],
-        )
+        refuse_over(args.output, _plan_input_files(old, new, checkpoint, old_model))
     status, message, messages = 0, None, []
     try:
         plan = make_plan(
-            args.old,
-            args.new,
-            checkpoint=args.checkpoint,
-            old_model=args.old_model,
+            old,
+            new,
+            checkpoint=checkpoint,
+            old_model=old_model,
             output_prefix=args.output_prefix,
             options=options,
             messages=messages,
@@ -284,6 +302,61 @@ def _plan(args) -> int:
     if message:
         print(f"graphdiff: {message}", file=sys.stderr)
     return status
+
+
+def _plan_inputs(paths: list[str]):
+    """OLD (a path, or NAME -> path in order) and NEW from `plan`'s positional arguments."""
+    from graphdiff.named_sources import command_line_sources
+
+    if len(paths) < 2:
+        raise BadInput("plan", "give OLD and NEW (graphdiff plan [NAME=]OLD ... NEW)")
+    olds = command_line_sources(paths[:-1])
+    if olds[0][0] is None:
+        return olds[0][1], paths[-1]
+    return dict(olds), paths[-1]
+
+
+def _per_source(old, checkpoints, old_models):
+    """--checkpoint and --old-model: one path for one unnamed OLD, else NAME -> path."""
+    from graphdiff.named_sources import per_source, single_value
+
+    if isinstance(old, str):
+        return single_value(checkpoints, "--checkpoint"), single_value(old_models, "--old-model")
+    names = list(old)
+    return per_source(checkpoints, names, "--checkpoint"), per_source(
+        old_models, names, "--old-model"
+    )
+
+
+def _same_architecture(old, new: str, old_model):
+    """--same-architecture: NEW is OLD's model too (one OLD, given no --old-model)."""
+    if not isinstance(old, str):
+        raise BadInput(
+            "--same-architecture",
+            "is for one OLD; with several, give --old-model NAME=NEW.py to those it fits",
+        )
+    if old_model is not None:
+        raise BadInput("--same-architecture", "and --old-model both name OLD's model: give one")
+    return new
+
+
+def _plan_input_files(old, new, checkpoint, old_model) -> list[tuple[str, str]]:
+    """The files `plan -o` must not replace, with what each is to the user."""
+    if isinstance(old, str):
+        return [
+            ("the old graph's file", old),
+            ("the new graph's file", new),
+            ("the old checkpoint (--checkpoint)", checkpoint),
+            ("the old model's file (--old-model)", old_model),
+        ]
+    found = [("the new graph's file", new)]
+    for name, path in old.items():
+        found += [
+            (f"the old graph's file of source {name}", path),
+            (f"the old checkpoint of source {name} (--checkpoint)", checkpoint.get(name)),
+            (f"the old model's file of source {name} (--old-model)", old_model.get(name)),
+        ]
+    return found
 
 
 def _print_messages(messages: list[str], verbose: bool) -> None:
@@ -330,13 +403,16 @@ def _apply(args) -> int:
     from graphdiff.apply.apply_report import reporting
     from graphdiff.apply.executor import apply_plan
     from graphdiff.apply.fingerprints import with_inputs_at
+    from graphdiff.named_sources import relocations
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import OutputsCheck, OutputsDiffer
 
     messages: list[str] = []
     try:
         with reporting(args.report, args.plan) as report:
-            plan = with_inputs_at(read_plan(args.plan), args.checkpoint, args.new_graph)
+            plan = read_plan(args.plan)
+            moved = relocations(plan, args.checkpoint, "--checkpoint")
+            plan = with_inputs_at(plan, moved, args.new_graph)
             report.begin(plan, args.plan, args.output)
             check = OutputsCheck(plan, args.plan, args.output) if args.verify_outputs else None
             prefix = apply_plan(
@@ -429,13 +505,27 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout, sys.stderr = streams
 
 
+def _parse(argv: list[str] | None):
+    """The arguments; `plan`'s OLDs and NEW may stand on either side of its options
+    (`plan a=x.meta --map ... b=y.meta new.py`), which argparse leaves over after the first run."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    flags = [text for text in extra if text.startswith("-")]
+    if flags or (extra and args.command != "plan"):
+        parser.error(f"unrecognized arguments: {' '.join(flags or extra)}")
+    if extra:
+        args.paths += extra
+    return args
+
+
 def _run(argv: list[str] | None) -> int:
     from graphdiff.source_date import settle_source_date_epoch
 
     try:
-        args = _parser().parse_args(argv)
+        args = _parse(argv)
     except Closed:
         return PIPE_CLOSED
+    _reserve_for_output(args)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
@@ -462,6 +552,36 @@ def _run(argv: list[str] | None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _reserve_for_output(args) -> None:
+    """A plan (-o) or report (--report) going to our own standard output or error has that
+    stream to itself: nothing else is printed there (main() puts the streams back)."""
+    from graphdiff.text_output import standard_stream
+
+    target = getattr(args, "report", None) if args.command == "apply" else None
+    if args.command == "plan":
+        target = args.output
+    descriptor = standard_stream(target)
+    if descriptor == 1:
+        sys.stdout = _Discard()
+    elif descriptor == 2:
+        sys.stderr = _Discard()
+
+
+class _Discard:
+    """A text stream that keeps nothing, for a standard stream a file was written into."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _fail(error, status: int) -> int:

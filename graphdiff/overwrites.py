@@ -53,26 +53,35 @@ def refuse_outputs_over_inputs(prefix: str, plan: Plan) -> None:
         for role, path in _inputs(plan, None):
             if not storage.is_remote(path) and _real(path) == _real(prefix + suffix):
                 raise BadInput(prefix, f"writing {prefix + suffix} would replace {role}")
-    if storage.is_remote(prefix) or storage.is_remote(plan.provenance.checkpoint_prefix):
+    if storage.is_remote(prefix):
         return
-    source = storage.local_path(plan.provenance.checkpoint_prefix)
-    for shard in glob.glob(glob.escape(source) + ".data-*"):
-        if _real(shard).startswith(_real(prefix) + ".data-"):
-            raise BadInput(
-                prefix, f"its data files would replace {shard}, a data file of the source"
-            )
+    for old in plan.provenance.old_sources:
+        if storage.is_remote(old.checkpoint_prefix):
+            continue
+        source = storage.local_path(old.checkpoint_prefix)
+        for shard in glob.glob(glob.escape(source) + ".data-*"):
+            if _real(shard).startswith(_real(prefix) + ".data-"):
+                raise BadInput(
+                    prefix, f"its data files would replace {shard}, a data file of {_of(old)}"
+                )
+
+
+def _of(old) -> str:
+    return "the source" if old.name is None else f"source {old.name}"
 
 
 def _inputs(plan: Plan, plan_path) -> list[tuple[str, str]]:
     provenance = plan.provenance
     found = [("the new graph's file", provenance.new_graph.path)]
     found += [("a module the new graph imports", s.path) for s in provenance.new_graph_sources]
-    if provenance.old_meta is not None:
-        found.append(("the old graph's file", provenance.old_meta.path))
-    if provenance.checkpoint_index is not None:
-        found.append(("the old checkpoint's index", provenance.checkpoint_index.path))
-    if provenance.old_model is not None:
-        found.append(("the old model's file (--old-model)", provenance.old_model.path))
+    for old in provenance.old_sources:
+        of = "" if old.name is None else f" of source {old.name}"
+        if old.old_meta is not None:
+            found.append((f"the old graph's file{of}", old.old_meta.path))
+        if old.checkpoint_index is not None:
+            found.append((f"the old checkpoint's index{of}", old.checkpoint_index.path))
+        if old.old_model is not None:
+            found.append((f"the old model's file{of} (--old-model)", old.old_model.path))
     if plan.options.rules_file:
         found.append(("the rules file", plan.options.rules_file))
     if plan_path is not None:
@@ -82,7 +91,15 @@ def _inputs(plan: Plan, plan_path) -> list[tuple[str, str]]:
 
 def _checkpoints(plan: Plan, output_prefix) -> list[tuple[str, str]]:
     output = plan.output_prefix if output_prefix is None else os.fspath(output_prefix)
-    found = [("the checkpoint the plan restores from", plan.provenance.checkpoint_prefix)]
+    found = [
+        (
+            "the checkpoint the plan restores from"
+            if old.name is None
+            else f"the checkpoint of source {old.name}",
+            old.checkpoint_prefix,
+        )
+        for old in plan.provenance.old_sources
+    ]
     found.append(("the checkpoint apply writes", output))
     return [(role, path) for role, path in found if path and not storage.is_remote(path)]
 

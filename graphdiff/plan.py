@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # one unnamed old source: every plan made before sources had names
+NAMED_FORMAT_VERSION = 2  # named old sources (`graphdiff plan NAME=OLD [NAME=OLD ...] NEW`)
+NEWEST_FORMAT_VERSION = NAMED_FORMAT_VERSION  # the newest this graphdiff reads and writes
 
 RESTORE = "restore"
 INITIALIZE = "initialize"
@@ -48,6 +50,7 @@ class ShapeResolution:
     shape: tuple[int, ...]
     source: str  # checkpoint key whose shape was taken
     cause: str  # "undefined_in_get_variable" or "unknown_static_shape"
+    source_name: str | None = None  # the named source `source` is a key of
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,15 @@ TRANSFORMS = ("cast", "reshape", "grow")
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """Another named source that could have given a variable, and why it did not."""
+
+    source_name: str
+    key: str  # the key of that source that would have restored it
+    why: str
+
+
+@dataclass(frozen=True)
 class VariableEntry:
     """One variable of the new graph: restore it from `source`, or initialize it."""
 
@@ -94,6 +106,8 @@ class VariableEntry:
     partitions: tuple[Part, ...] = ()  # a partitioned variable's parts; `name` is its full name
     stored_as: str | None = None  # the source's key in the old file, when not `source` itself
     transforms: tuple[Transform, ...] = ()  # applied in order to the source's value
+    source_name: str | None = None  # the named source `source` is a key of (None: unnamed)
+    alternatives: tuple[Alternative, ...] = ()  # other sources that could have given it
 
     @property
     def stored_key(self) -> str | None:
@@ -110,6 +124,7 @@ class UnusedKey:
     shape: tuple[int, ...]
     reason: str
     stored_as: str | None = None  # the key in the old file, when not `key` itself
+    source_name: str | None = None  # the named source `key` is a key of
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ class Rule:
     new: str
     origin: str
     support: int = 0  # variables restored through it
+    source_name: str | None = None  # the source whose keys it renames (None: every source)
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,7 @@ class ScopeSummary:
     restored: int = 0
     initialized: int = 0
     unused: int = 0
+    source_name: str | None = None  # the named source `old` is a scope of
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,35 @@ class FileFingerprint:
 
 
 @dataclass(frozen=True)
+class OldSource:
+    """One old side: where its graph and values are, and what it is.
+
+    `name` is None for the one unnamed source of a format-1 plan; a plan with named sources
+    holds one per `NAME=OLD`, in the order given, which decides conflicts.
+    """
+
+    name: str | None
+    old_kind: str  # see graphdiff.formats.base.OLD_KINDS
+    old_meta: FileFingerprint | None  # the old graph file (.meta, saved_model.pb), if any
+    checkpoint_prefix: str  # a bundle's prefix, or a .weights.h5/.keras
+    checkpoint_index: FileFingerprint | None  # the bundle's .index (or the h5); None: .meta alone
+    old_model: FileFingerprint | None = None  # --old-model: the .py that built the old model
+
+    @property
+    def label(self) -> str:
+        """How messages name it: its name, or its values' path when it has none."""
+        return self.name if self.name is not None else self.checkpoint_prefix
+
+
+@dataclass(frozen=True)
 class Provenance:
+    """Where a plan came from.
+
+    The old side's fields (old_meta ... old_model) describe the one unnamed source; with named
+    sources they mirror the first one and `sources` holds them all. Code that reads an old side
+    goes through `old_sources`, which is right either way.
+    """
+
     tool: str
     tool_version: str
     created: str  # ISO 8601, UTC
@@ -160,6 +205,45 @@ class Provenance:
     new_graph_sources: tuple[FileFingerprint, ...] = ()  # the user's modules new_graph.py imports
     old_kind: str = "tf1_meta"  # see graphdiff.formats.base.OLD_KINDS
     old_model: FileFingerprint | None = None  # --old-model: the .py that built the old model
+    sources: tuple[OldSource, ...] = ()  # named sources, in order; empty: one unnamed source
+
+    @property
+    def old_sources(self) -> tuple[OldSource, ...]:
+        """Every old source, in order: the named ones, or the one unnamed source."""
+        if self.sources:
+            return self.sources
+        return (
+            OldSource(
+                None,
+                self.old_kind,
+                self.old_meta,
+                self.checkpoint_prefix,
+                self.checkpoint_index,
+                self.old_model,
+            ),
+        )
+
+    def old_source(self, name: str | None) -> OldSource:
+        """The source an entry's `source_name` names (None: the unnamed one)."""
+        for source in self.old_sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+def with_old_sources(provenance: Provenance, sources) -> Provenance:
+    """`provenance` with its old sources replaced (the mirror fields kept in step)."""
+    sources = tuple(sources)
+    first = sources[0]
+    return dataclasses.replace(
+        provenance,
+        old_kind=first.old_kind,
+        old_meta=first.old_meta,
+        checkpoint_prefix=first.checkpoint_prefix,
+        checkpoint_index=first.checkpoint_index,
+        old_model=first.old_model,
+        sources=sources if first.name is not None else (),
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +271,10 @@ class Plan:
     rules: tuple[Rule, ...] = ()
     scopes: tuple[ScopeSummary, ...] = ()
 
+    @property
+    def named_sources(self) -> bool:
+        return bool(self.provenance.sources)
+
     def entry(self, name: str) -> VariableEntry:
         for entry in self.variables:
             if entry.name == name:
@@ -206,8 +294,31 @@ class Plan:
 
 
 def to_json(plan: Plan) -> dict:
-    """The plan as a JSON-native dict (tuples become lists, None fields stay explicit)."""
-    return _plain(dataclasses.asdict(plan))
+    """The plan as a JSON-native dict (tuples become lists, None fields stay explicit).
+
+    A plan from one unnamed source is written exactly as before sources had names (format 1);
+    one with named sources (format 2) has `provenance.sources` in place of the old side's
+    fields, and says on each entry, unused key, rule and scope which source it concerns.
+    """
+    document = _plain(dataclasses.asdict(plan))
+    provenance = document["provenance"]
+    if plan.provenance.sources:
+        for field_name in _MIRRORED:
+            del provenance[field_name]
+        return document
+    del provenance["sources"]
+    for item in document["variables"]:
+        del item["source_name"], item["alternatives"]
+        if item["shape_resolution"] is not None:
+            del item["shape_resolution"]["source_name"]
+    for part in ("unused", "rules", "scopes"):
+        for item in document[part]:
+            del item["source_name"]
+    return document
+
+
+# The old side's fields of a format-1 provenance: in format 2, each source has its own.
+_MIRRORED = ("old_meta", "checkpoint_prefix", "checkpoint_index", "old_kind", "old_model")
 
 
 def _plain(value):
@@ -221,23 +332,26 @@ def _plain(value):
 def from_json(document: dict) -> Plan:
     """Rebuild a Plan from a document that already passed schema validation."""
     prov = document["provenance"]
+    provenance = Provenance(
+        tool=prov["tool"],
+        tool_version=prov["tool_version"],
+        created=prov["created"],
+        old_meta=_maybe(FileFingerprint, prov.get("old_meta")),
+        checkpoint_prefix=prov.get("checkpoint_prefix", ""),
+        checkpoint_index=_maybe(FileFingerprint, prov.get("checkpoint_index")),
+        new_graph=FileFingerprint(**prov["new_graph"]),
+        new_graph_kind=prov["new_graph_kind"],
+        new_graph_sources=tuple(
+            FileFingerprint(**item) for item in prov.get("new_graph_sources", ())
+        ),
+        old_kind=prov.get("old_kind", "tf1_meta"),
+        old_model=_maybe(FileFingerprint, prov.get("old_model")),
+    )
+    if prov.get("sources"):
+        provenance = with_old_sources(provenance, (_old_source(s) for s in prov["sources"]))
     return Plan(
         format_version=document["format_version"],
-        provenance=Provenance(
-            tool=prov["tool"],
-            tool_version=prov["tool_version"],
-            created=prov["created"],
-            old_meta=_maybe(FileFingerprint, prov["old_meta"]),
-            checkpoint_prefix=prov["checkpoint_prefix"],
-            checkpoint_index=_maybe(FileFingerprint, prov["checkpoint_index"]),
-            new_graph=FileFingerprint(**prov["new_graph"]),
-            new_graph_kind=prov["new_graph_kind"],
-            new_graph_sources=tuple(
-                FileFingerprint(**item) for item in prov.get("new_graph_sources", ())
-            ),
-            old_kind=prov.get("old_kind", "tf1_meta"),
-            old_model=_maybe(FileFingerprint, prov.get("old_model")),
-        ),
+        provenance=provenance,
         output_prefix=document["output_prefix"],
         options=Options(**{k: _tuple(v) for k, v in document["options"].items()}),
         variables=tuple(_variable_entry(item) for item in document["variables"]),
@@ -246,6 +360,17 @@ def from_json(document: dict) -> Plan:
         ),
         rules=tuple(Rule(**item) for item in document["rules"]),
         scopes=tuple(ScopeSummary(**item) for item in document["scopes"]),
+    )
+
+
+def _old_source(item: dict) -> OldSource:
+    return OldSource(
+        name=item["name"],
+        old_kind=item["old_kind"],
+        old_meta=_maybe(FileFingerprint, item["old_meta"]),
+        checkpoint_prefix=item["checkpoint_prefix"],
+        checkpoint_index=_maybe(FileFingerprint, item["checkpoint_index"]),
+        old_model=_maybe(FileFingerprint, item.get("old_model")),
     )
 
 
@@ -282,6 +407,8 @@ def _variable_entry(item: dict) -> VariableEntry:
             Transform(t["kind"], _tuple(t.get("shape")), t.get("dtype"))
             for t in item.get("transforms", ())
         ),
+        source_name=item.get("source_name"),
+        alternatives=tuple(Alternative(**a) for a in item.get("alternatives", ())),
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from graphdiff import __version__, storage
 from graphdiff.errors import BadInput
-from graphdiff.plan import FORMAT_VERSION, Plan, from_json, to_json
+from graphdiff.plan import NEWEST_FORMAT_VERSION, Plan, from_json, to_json
 from graphdiff.schema import validate_plan
 from graphdiff.text_output import write_text
 
@@ -58,6 +58,7 @@ def read_plan(path: str | os.PathLike) -> Plan:
         validate_plan(document, path)
     except RecursionError:
         raise BadInput(path, "not a plan: its JSON nests too deeply") from None
+    _check_source_names(document, path)
     base = plan_directory(file)
     _map_paths(document, lambda text: _resolved(text, base))
     return from_json(document)
@@ -97,26 +98,56 @@ def _check_version(document, path) -> None:
     if not isinstance(document, dict):
         return
     version = document.get("format_version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+    if (
+        isinstance(version, int)
+        and not isinstance(version, bool)
+        and version > NEWEST_FORMAT_VERSION
+    ):
         provenance = document.get("provenance")
         made_by = provenance.get("tool_version") if isinstance(provenance, dict) else None
         by = f"graphdiff {made_by}" if isinstance(made_by, str) else "a newer graphdiff"
         raise BadInput(
             path,
             f"made by {by} (plan format {version}), newer than this graphdiff {__version__} "
-            f"(format {FORMAT_VERSION}): upgrade graphdiff to read it",
+            f"(format {NEWEST_FORMAT_VERSION}): upgrade graphdiff to read it",
         )
+
+
+def _check_source_names(document: dict, path) -> None:
+    """Every source an entry, unused key, rule or scope names is one the plan declares, once:
+    what the schema cannot say. A hand-edited name would send apply to no source at all."""
+    declared = [source["name"] for source in document["provenance"].get("sources", ())]
+    twice = next((name for name in declared if declared.count(name) > 1), None)
+    if twice is not None:
+        raise BadInput(path, f"not a valid graphdiff plan: source '{twice}' is declared twice")
+    known = set(declared)
+    for part in ("variables", "unused", "rules", "scopes"):
+        for item in document[part]:
+            named = [item.get("source_name")]
+            named += [a["source_name"] for a in item.get("alternatives", ())]
+            resolution = item.get("shape_resolution")
+            named += [resolution.get("source_name")] if isinstance(resolution, dict) else []
+            for name in named:
+                if name is not None and name not in known:
+                    what = item.get("name") or item.get("key") or item.get("id") or part
+                    raise BadInput(
+                        path,
+                        f"not a valid graphdiff plan: {what} names source '{name}', which the "
+                        f"plan does not declare (its sources: {', '.join(declared)})",
+                    )
 
 
 def _map_paths(document: dict, change) -> None:
     """Apply `change` to every path the plan holds (its inputs and its output prefix)."""
     provenance = document["provenance"]
-    for key in _PROVENANCE_PATHS:
-        if provenance.get(key) is not None:
-            provenance[key]["path"] = change(provenance[key]["path"])
+    for holder in [provenance, *provenance.get("sources", ())]:
+        for key in _PROVENANCE_PATHS:
+            if holder.get(key) is not None:
+                holder[key]["path"] = change(holder[key]["path"])
+        if "checkpoint_prefix" in holder:
+            holder["checkpoint_prefix"] = change(holder["checkpoint_prefix"])
     for source in provenance.get("new_graph_sources", ()):
         source["path"] = change(source["path"])
-    provenance["checkpoint_prefix"] = change(provenance["checkpoint_prefix"])
     document["output_prefix"] = change(document["output_prefix"])
     if document["options"].get("rules_file"):
         document["options"]["rules_file"] = change(document["options"]["rules_file"])

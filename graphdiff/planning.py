@@ -1,15 +1,15 @@
-"""make_plan: load both graphs, run the matchers in order of trust, and write down a Plan.
+"""make_plan: load the graphs, run the matchers in order of trust, and write down a Plan.
 
 Order of trust: the user's excludes and maps, then same names, then structure (with the
 rename rules it implies), then optimizer slots after their variables. Each stage only adds
-to one Assignments; this module turns the result into plan entries with their reasons.
+to one Assignments, one per old source; sources.py settles the sources' pairs (one source:
+all of them), and this module turns the result into plan entries with their reasons.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass
 
 from graphdiff import __version__, formats, storage
 from graphdiff.errors import BadInput, PolicyViolation
@@ -17,63 +17,60 @@ from graphdiff.formats.base import BUNDLE_KINDS, NEW_KERAS, Source
 from graphdiff.graph_model import variables_of
 from graphdiff.loading import index_path, sha256_of
 from graphdiff.match.by_name import match_by_name
-from graphdiff.match.core import Assignments, MatchContext, format_shape
+from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.layers import match_by_layers
 from graphdiff.match.lookups import match_lookup_tables
 from graphdiff.match.renames import settle_rule_support
-from graphdiff.match.rules import parse_map, parse_patterns
 from graphdiff.match.slots import follow_optimizer_state, follow_slots
 from graphdiff.match.structure import match_by_structure
 from graphdiff.match.user_rules import UserRules, apply_excludes, apply_maps
 from graphdiff.match.whole_layers import keep_layers_whole
+from graphdiff.named_sources import source_specs
 from graphdiff.plan import (
     FORMAT_VERSION,
-    INITIALIZE,
+    NAMED_FORMAT_VERSION,
     RESTORE,
     FileFingerprint,
+    OldSource,
     Options,
     Plan,
     Provenance,
     Rule,
-    ShapeResolution,
-    UnusedKey,
-    VariableEntry,
+    with_old_sources,
+)
+from graphdiff.plan_entries import (
+    Loaded,
+    Matched,
+    OldSide,
+    entry,
+    rules_in_force,
+    unused_keys,
 )
 from graphdiff.roles import Role, roles_of
 from graphdiff.scopes import summarize
 from graphdiff.source_date import source_date_epoch
-from graphdiff.transforms import describe as describe_transform
-from graphdiff.transforms import transformed_spec, transforms_for
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    context: MatchContext
-    source: Source
-    new_kind: str
-    undefined: dict  # new variable -> shape proposed at build time (None: none could be)
-    shape_sources: dict  # new variable -> the checkpoint key that proposed its shape
-    partitions: dict  # full name -> Partitioned, for the new graph's partitioned variables
-    sources: list[str]  # the user's modules the new graph's .py imported
-    initial_shapes: dict  # new variable of unknown static shape -> its initial value's shape
+from graphdiff.source_rules import SourceRules, exclude_named, source_rules
+from graphdiff.sources import choose_sources, layer_units
 
 
 def make_plan(
-    old: str | os.PathLike,
+    old,
     new_graph: str | os.PathLike,
     *,
-    checkpoint: str | None = None,
-    old_model: str | os.PathLike | None = None,
+    checkpoint=None,
+    old_model=None,
     output_prefix: str | None = None,
     options: Options | None = None,
     messages: list[str] | None = None,
 ) -> Plan:
-    """Diff the old side (graph and values) against the new graph or model into a Plan.
+    """Diff the old side(s) (graph and values) against the new graph or model into a Plan.
 
     `old` is a `.meta` (its checkpoint beside it, or at `checkpoint`), a checkpoint prefix
     (name-based or object-based), a `.weights.h5` / `.keras`, or a SavedModel directory;
     `old_model` is the `.py` that builds the model Keras weights or an object-based checkpoint
-    came from. `new_graph` is a TF1 graph (`.py`, `.meta`) or a `.py` with `build_model()`.
+    came from. Several sources: `old` maps names to such paths, in the order that settles
+    conflicts (or is a list of named_sources.SourceSpec), and `checkpoint` / `old_model` map
+    names to paths. `new_graph` is a TF1 graph (`.py`, `.meta`) or a `.py` with `build_model()`.
     Raises BadInput for unusable files or rules, PolicyViolation when a --require fails
     (the plan is attached to the error as `.plan`, so a caller can still write it). What the
     new graph's code says while it is built (warnings, log lines) is appended to `messages`.
@@ -81,13 +78,10 @@ def make_plan(
     SOURCE_DATE_EPOCH fixes.
     """
     options = options or Options()
-    rules = UserRules(
-        maps=[parse_map(text, i + 1) for i, text in enumerate(options.maps)],
-        excludes=parse_patterns("--exclude", options.excludes),
-    )
-    requires = parse_patterns("--require", options.requires)
-    old_model = os.fspath(old_model) if old_model is not None else None
-    loaded = _load(old, new_graph, checkpoint, old_model, rules, messages, options)
+    specs = source_specs(old, checkpoint, old_model)
+    names = [spec.name for spec in specs if spec.name is not None]
+    rules = source_rules(options, names)
+    loaded = _load(specs, new_graph, rules, messages, options)
     if (
         loaded.new_kind == NEW_KERAS
         and output_prefix
@@ -97,12 +91,117 @@ def make_plan(
             "--output-prefix",
             f"{output_prefix}: a Keras model's weights go to a file ending in .weights.h5",
         )
+    try:
+        matched = [_match(old_side, rules, options, len(loaded.olds)) for old_side in loaded.olds]
+        _check_maps_restore(rules, matched)
+    except BadInput as error:
+        raise _from_rules_file(error, options) from None
+    choices = _choose(loaded, rules, matched)
     context = loaded.context
-    assignments = Assignments()
-    apply_excludes(context, rules, assignments)
+    entries = [entry(loaded, matched, choices, name) for name in context.new_variables]
+    unused = [item for one in matched for item in unused_keys(one, choices, options)]
+    plan = Plan(
+        format_version=NAMED_FORMAT_VERSION if names else FORMAT_VERSION,
+        provenance=_provenance(new_graph, loaded),
+        output_prefix=_abs(output_prefix)
+        if output_prefix
+        else _default_output(new_graph, loaded.new_kind),
+        options=options,
+        variables=tuple(entries),
+        unused=tuple(unused),
+        rules=tuple(rules_in_force(rules, matched, entries)),
+        scopes=tuple(summarize(entries, unused, _old_model_keys(loaded))),
+    )
+    _check_requires(plan, rules.requires)
+    return plan
+
+
+def _allowed_transforms(options: Options) -> frozenset[str]:
+    """Reshape when dimensions are only split or merged; cast and grow when asked for."""
+    asked = {"cast": options.cast, "grow": options.grow}
+    return frozenset({"reshape"} | {kind for kind, wanted in asked.items() if wanted})
+
+
+def _load(specs, new_graph, rules: SourceRules, messages, options) -> Loaded:
+    # The old sides first: a Keras trace needs eager execution, which a TF1 new graph ends.
+    new_model = os.fspath(new_graph) if formats.new_kind(new_graph) == "model" else None
+    opened = [
+        (
+            spec.name,
+            formats.open_source(
+                spec.path,
+                checkpoint=spec.checkpoint,
+                old_model=spec.old_model,
+                new_model=new_model,
+            ),
+        )
+        for spec in specs
+    ]
+    shape_sources = {}
+
+    def shape_for(name: str):
+        for source_name, source in opened:
+            specs_of = source.specs
+            key = rules.for_source(source_name).key_for(name, specs_of) or name
+            if key in specs_of:
+                shape_sources[name] = (source_name, key)
+                return specs_of[key].shape
+        return None
+
+    new = formats.open_new(new_graph, shape_for)
+    if messages is not None:
+        messages.extend(new.messages)
+    new_roles = roles_of(new.dag, new.variables)
+    olds = [
+        OldSide(name, source, _context(source, new, new_roles, options)) for name, source in opened
+    ]
+    return Loaded(
+        olds,
+        new.kind,
+        new.undefined_shapes,
+        shape_sources,
+        new.partitions,
+        new.sources,
+        new.initial_shapes,
+    )
+
+
+def _context(source: Source, new, new_roles, options) -> MatchContext:
+    specs = source.specs
+    if source.roles is not None:
+        old_roles = source.roles
+    else:
+        old_roles = roles_of(source.dag, set(variables_of(source.dag)) | set(specs))
+    return MatchContext(
+        old_dag=source.dag,
+        new_dag=new.dag,
+        checkpoint=specs,
+        old_roles={key: old_roles.get(key, Role("model")) for key in specs},
+        new_variables=new.variables,
+        new_roles=new_roles,
+        allowed=_allowed_transforms(options),
+        counted=source.counted | new.counted,
+    )
+
+
+def _match(old: OldSide, rules: SourceRules, options: Options, count: int) -> Matched:
+    """The matcher's stages, in order of trust, for one source against the new graph."""
+    context, assignments = old.context, Assignments()
+    user = rules.for_source(old.name)
+    apply_excludes(context, user, assignments)
+    exclude_named(context, old.name, rules.named_excludes(old.name), assignments)
     if options.reset_optimizer:
         _reset_optimizer_state(context, assignments)
-    support = apply_maps(context, rules, assignments)
+    failed = {}
+    for rule in user.maps:  # one at a time: a rule for every source may restore from one only
+        try:
+            apply_maps(context, UserRules(maps=[rule]), assignments)
+        except BadInput as error:
+            if rule.source_name is not None:
+                raise BadInput("--map", f"{rule.source_name}: {error.fault}") from None
+            if count == 1:
+                raise
+            failed[rule.id] = error
     match_by_name(context, assignments)
     inferred: list[Rule] = []
     if options.structural:
@@ -113,74 +212,36 @@ def make_plan(
     inferred = settle_rule_support(assignments, inferred)
     follow_slots(context, assignments)
     follow_optimizer_state(context, assignments)
-    entries = [_entry(context, assignments, loaded, name) for name in context.new_variables]
-    unused = _unused(context, assignments, options, loaded.source)
-    user_rules = [
-        Rule(r.id, r.kind, r.old, r.new, r.origin, support.get(r.id, 0)) for r in rules.maps
-    ]
-    old_model_keys = [k for k in context.checkpoint if context.old_roles[k].kind == "model"]
-    plan = Plan(
-        format_version=FORMAT_VERSION,
-        provenance=_provenance(new_graph, loaded),
-        output_prefix=_abs(output_prefix)
-        if output_prefix
-        else _default_output(new_graph, loaded.new_kind),
-        options=options,
-        variables=tuple(entries),
-        unused=tuple(unused),
-        rules=tuple(user_rules + inferred),
-        scopes=tuple(summarize(entries, unused, old_model_keys)),
-    )
-    _check_requires(plan, requires)
-    return plan
+    return Matched(old, assignments, inferred, failed)
 
 
-def _allowed_transforms(options: Options) -> frozenset[str]:
-    """Reshape when dimensions are only split or merged; cast and grow when asked for."""
-    asked = {"cast": options.cast, "grow": options.grow}
-    return frozenset({"reshape"} | {kind for kind, wanted in asked.items() if wanted})
+def _check_maps_restore(rules: SourceRules, matched: list[Matched]) -> None:
+    """A rule for every source must restore something from one of them, at least."""
+    for rule in rules.maps:
+        failures = [one.failed_maps[rule.id] for one in matched if rule.id in one.failed_maps]
+        if failures and len(failures) == len(matched):
+            names = ", ".join(str(one.name) for one in matched)
+            raise BadInput("--map", f"{failures[0].fault} (in every source: {names})")
 
 
-def _load(old, new_graph, checkpoint, old_model, rules: UserRules, messages, options) -> _Loaded:
-    # The old side first: a Keras trace needs eager execution, which a TF1 new graph ends.
-    source = formats.open_source(old, checkpoint=checkpoint, old_model=old_model)
-    specs = source.specs
-    shape_sources = {}
-
-    def shape_for(name: str):
-        key = rules.key_for(name, specs) or name
-        if key not in specs:
-            return None
-        shape_sources[name] = key
-        return specs[key].shape
-
-    new = formats.open_new(new_graph, shape_for)
-    if messages is not None:
-        messages.extend(new.messages)
-    if source.roles is not None:
-        old_roles = source.roles
-    else:
-        old_roles = roles_of(source.dag, set(variables_of(source.dag)) | set(specs))
-    context = MatchContext(
-        old_dag=source.dag,
-        new_dag=new.dag,
-        checkpoint=specs,
-        old_roles={key: old_roles.get(key, Role("model")) for key in specs},
-        new_variables=new.variables,
-        new_roles=roles_of(new.dag, new.variables),
-        allowed=_allowed_transforms(options),
-        counted=source.counted | new.counted,
-    )
-    return _Loaded(
-        context,
-        source,
-        new.kind,
-        new.undefined_shapes,
-        shape_sources,
-        new.partitions,
-        new.sources,
-        new.initial_shapes,
-    )
+def _choose(loaded: Loaded, rules: SourceRules, matched: list[Matched]) -> dict:
+    """Settle the sources' pairs into one choice per new variable (sources.py)."""
+    named_maps = {rule.id for rule in rules.maps if rule.source_name is not None}
+    pairs = {one.name: one.assignments.pairs for one in matched}
+    pinned = {
+        one.name: {
+            name
+            for name, (_, match) in one.assignments.pairs.items()
+            if match.method == "user_rule" and match.rule in named_maps
+        }
+        for one in matched
+    }
+    context = loaded.context
+    layer_of = None
+    if sum(bool(p) for p in pairs.values()) > 1:
+        layer_of = layer_units(context.new_dag, context.models())
+    order = [one.name for one in matched]
+    return choose_sources(order, pairs, pinned, context.new_roles, layer_of)
 
 
 def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> None:
@@ -189,130 +250,43 @@ def _reset_optimizer_state(context: MatchContext, assignments: Assignments) -> N
             assignments.refuse(name, "optimizer state reset by --reset-optimizer", final=True)
 
 
-def _entry(context: MatchContext, assignments: Assignments, loaded: _Loaded, name: str):
-    undefined = loaded.undefined
-    variable = context.new_variables[name]
-    role = context.new_roles[name]
-    resolution = None
-    shape = variable.shape
-    if name in undefined and undefined[name] is not None:
-        shape = tuple(undefined[name])
-        resolution = ShapeResolution(shape, loaded.shape_sources[name], "undefined_in_get_variable")
-    parts = loaded.partitions[name].parts if name in loaded.partitions else ()
-    common = dict(
-        name=name, dtype=variable.dtype, role=role.kind, slot_of=role.primary, partitions=parts
-    )
-    if name in assignments.pairs:
-        key, match = assignments.pairs[name]
-        source_shape = context.checkpoint[key].shape
-        if resolution is None and not variable.fully_defined:
-            resolution = ShapeResolution(source_shape, key, "unknown_static_shape")
-        if name in undefined and undefined[name] is None:
-            resolution = ShapeResolution(source_shape, key, "undefined_in_get_variable")
-        reason = f"restored from '{key}' ({_how(match.method)})"
-        changes = transforms_for(variable, context.checkpoint[key])
-        if changes:
-            reason += ", " + ", ".join(describe_transform(t) for t in changes)
-            source_shape = transformed_spec(context.checkpoint[key], changes).shape
-        return VariableEntry(
-            **common,
-            shape=source_shape,
-            transforms=changes,
-            action=RESTORE,
-            reason=reason,
-            source=key,
-            match=match,
-            shape_resolution=resolution,
-            stored_as=_stored_as(loaded.source, key),
-        )
-    reason, candidates = assignments.refused.get(name, (_no_counterpart(role), ()))
-    if loaded.source.graph_note and role.kind == "model":
-        reason += f" ({loaded.source.graph_note})"
-    if (shape is None or None in shape) and resolution is None:
-        shape = loaded.initial_shapes.get(name, shape)
-    if (shape is None or None in shape) and resolution is None:
-        reason += "; its shape is left undefined and nothing in the checkpoint gives it"
-        shape = None
-    return VariableEntry(
-        **common,
-        shape=shape,
-        action=INITIALIZE,
-        reason=reason,
-        shape_resolution=resolution,
-        candidates=candidates,
-    )
-
-
-def _how(method: str) -> str:
+def _old_model_keys(loaded: Loaded) -> dict:
     return {
-        "name": "same name",
-        "user_rule": "--map rule",
-        "structure": "same place in the graph",
-        "inferred_rule": "inferred rename rule",
-        "slot": "follows its variable",
-    }[method]
+        old.name: [k for k in old.context.checkpoint if old.context.old_roles[k].kind == "model"]
+        for old in loaded.olds
+    }
 
 
-def _no_counterpart(role: Role) -> str:
-    if role.kind == "model":
-        return "new: no variable of the checkpoint matches it"
-    return f"new {role.kind.replace('_', ' ')}: nothing in the checkpoint matches it"
+def _provenance(new_graph, loaded: Loaded) -> Provenance:
+    provenance = Provenance(
+        tool="graphdiff",
+        tool_version=__version__,
+        created=_creation_time(),
+        old_meta=None,
+        checkpoint_prefix="",
+        checkpoint_index=None,
+        new_graph=FileFingerprint(_abs(new_graph), sha256_of(new_graph)),
+        new_graph_kind=loaded.new_kind,
+        new_graph_sources=tuple(FileFingerprint(path, sha256_of(path)) for path in loaded.sources),
+    )
+    return with_old_sources(provenance, (_old_source(old) for old in loaded.olds))
 
 
-def _unused(
-    context: MatchContext, assignments: Assignments, options: Options, source: Source
-) -> list[UnusedKey]:
-    used = assignments.used_keys()
-    refused_by_key: dict[str, str] = {}
-    for name, (reason, candidates) in assignments.refused.items():
-        for key in candidates:
-            refused_by_key.setdefault(key, f"not restored into '{name}': {reason}")
-    unused = []
-    for key, spec in context.checkpoint.items():
-        if key in used:
-            continue
-        role = context.old_roles[key]
-        if key in refused_by_key:
-            reason = refused_by_key[key]
-        elif options.reset_optimizer and role.kind != "model":
-            reason = "optimizer state reset by --reset-optimizer"
-        elif role.kind == "slot":
-            reason = f"optimizer slot of '{role.primary}', which restores nothing"
-        elif role.kind in ("optimizer", "global_step"):
-            reason = f"{role.kind.replace('_', ' ')}: the new graph has no counterpart"
-        else:
-            reason = (
-                f"removed: no variable of the new graph matches it ({format_shape(spec.shape)})"
-            )
-        unused.append(UnusedKey(key, spec.dtype, spec.shape, reason, _stored_as(source, key)))
-    return unused
-
-
-def _stored_as(source: Source, key: str) -> str | None:
-    stored = source.stored_key(key)
-    return None if stored == key else stored
-
-
-def _provenance(new_graph, loaded: _Loaded) -> Provenance:
-    source = loaded.source
+def _old_source(old: OldSide) -> OldSource:
+    source = old.source
     values = source.values_path
     if source.kind in BUNDLE_KINDS:
         index = index_path(values)
         values_file = FileFingerprint(_abs(index), sha256_of(index)) if source.has_values else None
     else:
         values_file = FileFingerprint(_abs(values), sha256_of(values))
-    return Provenance(
-        tool="graphdiff",
-        tool_version=__version__,
-        created=_creation_time(),
+    return OldSource(
+        name=old.name,
+        old_kind=source.kind,
         old_meta=_fingerprint(source.graph_file),
         checkpoint_prefix=_abs(values),
         checkpoint_index=values_file,
-        new_graph=FileFingerprint(_abs(new_graph), sha256_of(new_graph)),
-        new_graph_kind=loaded.new_kind,
-        old_kind=source.kind,
         old_model=_fingerprint(source.model_file),
-        new_graph_sources=tuple(FileFingerprint(path, sha256_of(path)) for path in loaded.sources),
     )
 
 
@@ -342,17 +316,78 @@ def _default_output(new_graph, kind: str) -> str:
 
 
 def _check_requires(plan: Plan, requires) -> None:
-    offenders = []
-    for pattern in requires:
+    """Every variable a --require matches is restored (from its source, when it names one),
+    but for the optimizer state --reset-optimizer initializes on the user's own word (the Adam
+    slots of a required layer)."""
+    reset = plan.options.reset_optimizer
+    offenders: dict[str, str] = {}  # variable -> the pattern it fails, as given
+    for source_name, pattern in requires:
+        shown = pattern.pattern if source_name is None else f"{source_name}:{pattern.pattern}"
         hits = [e for e in plan.variables if pattern.search(e.name)]
         if not hits:
-            raise BadInput("--require", f"'{pattern.pattern}' matches no variable of the new graph")
-        offenders += [e.name for e in hits if e.action != RESTORE]
+            raise BadInput(
+                _rule_origin(plan.options, "require", shown),
+                f"'{shown}' matches no variable of the new graph",
+            )
+        for e in hits:
+            if reset and e.role != "model" and e.action != RESTORE:
+                continue
+            if e.action != RESTORE or (source_name is not None and e.source_name != source_name):
+                offenders.setdefault(e.name, shown)
     if offenders:
+        names = list(offenders)
+        named = any(source_name is not None for source_name, _ in requires)
+        where = _rule_origin(plan.options, "require", offenders[names[0]])
         error = PolicyViolation(
-            f"--require failed: {len(offenders)} variable(s) would be initialized: "
-            + ", ".join(dict.fromkeys(offenders)),
-            list(dict.fromkeys(offenders)),
+            f"{where} failed: {len(names)} variable(s) would "
+            + ("not be restored from the source named: " if named else "be initialized: ")
+            + ", ".join(names),
+            names,
         )
         error.plan = plan
         raise error
+
+
+def _from_rules_file(error: BadInput, options: Options) -> BadInput:
+    """A --map or --exclude fault about a rule the rules file gave names that file and key."""
+    key = {"--map": "map", "--exclude": "exclude"}.get(error.path)
+    texts = options.maps if key == "map" else options.excludes
+    for index, text in enumerate(texts if key else ()):
+        if any(f"'{form}'" in error.fault for form in _forms(key, text, index)):
+            origin = _rule_origin(options, key, text)
+            return error if origin == error.path else BadInput(origin, error.fault)
+    return error
+
+
+def _forms(key: str, text: str, index: int) -> set[str]:
+    """How a fault may quote rule `text`: as given, without its `NAME:`, a map as parsed."""
+    from graphdiff.match.rules import parse_map
+
+    forms = {text, text.partition(":")[2]} - {""}
+    if key == "map":
+        for form in list(forms):
+            try:
+                rule = parse_map(form, index + 1)
+            except BadInput:
+                continue
+            forms.add(f"{rule.old}={rule.new}")
+    return forms
+
+
+def _rule_origin(options: Options, key: str, text: str) -> str:
+    """Where a rule was given: its flag (`--require`), or the rules file and key it came from
+    (`.../pyproject.toml: [tool.graphdiff] require`), so that a fault names what to edit."""
+    if options.rules_file:
+        from pathlib import Path
+
+        from graphdiff.config import load_rules
+
+        try:
+            in_file = load_rules(Path(options.rules_file))
+        except BadInput:  # gone or changed since: the flag is all that can be named
+            in_file = None
+        attribute = {"map": "maps", "exclude": "excludes", "require": "requires"}[key]
+        if in_file is not None and text in getattr(in_file, attribute):
+            table = "[tool.graphdiff] " if options.rules_file.endswith("pyproject.toml") else ""
+            return f"{options.rules_file}: {table}{key}"
+    return f"--{key}"

@@ -2,9 +2,10 @@
 
 A path with a scheme (`gs://`, `s3://` with tensorflow-io, `hdfs://`, `ram://`, ...) goes through
 `tf.io.gfile`, as TensorFlow's own Saver does; a local path goes through Python's own I/O, the
-fast path. Every function takes and returns `str` paths; failures of a remote store become
-OSError, so callers handle both kinds alike; a scheme no file system is registered for
-(`foo://`) is BadInput, the user's fault.
+fast path. Every function takes and returns `str` paths; failures of a remote store (no
+network, no permission, not found) become StoreError, which is both an OSError, so callers handle
+both kinds alike, and a BadInput naming the URL and what failed (exit 2: the user's environment,
+not a bug); a scheme no file system is registered for (`foo://`) is BadInput too.
 """
 
 from __future__ import annotations
@@ -64,29 +65,68 @@ def _gfile():
     return tensorflow().io.gfile
 
 
-def _remote_errors(action):
-    """Run `action`; TensorFlow's OpError (NotFoundError, PermissionDeniedError...) as OSError."""
+class StoreError(BadInput, OSError):
+    """A remote store could not be used (no network, no permission, not found): the user's
+    environment, not a bug (exit 2). Still an OSError, so callers handle every store alike;
+    `strerror` is the fault alone, for callers that name the file themselves."""
+
+    def __init__(self, path: str, fault: str):
+        super().__init__(path, fault)
+        self.strerror = fault  # not `filename`: OSError's str would become '[Errno None] ...'
+
+
+class StoreNotFound(StoreError, FileNotFoundError):
+    """A remote file that is not there."""
+
+
+def _remote_errors(action, path):
+    """Run `action` on the remote `path`; TensorFlow's OpError as a StoreError naming it."""
     tf = tensorflow()
+    path = os.fspath(path)
     try:
         return action()
     except tf.errors.UnimplementedError as error:
         scheme = _UNKNOWN_SCHEME.search(_first_line(error))
         if scheme is None:
-            raise OSError(_first_line(error)) from None
+            raise StoreError(path, f"the store cannot do this: {_first_line(error)}") from None
         raise BadInput(
-            scheme.group("file") or None,
+            path,
             f"no file system is registered for '{scheme.group('scheme')}://' in TensorFlow "
             "(gs:// and ram:// are built in; s3:// and others need tensorflow-io installed)",
         ) from None
-    except tf.errors.NotFoundError as error:
-        raise FileNotFoundError(2, _first_line(error)) from None
+    except tf.errors.NotFoundError:
+        raise StoreNotFound(path, "not found in the store") from None
     except tf.errors.OpError as error:
-        raise OSError(_first_line(error)) from None
+        raise StoreError(path, store_fault(error)) from None
 
 
-_UNKNOWN_SCHEME = re.compile(
-    r"File system scheme '(?P<scheme>[^']*)' not implemented(?: \(file: '(?P<file>.*)'\))?"
+_UNKNOWN_SCHEME = re.compile(r"File system scheme '(?P<scheme>[^']*)' not implemented")
+_CURL = re.compile(r"libcurl code (?P<code>\d+) meaning '(?P<meaning>[^']*)'")
+_HOST = re.compile(r"(?:resolve host|resolve proxy|connect to)\s*:?\s*(?P<host>[\w.-]+)")
+_HTTP = re.compile(r"HTTP response code (?P<code>\d{3})")
+_DENIED = (
+    "permission denied by the store: the credentials in use may not read or write it "
+    "(gs://: GOOGLE_APPLICATION_CREDENTIALS or gcloud auth application-default login)"
 )
+
+
+def store_fault(error) -> str:
+    """What failed, in a few words: the host that cannot be reached, a permission, the rest."""
+    tf = tensorflow()
+    text = getattr(error, "message", None) or str(error)
+    http = _HTTP.search(text)
+    if isinstance(error, tf.errors.PermissionDeniedError | tf.errors.UnauthenticatedError) or (
+        http and http.group("code") in ("401", "403")
+    ):
+        return _DENIED
+    curl = _CURL.search(text)
+    if curl is not None:
+        host = _HOST.search(text[curl.end() :])
+        meaning = curl.group("meaning").lower()
+        return f"cannot reach the store: {meaning}" + (f" ({host.group('host')})" if host else "")
+    if http is not None:
+        return f"the store answered HTTP {http.group('code')}"
+    return f"the store failed: {_first_line(error)}"
 
 
 def _first_line(error) -> str:
@@ -96,24 +136,27 @@ def _first_line(error) -> str:
 
 def exists(path) -> bool:
     if is_remote(path):
-        return _remote_errors(lambda: _gfile().exists(path))
+        return _remote_errors(lambda: _gfile().exists(path), path)
     return os.path.exists(_local(path))
 
 
 def isdir(path) -> bool:
     if is_remote(path):
-        return _remote_errors(lambda: _gfile().isdir(path))
+        return _remote_errors(lambda: _gfile().isdir(path), path)
     return os.path.isdir(_local(path))
 
 
 def isfile(path) -> bool:
-    return exists(path) and not isdir(path)
+    """A regular file (local: not a directory, FIFO or device); remote: not a directory."""
+    if is_remote(path):
+        return exists(path) and not isdir(path)
+    return os.path.isfile(_local(path))
 
 
 def glob(pattern: str) -> list[str]:
     """Paths matching `pattern` (`*` and `?`; escape other metacharacters in literal parts)."""
     if is_remote(pattern):
-        return sorted(_remote_errors(lambda: _gfile().glob(pattern)))
+        return sorted(_remote_errors(lambda: _gfile().glob(pattern), pattern))
     return sorted(local_glob.glob(_local(pattern)))
 
 
@@ -169,13 +212,13 @@ def sha256(path) -> str:
 
 def size(path) -> int:
     if is_remote(path):
-        return _remote_errors(lambda: _gfile().stat(path).length)
+        return _remote_errors(lambda: _gfile().stat(path).length, path)
     return os.path.getsize(_local(path))
 
 
 def makedirs(path) -> None:
     if is_remote(path):
-        _remote_errors(lambda: _gfile().makedirs(path))
+        _remote_errors(lambda: _gfile().makedirs(path), path)
     else:
         os.makedirs(_local(path), exist_ok=True)
 
@@ -184,7 +227,7 @@ def remove(path) -> None:
     """Delete a file; one already gone is no error."""
     if is_remote(path):
         if exists(path):
-            _remote_errors(lambda: _gfile().remove(path))
+            _remote_errors(lambda: _gfile().remove(path), path)
         return
     with contextlib.suppress(FileNotFoundError):
         os.remove(_local(path))
@@ -193,7 +236,7 @@ def remove(path) -> None:
 def rename(source, destination) -> None:
     """Move a file over `destination` (a copy and a delete on stores without renames)."""
     if is_remote(source):
-        _remote_errors(lambda: _gfile().rename(source, destination, overwrite=True))
+        _remote_errors(lambda: _gfile().rename(source, destination, overwrite=True), source)
     else:
         os.replace(_local(source), _local(destination))
 
@@ -201,7 +244,7 @@ def rename(source, destination) -> None:
 def remove_tree(path) -> None:
     if is_remote(path):
         if exists(path):
-            _remote_errors(lambda: _gfile().rmtree(path))
+            _remote_errors(lambda: _gfile().rmtree(path), path)
         return
     shutil.rmtree(_local(path), ignore_errors=True)
 
@@ -210,7 +253,8 @@ class _RemoteFile:
     """A tf.io.gfile.GFile whose TensorFlow errors are OSErrors, usable in `with`."""
 
     def __init__(self, path: str, mode: str):
-        self._file = _remote_errors(lambda: _gfile().GFile(path, mode))
+        self._path = path
+        self._file = _remote_errors(lambda: _gfile().GFile(path, mode), path)
 
     def __enter__(self):
         return self
@@ -219,7 +263,7 @@ class _RemoteFile:
         self.close()
 
     def read(self, size: int = -1) -> bytes:
-        return _remote_errors(lambda: self._file.read(size))
+        return _remote_errors(lambda: self._file.read(size), self._path)
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))
@@ -227,14 +271,14 @@ class _RemoteFile:
         return len(data)
 
     def seek(self, offset: int) -> None:
-        _remote_errors(lambda: self._file.seek(offset))
+        _remote_errors(lambda: self._file.seek(offset), self._path)
 
     def write(self, data) -> int:
-        _remote_errors(lambda: self._file.write(bytes(data)))
+        _remote_errors(lambda: self._file.write(bytes(data)), self._path)
         return len(data)
 
     def close(self) -> None:
-        _remote_errors(self._file.close)
+        _remote_errors(self._file.close, self._path)
 
     @property
     def closed(self) -> bool:

@@ -4,7 +4,10 @@ A regular file (new or existing) is replaced whole through a temporary file besi
 failure leaves the old file or nothing; it gets the mode `>` would give it (an existing file's
 own mode, else 0666 less the umask), not tempfile's 0600. A symbolic link is written through,
 like `>`, and stays a link. A character device or a FIFO (`/dev/null`, `/dev/stdout`, a pipe)
-is written into directly: it is never replaced by a regular file. A directory, a block device
+is written into directly: it is never replaced by a regular file. This process's own standard
+output or error (`/dev/stdout` whatever it is redirected to, a file, a pipe, `>>` a log) is
+written through its descriptor, in place, at its position; the CLI then prints nothing else
+there (`reserved_stream`). A directory, a block device
 or a socket, a remote path, or a path whose directory does not exist is BadInput (exit 2)
 before anything is written.
 """
@@ -46,18 +49,48 @@ def check_text_target(path: str | os.PathLike) -> str:
     return real
 
 
+def standard_stream(path: str | os.PathLike | None) -> int | None:
+    """1 or 2 when `path` is this process's standard output or error (`/dev/stdout`, or the
+    very file or pipe it goes to); None otherwise."""
+    if path is None or storage.is_remote(path):
+        return None
+    text = os.fspath(path)
+    try:
+        target = os.stat(text)
+    except (OSError, ValueError):
+        return None
+    named = os.path.basename(text)
+    for descriptor in (2, 1) if named in ("stderr", "2") else (1, 2):
+        try:
+            status = os.fstat(descriptor)
+        except OSError:
+            continue
+        if (status.st_dev, status.st_ino) == (target.st_dev, target.st_ino):
+            return descriptor
+    return None
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` at `path` whole, as described above."""
     target = check_text_target(path)
     mode = _mode(target)
+    descriptor = standard_stream(path)
     try:
-        if mode is not None and not stat.S_ISREG(mode):  # a device or a pipe: straight into it
+        if descriptor is not None:
+            _write_descriptor(descriptor, text.encode())
+        elif mode is not None and not stat.S_ISREG(mode):  # a device or a pipe: straight into it
             with open(target, "w") as stream:
                 stream.write(text)
         else:
             _replace(target, text, mode)
     except OSError as error:
         raise BadInput(path, f"cannot be written: {error.strerror or error}") from None
+
+
+def _write_descriptor(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 def _replace(real: str, text: str, mode: int | None) -> None:

@@ -5,7 +5,10 @@
 #   bash scripts/setup.sh --test   the same, plus the test extras (pytest, tf-slim, ruff) and
 #                                  keras-hub for the BERT test (without its dependencies:
 #                                  they would pull tensorflow-text, hence the full tensorflow
-#                                  wheel over tensorflow-cpu; the few it needs are listed)
+#                                  wheel over tensorflow-cpu; the few it needs are listed),
+#                                  and tf_keras (tf.keras 2, --no-deps: it would pull the full
+#                                  tensorflow wheel) for the tests that write tf.keras 2 files;
+#                                  graphdiff itself never imports it
 #
 # Safe to run again: what is already there is kept. An existing `tensorflow` wheel (the GPU
 # build) is used as it is; tensorflow-cpu is installed only when neither wheel is present.
@@ -59,5 +62,9 @@ if [ -n "$extras" ] && ! "$python" -c "import keras_hub" >/dev/null 2>&1; then
   "$python" -m pip install -q pyyaml requests certifi
   "$python" -m pip install -q --no-deps keras-hub==0.32.0 tokenizers==0.23.3 kagglehub==1.0.3 \
     kagglesdk==0.1.38 sentencepiece==0.2.3 regex
+fi
+if [ -n "$extras" ] && ! "$python" -c "import tf_keras" >/dev/null 2>&1; then
+  echo "setup.sh: pip install --no-deps tf_keras (tests only)"
+  "$python" -m pip install -q --no-deps tf_keras==2.21.0
 fi
 echo "setup.sh: done"

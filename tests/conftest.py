@@ -183,3 +183,21 @@ def plan_validator():
     return jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
+
+
+@pytest.fixture(scope="session")
+def detector_runs(tmp_path_factory):
+    """Two training runs and a detector assembled from them (tests/detector_graphs.py):
+    `.classifier` and `.detector` (checkpoint prefixes, each with its .meta) and `.new_graph`
+    (the detector with a new mask predictor, trained with Momentum), made once."""
+    from types import SimpleNamespace
+
+    import detector_graphs as graphs
+
+    root = tmp_path_factory.mktemp("detector")
+    return SimpleNamespace(
+        classifier=graphs.save_run(root / "classification", graphs.classifier, seed=1),
+        detector=graphs.save_run(root / "detection", lambda: graphs.detector(train=True), seed=2),
+        new_graph=str(graphs.write_new_detector(root / "new")),
+        root=root,
+    )

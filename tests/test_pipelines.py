@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_in_process, run_python
-from graphs import dense, inputs, save_checkpoint, tf, v1, write_new_graph
+from graphs import adam, dense, inputs, save_checkpoint, tf, v1, write_new_graph
 
 from graphdiff.apply.executor import apply_plan
 from graphdiff.errors import BadInput
@@ -205,6 +205,73 @@ def test_an_unknown_key_in_graphdiff_toml_is_one_line(tmp_path):
     )
 
 
+ADAM_RULES = """
+[tool.graphdiff]
+map = ["encoder=tower/encoder"]
+exclude = ["^head/"]
+require = ["^tower/encoder/"]
+reset-optimizer = true
+"""
+
+
+def test_required_layers_trained_with_adam_pass_when_the_optimizer_is_reset(tmp_path):
+    """require and reset-optimizer together: the Adam slots of a required layer are initialized
+    on the user's own word, which is no failure of the requirement (it was exit 3)."""
+
+    def trained(scope: str):
+        def build():
+            x = inputs()
+            with v1.variable_scope(scope):
+                hidden = dense(x, 8, "encoder")
+            adam(tf.reduce_mean(dense(hidden, 2, "head")))
+
+        return build
+
+    ckpt = save_checkpoint(tmp_path / "old", trained(""))
+    new_graph = write_new_graph(
+        tmp_path,
+        """
+        x = inputs()
+        with v1.variable_scope("tower"):
+            hidden = dense(x, 8, "encoder")
+        adam(tf.reduce_mean(dense(hidden, 2, "head")))
+        """,
+    )
+    (tmp_path / "pyproject.toml").write_text(ADAM_RULES)
+    result = graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", "plan.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    actions = {
+        v["name"]: v["action"]
+        for v in json.loads((tmp_path / "plan.json").read_text())["variables"]
+    }
+    assert actions["tower/encoder/w"] == "restore" and actions["head/w"] == "initialize"
+    assert actions["tower/encoder/w/Adam"] == "initialize"  # reset, as asked
+
+
+def test_a_rule_from_the_file_is_named_by_its_file_and_key_when_it_fails(tmp_path):
+    ckpt, new_graph = project(tmp_path)
+    rules = tmp_path / "pyproject.toml"
+    rules.write_text('[tool.graphdiff]\nexclude = ["^nohead/"]\n')
+    one_line_error(
+        graphdiff("plan", f"{ckpt}.meta", new_graph, cwd=tmp_path),
+        f"graphdiff: {rules}: [tool.graphdiff] exclude: '^nohead/' matches no variable",
+    )
+    rules.write_text('[tool.graphdiff]\nmap = ["Typo=A"]\n')
+    one_line_error(
+        graphdiff("plan", f"{ckpt}.meta", new_graph, cwd=tmp_path),
+        f"graphdiff: {rules}: [tool.graphdiff] map: 'Typo=A' matches no checkpoint key",
+    )
+    (tmp_path / "graphdiff.toml").write_text('require = ["^C/"]\n')  # wins in its directory
+    failed = graphdiff("plan", f"{ckpt}.meta", new_graph, cwd=tmp_path)
+    assert failed.returncode == 3
+    assert failed.stderr.splitlines()[-1] == (
+        f"graphdiff: {tmp_path / 'graphdiff.toml'}: require failed: 2 variable(s) would be "
+        "initialized: C/w, C/b"
+    )
+    flag = graphdiff("plan", f"{ckpt}.meta", new_graph, "--no-config", "--exclude", "^nohead/")
+    one_line_error(flag, "graphdiff: --exclude: '^nohead/' matches no variable")
+
+
 # --- quiet by default ----------------------------------------------------------------------------
 
 SLIM_NET = """
@@ -264,6 +331,43 @@ def test_apply_report_says_what_was_done_or_why_not(tmp_path):
     assert f"graphdiff: {failed['error']}" == line
 
 
+def test_a_report_to_standard_output_is_all_that_goes_there(tmp_path):
+    """`--report /dev/stdout`: appended (`>>`) to a file or piped, standard output holds the
+    report alone, written once in place; the prefix line is not printed beside it."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    ckpt, new_graph = project(tmp_path)
+    plan = tmp_path / "plans" / "plan.json"
+    assert graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", plan).returncode == 0
+    log = tmp_path / "log.txt"
+    log.write_text("earlier line\n")
+    command = [sys.executable, "-m", "graphdiff", "apply", str(plan), "--report", "/dev/stdout"]
+    with open(log, "a") as appended:
+        subprocess.run(
+            [*command, "--output", str(tmp_path / "o1" / "model.ckpt")],
+            stdout=appended,
+            env=cli_env(),
+            check=True,
+        )
+    earlier, report = log.read_text().split("\n", 1)
+    assert earlier == "earlier line"
+    assert json.loads(report)["status"] == "done"
+    piped = subprocess.run(
+        [*command, "--output", str(tmp_path / "o2" / "model.ckpt")],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
+    assert piped.returncode == 0, piped.stderr
+    document = json.loads(piped.stdout)  # the report alone: no prefix line after it
+    assert document["status"] == "done" and document["prefix"] == str(
+        tmp_path / "o2" / "model.ckpt"
+    )
+
+
 # --- remote storage, on TensorFlow's in-memory file system ---------------------------------------
 
 
@@ -311,3 +415,107 @@ def test_a_failure_in_the_middle_leaves_nothing_on_a_ram_path(tmp_path):
         apply_plan(plan)
     assert tf.io.gfile.glob("ram://broken/new/*") == []
     assert tf.io.gfile.glob("ram://broken/new/.*") == []
+
+
+def test_plan_apply_with_every_check_and_verify_end_to_end_on_ram_paths(tmp_path):
+    """The README's pipeline on a remote store: plan, apply --verify --verify-outputs
+    --report, then verify, the checkpoints on ram:// (which lives only in this process)."""
+    ckpt = ram_checkpoint("e2e")
+    new_graph = write_new_graph(tmp_path, SAMPLE_NEW)
+    plan, report, out = tmp_path / "plan.json", tmp_path / "report.json", "ram://e2e/new/model.ckpt"
+    made = graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", plan, "--output-prefix", out)
+    assert made.returncode == 0, made.stderr
+    applied = graphdiff(
+        "apply", plan, "--verify", "--verify-outputs", "--report", report, "--quiet"
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout == f"{out}\n"
+    document = json.loads(report.read_text())  # reports are written locally
+    assert document["status"] == "done" and document["prefix"] == out
+    assert document["verified"] is True
+    verified = graphdiff("verify", plan, "--format", "json")
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["checkpoint"] == out
+    again = graphdiff("verify", plan, "--checkpoint", out)
+    assert again.returncode == 0 and "identical" in again.stdout, again.stderr
+
+
+UNREACHABLE = """
+import contextlib, io, json, sys
+from graphdiff.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = main(argv)
+    results.append([status, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def test_an_unreachable_store_is_bad_input_naming_the_url_in_every_command(tmp_path):
+    """No network (here: a proxy whose name does not resolve) is the user's environment, not a
+    bug: exit 2, one line naming the URL and what failed, in the report too.
+    One process for all the commands: each TensorFlow import costs seconds."""
+    ckpt, new_graph = project(tmp_path)
+    plan = tmp_path / "plan.json"
+    assert graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", plan).returncode == 0
+    report = tmp_path / "report.json"
+    commands = [
+        ["plan", "gs://graphdiff-nobucket/run7/model.ckpt.meta", str(new_graph)],
+        ["apply", str(plan), "--output", "gs://graphdiff-nobucket/run8/model.ckpt",
+         "--report", str(report), "--quiet"],
+        ["verify", str(plan), "--checkpoint", "gs://graphdiff-nobucket/run8/model.ckpt"],
+    ]  # fmt: skip
+    proxy = "http://graphdiff-proxy.invalid:1"  # .invalid never resolves (RFC 6761)
+    env = {"https_proxy": proxy, "HTTPS_PROXY": proxy, "NO_PROXY": "", "no_proxy": ""}
+    env["GCS_RETRY_CONFIG_MAX_RETRIES"] = "0"  # fail at once, not after minutes of retries
+    ran = run_python("-c", UNREACHABLE, json.dumps(commands), env=env)
+    assert ran.returncode == 0, ran.stderr
+    results = json.loads(ran.stdout.splitlines()[-1])
+    (plan_status, plan_err), (apply_status, apply_err), (verify_status, verify_err) = results
+    for status, err, url in (
+        (plan_status, plan_err, "gs://graphdiff-nobucket/run7/model.ckpt.meta"),
+        (apply_status, apply_err, "gs://graphdiff-nobucket/run8/model.ckpt"),
+        (verify_status, verify_err, "gs://graphdiff-nobucket/run8/model.ckpt"),
+    ):
+        assert status == 2, err
+        assert len(err.splitlines()) == 1 and err.startswith(f"graphdiff: {url}"), err
+        assert "cannot reach the store: could not resolve" in err, err
+        assert "(graphdiff-proxy.invalid)" in err, err
+    failed = json.loads(report.read_text())
+    assert failed["status"] == "failed" and failed["exit_status"] == 2
+    assert f"graphdiff: {failed['error']}\n" == apply_err
+
+
+@pytest.mark.parametrize(
+    "error, fault",
+    [
+        (
+            tf.errors.PermissionDeniedError(None, None, "HTTP response code 403 with body '{}'"),
+            "permission denied by the store",
+        ),
+        (
+            tf.errors.FailedPreconditionError(
+                None, None, "Error executing an HTTP request: HTTP response code 401 with body"
+            ),
+            "permission denied by the store",
+        ),
+        (
+            tf.errors.FailedPreconditionError(
+                None,
+                None,
+                "Error executing an HTTP request: libcurl code 6 meaning 'Could not resolve "
+                "hostname', error details: Could not resolve host: www.googleapis.com",
+            ),
+            "cannot reach the store: could not resolve hostname (www.googleapis.com)",
+        ),
+        (tf.errors.UnavailableError(None, None, "HTTP response code 503"), "answered HTTP 503"),
+    ],
+)
+def test_what_a_store_fault_says(error, fault):
+    """TensorFlow's own error classes, as its GCS file system raises them (a 403 cannot be
+    provoked here without a real bucket and credentials)."""
+    from graphdiff.storage import store_fault
+
+    assert fault in store_fault(error)

@@ -45,8 +45,9 @@ def with_later_fields(document: dict) -> dict:
     for option, default in (("rules_file", None), ("cast", False), ("grow", False)):
         document["options"].setdefault(option, default)
     document["provenance"].setdefault("new_graph_sources", [])
-    document["provenance"].setdefault("old_kind", "tf1_meta")
-    document["provenance"].setdefault("old_model", None)
+    if "sources" not in document["provenance"]:  # format 2 keeps these per source
+        document["provenance"].setdefault("old_kind", "tf1_meta")
+        document["provenance"].setdefault("old_model", None)
     for entry in document["variables"]:
         entry.setdefault("partitions", [])
         entry.setdefault("stored_as", None)
@@ -78,8 +79,8 @@ def test_the_fast_validator_agrees_with_jsonschema(path):
 def test_invalid_examples_fail_and_are_refused_when_read(path):
     assert schema_errors(json.loads(path.read_text()))
     fault = "not a valid graphdiff plan: at \\$"
-    if path.stem == "wrong_format_version":  # format 2: a newer graphdiff's, not a broken one
-        fault = "made by graphdiff .* \\(plan format 2\\).*: upgrade graphdiff to read it"
+    if path.stem == "wrong_format_version":  # format 3: a newer graphdiff's, not a broken one
+        fault = "made by graphdiff .* \\(plan format 3\\).*: upgrade graphdiff to read it"
     with pytest.raises(BadInput, match=f"{path}: {fault}"):
         read_plan(path)
 

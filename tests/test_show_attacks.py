@@ -139,9 +139,9 @@ def test_a_plan_that_may_not_be_read_is_one_line_exit_2(tmp_path, plan_file, mon
 
 def test_a_plan_of_a_newer_format_asks_for_an_upgrade(tmp_path, plan_file):
     document = json.loads(plan_file.read_text())
-    document["format_version"] = 2
+    document["format_version"] = 3
     document["provenance"]["tool_version"] = "9.0.0"
-    document["a_field_of_format_2"] = {}
+    document["a_field_of_format_3"] = {}
     path = tmp_path / "new.json"
     path.write_text(json.dumps(document))
     line = one_line_error(run_in_process("show", path), "new.json", "graphdiff 9.0.0", "upgrade")

@@ -5,8 +5,9 @@ Done: `{"status": "done", "exit_status": 0, "prefix", "files": [{"path", "bytes"
 Refused or failed: `{"status": "failed", "exit_status", "error", "seconds"}` — the same one line
 the command prints. `{"status": "running", "pid"}` while apply runs (replacing a report left
 by an earlier run), so a run killed outright is not taken for done. The report is written
-whole (through a temporary file) or not at all, as
-`>` would (graphdiff.text_output: `--report /dev/stdout` works, a directory is refused), and
+whole (through a temporary file) or not at all, as `>` would (graphdiff.text_output: a
+directory is refused); `--report /dev/stdout` (or a pipe) gets the last report only, and
+nothing else goes to that stream (the CLI keeps it for the report); and
 never over a file of the plan's (graphdiff.overwrites): that refusal is the one fault no report
 records, since its only place would be the file it protects.
 """
@@ -20,7 +21,7 @@ import time
 
 from graphdiff import storage
 from graphdiff.errors import BadInput, GraphdiffError
-from graphdiff.text_output import check_text_target, write_text
+from graphdiff.text_output import check_text_target, standard_stream, write_text
 
 
 class ReportWouldOverwrite(BadInput):
@@ -40,6 +41,8 @@ class Report:
         if self.path is None:
             return
         refuse_report_over(self.path, plan, plan_path, output_prefix)
+        if standard_stream(self.path) is not None:  # /dev/stdout: written once, at the end
+            return
         if os.path.isfile(self.path) or not os.path.exists(self.path):  # a pipe gets one
             _write(self.path, {"status": "running", "pid": os.getpid()})
 

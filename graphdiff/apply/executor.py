@@ -34,12 +34,12 @@ from graphdiff.apply.initial_values import (
     parts_of,
 )
 from graphdiff.apply.initializer_deps import initializer_needs
+from graphdiff.apply.old_values import OldValues
 from graphdiff.apply.progress import Progress, progress_wanted
 from graphdiff.apply.targets import (
     Target,
     check_coverage,
     check_entries,
-    check_sources,
     targets_of,
     text,
 )
@@ -48,7 +48,6 @@ from graphdiff.apply.written import check_written
 from graphdiff.bundle.writer import BundleWriter
 from graphdiff.dtypes import itemsize
 from graphdiff.errors import BadInput
-from graphdiff.formats import open_values
 from graphdiff.formats.base import MODEL_KINDS
 from graphdiff.new_graph import build_new_graph
 from graphdiff.overwrites import refuse_outputs_over_inputs
@@ -97,9 +96,9 @@ def apply_plan(
         output = plan.output_prefix if output_prefix is None else output_prefix
         return apply_to_model(plan, output, force, where, verify, messages)
     prefix = checked_prefix(plan.output_prefix if output_prefix is None else output_prefix)
-    ckpt = plan.provenance.checkpoint_prefix
-    if storage.same_path(ckpt, prefix):
-        raise BadInput(prefix, "is the checkpoint the plan restores from; write elsewhere")
+    for old in plan.provenance.old_sources:
+        if storage.same_path(old.checkpoint_prefix, prefix):
+            raise BadInput(prefix, f"is {_restored_from(old)}; write elsewhere")
     refuse_outputs_over_inputs(prefix, plan)
     if shards is not None and shards < 1:
         raise BadInput("--shards", f"{shards}: give 1 or more data files")
@@ -107,14 +106,14 @@ def apply_plan(
     check_entries(plan.variables, where)
     if existing_files(prefix) and not force:
         raise BadInput(prefix, EXISTS)
-    source = open_values(plan.provenance.old_kind, ckpt)
+    values = OldValues(plan)
     graph_file = plan.provenance.new_graph.path
     built = build_new_graph(graph_file, shape_for=planned_shapes(plan))
     if messages is not None:
         messages.extend(built.messages)
     targets = targets_of(built.graph, graph_file)
     check_coverage(plan.variables, targets, where, graph_file)
-    check_sources(plan.restored, targets, source.specs(), where, ckpt)
+    values.check_sources(plan.restored, targets, where)
     computed = [e.name for e in plan.initialized] + [e.name for e in plan.restored if grows(e)]
     needs = initializer_needs(targets, computed, graph_file)
     meta_graph = _meta_graph(built.graph, targets)
@@ -122,13 +121,13 @@ def apply_plan(
     progress = Progress(_total_bytes(plan), len(plan.variables), progress_wanted(quiet))
 
     def write(staging_prefix: str) -> None:
-        count = shards or source.num_shards
+        count = shards or values.num_shards(plan.restored)
         with BundleWriter(staging_prefix, count, progress.add_bytes) as writer:
-            _write_tensors(writer, plan, source, targets, built.graph, needs, progress)
+            _write_tensors(writer, plan, values, targets, built.graph, needs, progress)
             writer.finish()
         storage.write_bytes(staging_prefix + ".meta", meta_graph.SerializeToString())
         if verify:
-            check_written(staging_prefix, plan, source, targets)
+            check_written(staging_prefix, plan, values, targets)
         if after_write is not None:
             after_write(staging_prefix)
 
@@ -136,7 +135,14 @@ def apply_plan(
         write_atomically(prefix, write, force)
     finally:
         progress.close()
+        values.close()
     return prefix
+
+
+def _restored_from(old) -> str:
+    if old.name is None:
+        return "the checkpoint the plan restores from"
+    return f"the checkpoint of source {old.name}, which the plan restores from"
 
 
 def restore_into_session(
@@ -169,18 +175,18 @@ def restore_into_session(
                 where,
                 f"{entry.name}: restored by the plan but not a variable of the session's graph",
             )
-    ckpt = plan.provenance.checkpoint_prefix
-    source = open_values(plan.provenance.old_kind, ckpt)
-    check_sources(plan.restored, targets, source.specs(), where, ckpt)
+    values = OldValues(plan)
+    values.check_sources(plan.restored, targets, where)
     restored = [entry.name for entry in plan.restored]
     assignments = [
         pair
         for entry in plan.restored
         for pair in parts_of(
             targets[entry.name],
-            restored_value(source, entry, _initial_value(session, targets[entry.name])),
+            restored_value(values.of(entry), entry, _initial_value(session, targets[entry.name])),
         )
     ]
+    values.close()
     assign_by_feeding(session, assignments, where)
     initialized = []
     if initialize_rest:
@@ -195,13 +201,13 @@ def restore_into_session(
 # --- writing --------------------------------------------------------------------------------
 
 
-def _write_tensors(writer, plan, source, targets, graph, needs, progress) -> None:
+def _write_tensors(writer, plan, values: OldValues, targets, graph, needs, progress) -> None:
     grown = {}  # grow: the initializer's value, with the source's leading block copied in
     for entry in plan.restored:
         if grows(entry):
             grown[entry.name] = entry
             continue
-        carry_entry(writer, source, entry, targets[entry.name])
+        carry_entry(writer, values.of(entry), entry, targets[entry.name])
         progress.tensor_done()
     if not needs:
         return
@@ -211,13 +217,18 @@ def _write_tensors(writer, plan, source, targets, graph, needs, progress) -> Non
     where = plan.provenance.new_graph.path
     config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
     with tf.compat.v1.Session(graph=graph, config=config) as session:
-        values = initial_values(
-            session, targets, needs, lambda name: restored_value(source, entries[name]), where
+        computed = initial_values(
+            session,
+            targets,
+            needs,
+            lambda name: restored_value(values.of(entries[name]), entries[name]),
+            where,
         )
-        for target, index, value in values:
+        for target, index, value in computed:
             _check_value(planned[target.name], target, index, value, where)
             if target.name in grown:
-                write_parts(writer, target, restored_value(source, grown[target.name], value.copy))
+                entry = grown[target.name]
+                write_parts(writer, target, restored_value(values.of(entry), entry, value.copy))
             else:
                 write_part(writer, target, target.parts[index][1], value)
             if index == len(target.parts) - 1:

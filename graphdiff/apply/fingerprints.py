@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+from collections.abc import Mapping
 
 from graphdiff import storage
 from graphdiff.errors import BadInput
 from graphdiff.formats.base import H5_KINDS
 from graphdiff.loading import index_path, sha256_of
-from graphdiff.plan import FileFingerprint, Plan
+from graphdiff.plan import FileFingerprint, OldSource, Plan, with_old_sources
 
 CHANGED = "changed since the plan was made; make the plan again"
 MOVED_CHECKPOINT = "if the checkpoint moved, give its prefix with --checkpoint PREFIX"
@@ -40,25 +41,22 @@ def check_fingerprints(plan: Plan, *, new_graph: bool = True) -> None:
             _check_unchanged(source, MOVED_SOURCE, "(the new graph imports it)")
 
 
-def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | None = None):
-    """The plan with its checkpoint prefix and new-graph file where they are now.
+def with_inputs_at(plan: Plan, checkpoint=None, new_graph: str | None = None):
+    """The plan with its checkpoint prefix(es) and new-graph file where they are now.
 
-    The fingerprints stay the plan's: the moved files must still be the ones it was made from,
-    and are checked here, so that a flag pointing at another file says so (BadInput).
+    `checkpoint`: the new prefix of the one unnamed source, or a mapping NAME -> prefix for
+    named ones (`--checkpoint NAME=PREFIX`). The fingerprints stay the plan's: the moved files
+    must still be the ones it was made from, and are checked here, so that a flag pointing at
+    another file says so (BadInput).
     """
     provenance = plan.provenance
     if checkpoint is not None:
-        checkpoint = storage.absolute(checkpoint)
-        index = provenance.checkpoint_index
-        where = checkpoint if provenance.old_kind in H5_KINDS else index_path(checkpoint)
-        provenance = dataclasses.replace(
-            provenance,
-            checkpoint_prefix=checkpoint,
-            checkpoint_index=index and dataclasses.replace(index, path=where),
-            old_meta=_meta_moved(provenance, checkpoint),
-        )
-        if provenance.checkpoint_index is not None:
-            _check_given(provenance.checkpoint_index, "--checkpoint", "checkpoint")
+        moved = _relocations(provenance, checkpoint)
+        sources = [
+            _moved_source(old, moved[old.name]) if old.name in moved else old
+            for old in provenance.old_sources
+        ]
+        provenance = with_old_sources(provenance, sources)
     if new_graph is not None:
         old_directory = os.path.dirname(provenance.new_graph.path)
         graph = dataclasses.replace(provenance.new_graph, path=storage.absolute(new_graph))
@@ -71,16 +69,50 @@ def with_inputs_at(plan: Plan, checkpoint: str | None = None, new_graph: str | N
     return dataclasses.replace(plan, provenance=provenance)
 
 
-def _meta_moved(provenance, checkpoint: str) -> FileFingerprint | None:
+def _relocations(provenance, checkpoint) -> dict:
+    """Source name -> where its checkpoint is now; BadInput for a name the plan lacks."""
+    if not isinstance(checkpoint, Mapping):
+        if provenance.sources:
+            names = ", ".join(s.name for s in provenance.sources)
+            raise BadInput(
+                "--checkpoint", f"the plan's sources are named ({names}): give NAME=PREFIX"
+            )
+        return {None: os.fspath(checkpoint)}
+    known = {s.name for s in provenance.sources}
+    for name in checkpoint:
+        if name not in known:
+            names = ", ".join(str(s.name) for s in provenance.old_sources)
+            raise BadInput("--checkpoint", f"{name}: the plan has no such source ({names})")
+    return {name: os.fspath(path) for name, path in checkpoint.items()}
+
+
+def _moved_source(old: OldSource, checkpoint: str) -> OldSource:
+    checkpoint = storage.absolute(checkpoint)
+    index = old.checkpoint_index
+    where = checkpoint if old.old_kind in H5_KINDS else index_path(checkpoint)
+    moved = dataclasses.replace(
+        old,
+        checkpoint_prefix=checkpoint,
+        checkpoint_index=index and dataclasses.replace(index, path=where),
+        old_meta=_meta_moved(old, checkpoint),
+    )
+    if moved.checkpoint_index is not None:
+        flag = "--checkpoint" if old.name is None else f"--checkpoint {old.name}=PREFIX"
+        what = "checkpoint" if old.name is None else f"checkpoint of source {old.name}"
+        _check_given(moved.checkpoint_index, flag, what)
+    return moved
+
+
+def _meta_moved(old: OldSource, checkpoint: str) -> FileFingerprint | None:
     """The old graph's .meta moves with its checkpoint: PREFIX.meta becomes the new prefix's,
     one beside the checkpoint stays beside it (verify reads it)."""
-    meta = provenance.old_meta
-    if meta is None or provenance.old_kind in H5_KINDS:
+    meta = old.old_meta
+    if meta is None or old.old_kind in H5_KINDS:
         return meta
-    if storage.same_path(meta.path, provenance.checkpoint_prefix + ".meta"):
+    if storage.same_path(meta.path, old.checkpoint_prefix + ".meta"):
         return dataclasses.replace(meta, path=checkpoint + ".meta")
-    old, new = (os.path.dirname(p) for p in (provenance.checkpoint_prefix, checkpoint))
-    return _rebased(meta, old, new)
+    before, after = (os.path.dirname(p) for p in (old.checkpoint_prefix, checkpoint))
+    return _rebased(meta, before, after)
 
 
 def _check_given(fingerprint: FileFingerprint, flag: str, what: str) -> None:
@@ -103,20 +135,23 @@ def _rebased(source: FileFingerprint, old: str, new: str) -> FileFingerprint:
 
 
 def check_checkpoint(plan: Plan) -> None:
-    """The checkpoint index (or Keras weights file) is the one planned from, and every data
-    shard exists."""
-    provenance = plan.provenance
-    if provenance.old_kind in H5_KINDS:
-        _check_unchanged(provenance.checkpoint_index, MOVED_CHECKPOINT)
-        return
-    if provenance.checkpoint_index is None:
-        raise BadInput(
-            index_path(provenance.checkpoint_prefix),
-            "the plan was made from the .meta alone, without this checkpoint index; "
-            "applying needs the checkpoint: make the plan again with the checkpoint present",
-        )
-    _check_unchanged(provenance.checkpoint_index, MOVED_CHECKPOINT)
-    data_files(provenance.checkpoint_prefix)
+    """Each source's checkpoint index (or Keras weights file) is the one planned from, and
+    every data shard exists."""
+    for old in plan.provenance.old_sources:
+        moved = MOVED_CHECKPOINT
+        if old.name is not None:
+            moved = f"if it moved, give its prefix with --checkpoint {old.name}=PREFIX"
+        if old.old_kind in H5_KINDS:
+            _check_unchanged(old.checkpoint_index, moved)
+            continue
+        if old.checkpoint_index is None:
+            raise BadInput(
+                index_path(old.checkpoint_prefix),
+                "the plan was made from the .meta alone, without this checkpoint index; "
+                "applying needs the checkpoint: make the plan again with the checkpoint present",
+            )
+        _check_unchanged(old.checkpoint_index, moved)
+        data_files(old.checkpoint_prefix)
 
 
 def data_files(prefix: str) -> list[str]:

@@ -57,7 +57,7 @@ def write_remote(prefix: str, write: Callable[[str], None], force: bool = False)
         state = state_text(storage.split(prefix)[1], old_state)
         storage.write_bytes(state_file, state.encode())
     except BaseException as error:
-        for path in moved + storage.glob(storage.escape(temporary) + ".*"):
+        for path in moved + _written(temporary):
             _try(storage.remove, path)
         if isinstance(error, OSError):
             raise BadInput(prefix, f"cannot be written: {error.strerror or error}") from None
@@ -86,6 +86,15 @@ def remove_abandoned_temporaries(directory: str) -> list[str]:
             _try(storage.remove, path)
             removed.append(path)
     return removed
+
+
+def _written(temporary: str) -> list[str]:
+    """The temporary files to delete after a failure; none found when the store is out of
+    reach (the failure being reported is then that one)."""
+    try:
+        return storage.glob(storage.escape(temporary) + ".*")
+    except OSError:
+        return []
 
 
 def _try(action, path: str) -> None:

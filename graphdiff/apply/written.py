@@ -19,8 +19,9 @@ from graphdiff.tf_import import tensorflow
 from graphdiff.transforms import grows, restored_value
 
 
-def check_written(prefix: str, plan: Plan, source, targets: dict[str, Target]):
-    """Raise VerificationFailed naming the first tensor that is not as planned."""
+def check_written(prefix: str, plan: Plan, values, targets: dict[str, Target]):
+    """Raise VerificationFailed naming the first tensor that is not as planned (`values`:
+    apply's OldValues, the readers of the sources)."""
     tf = tensorflow()
     try:
         written = BundleReader(prefix)
@@ -46,8 +47,11 @@ def check_written(prefix: str, plan: Plan, source, targets: dict[str, Target]):
                     pass
         except BadInput as error:
             raise VerificationFailed(f"{entry.name}: {error.fault}") from None
-        if entry.action == RESTORE and not holds_source_value(written, source, entry):
-            raise VerificationFailed(f"{entry.name}: differs from its source {entry.source!r}")
+        if entry.action == RESTORE and not holds_source_value(written, values.of(entry), entry):
+            where = f"{entry.source_name} " if entry.source_name else ""
+            raise VerificationFailed(
+                f"{entry.name}: differs from its source {where}{entry.source!r}"
+            )
 
 
 def _pieces(bundle: BundleReader, key: str) -> list:

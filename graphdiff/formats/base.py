@@ -22,9 +22,20 @@ TF2_CHECKPOINT = "tf2_checkpoint"  # object-based (tf.train.Checkpoint)
 KERAS_WEIGHTS = "keras_weights"  # .weights.h5
 KERAS_ARCHIVE = "keras_archive"  # .keras (a zip holding model.weights.h5)
 SAVED_MODEL = "saved_model"  # a SavedModel directory (its variables/ bundle)
-OLD_KINDS = (TF1_META, TF1_CHECKPOINT, TF2_CHECKPOINT, KERAS_WEIGHTS, KERAS_ARCHIVE, SAVED_MODEL)
-BUNDLE_KINDS = frozenset({TF1_META, TF1_CHECKPOINT, TF2_CHECKPOINT, SAVED_MODEL})
-H5_KINDS = frozenset({KERAS_WEIGHTS, KERAS_ARCHIVE})
+KERAS2_H5 = "keras2_h5"  # a legacy tf.keras 2 .h5: a whole model, or its weights
+KERAS2_CHECKPOINT = "keras2_checkpoint"  # tf.keras 2 save_weights("prefix"): layer-N paths
+OLD_KINDS = (
+    TF1_META,
+    TF1_CHECKPOINT,
+    TF2_CHECKPOINT,
+    KERAS_WEIGHTS,
+    KERAS_ARCHIVE,
+    SAVED_MODEL,
+    KERAS2_H5,
+    KERAS2_CHECKPOINT,
+)
+BUNDLE_KINDS = frozenset({TF1_META, TF1_CHECKPOINT, TF2_CHECKPOINT, SAVED_MODEL, KERAS2_CHECKPOINT})
+H5_KINDS = frozenset({KERAS_WEIGHTS, KERAS_ARCHIVE, KERAS2_H5})
 
 # New sides: a TF1 graph (.py run in graph mode, or a .meta), or a build_model() .py.
 NEW_PYTHON = "python"  # a TF1 graph built by a .py
@@ -45,6 +56,8 @@ class Source:
     to its key in the stored file when the two differ (a Keras path and its h5 path, say).
     `roles` holds what the format knows of each name's role (None: read them from the DAG).
     `graph_note` says why the DAG has no computation (variables only), when it has none.
+    `notes` says, per name, what the plan should tell of it beyond how it matched (a weight
+    the old file named otherwise; why a stored key is left out).
     """
 
     kind: str
@@ -58,6 +71,7 @@ class Source:
     roles: dict[str, Role] | None = None
     graph_note: str | None = None
     counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
+    notes: dict[str, str] = field(default_factory=dict)
 
     def stored_key(self, name: str) -> str:
         return self.stored_as.get(name, name)

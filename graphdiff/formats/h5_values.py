@@ -31,7 +31,7 @@ class H5Values:
 
     num_shards = 1
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, legacy: bool = False):
         import h5py
 
         self.path = os.fspath(path)
@@ -45,14 +45,22 @@ class H5Values:
             if self._raw is not None:
                 self._raw.close()
             raise BadInput(self.path, f"not a Keras weights file (HDF5): {error}") from None
-        if "model_weights" in self._file or "layer_names" in self._file.attrs:
-            raise BadInput(
-                self.path,
-                "a legacy Keras 2 (tf.keras) .h5; graphdiff reads Keras 3 weights: load it into "
-                "the model and save it again with Keras 3 (model.save_weights('x.weights.h5'))",
+        is_legacy = "model_weights" in self._file or "layer_names" in self._file.attrs
+        if is_legacy != legacy:
+            self.close()
+            fault = (
+                "a legacy tf.keras 2 .h5, read as Keras 3 weights (the plan says so): make "
+                "the plan again"
+                if is_legacy
+                else "not a tf.keras 2 .h5 (no layer_names): Keras 3 weights are a .weights.h5"
             )
+            raise BadInput(self.path, fault)
         self._specs = {}
-        self._file.visititems(self._collect)
+        try:
+            self._file.visititems(self._collect)
+        except (OSError, RuntimeError, KeyError) as error:  # a damaged object table
+            self.close()
+            raise BadInput(self.path, f"a damaged HDF5 file: {error}") from None
 
     def _collect(self, name: str, item) -> None:
         import h5py
@@ -64,10 +72,17 @@ class H5Values:
     def specs(self) -> dict[str, TensorSpec]:
         return dict(self._specs)
 
+    def h5_file(self):
+        """The open h5py.File (closed by close())."""
+        return self._file
+
     def array(self, key: str) -> np.ndarray:
         if key not in self._specs:
             raise BadInput(self.path, f"holds no weights at {key!r}")
-        return np.asarray(self._file[key][()])
+        try:
+            return np.asarray(self._file[key][()])
+        except (OSError, RuntimeError, ValueError) as error:  # a truncated or damaged file
+            raise BadInput(self.path, f"cannot read {key!r}: {error}") from None
 
     def close(self) -> None:
         self._file.close()

@@ -23,7 +23,6 @@ from graphdiff.apply.checkpoint_files import existing_files, write_atomically
 from graphdiff.apply.fingerprints import check_fingerprints
 from graphdiff.apply.targets import check_entries
 from graphdiff.errors import BadInput, VerificationFailed
-from graphdiff.formats import open_values
 from graphdiff.formats.base import NEW_KERAS
 from graphdiff.formats.model_target import BuiltTarget, built_target
 from graphdiff.formats.model_variables import MODULE_ROOT
@@ -39,8 +38,9 @@ def apply_to_model(plan: Plan, output: str, force: bool, where: str, verify: boo
     """Write the plan's model weights at `output` (checked, staged, published); return it."""
     keras_target = plan.provenance.new_graph_kind == NEW_KERAS
     output = _checked_output(output, keras_target)
-    if storage.same_path(output, plan.provenance.checkpoint_prefix):
-        raise BadInput(output, "is where the plan's old values are; write elsewhere")
+    for old in plan.provenance.old_sources:
+        if storage.same_path(output, old.checkpoint_prefix):
+            raise BadInput(output, "is where the plan's old values are; write elsewhere")
     check_fingerprints(plan)
     check_entries(plan.variables, where)
     if _exists(output, keras_target) and not force:
@@ -98,30 +98,31 @@ def check_model(plan: Plan, target: BuiltTarget, where: str) -> None:
 
 
 def _restored_values(plan: Plan, target: BuiltTarget, where: str) -> dict[str, np.ndarray]:
-    """Name -> value for every restored entry, read from the old file and transformed."""
-    provenance = plan.provenance
-    reader = open_values(provenance.old_kind, provenance.checkpoint_prefix)
-    specs = reader.specs()
+    """Name -> value for every restored entry, read from its source and transformed."""
+    from graphdiff.apply.old_values import OldValues
+
+    sources = OldValues(plan)
     values = {}
-    for entry in plan.restored:
-        key = entry.stored_key
-        spec = specs.get(key)
-        if spec is None:
-            raise BadInput(
-                where, f"{entry.name}: source {key!r} is not in {provenance.checkpoint_prefix}"
-            )
-        variable = target.variables[entry.name]
-        after = transformed_spec(spec, entry.transforms)
-        if after.dtype != variable.dtype or tuple(after.shape) != variable.shape:
-            raise BadInput(
-                where,
-                f"{entry.name}: source {key!r} gives {after.dtype} {format_shape(after.shape)}, "
-                f"the variable is {variable.dtype} {format_shape(variable.shape)}",
-            )
-        initial = variable.variable.numpy
-        values[entry.name] = apply_transforms(reader.array(key), entry.transforms, initial)
-    if hasattr(reader, "close"):
-        reader.close()
+    try:
+        for entry in plan.restored:
+            reader, key = sources.of(entry), entry.stored_key
+            spec = sources.specs(entry.source_name).get(key)
+            if spec is None:
+                prefix = plan.provenance.old_source(entry.source_name).checkpoint_prefix
+                raise BadInput(where, f"{entry.name}: source {key!r} is not in {prefix}")
+            variable = target.variables[entry.name]
+            after = transformed_spec(spec, entry.transforms)
+            if after.dtype != variable.dtype or tuple(after.shape) != variable.shape:
+                raise BadInput(
+                    where,
+                    f"{entry.name}: source {key!r} gives {after.dtype} "
+                    f"{format_shape(after.shape)}, the variable is {variable.dtype} "
+                    f"{format_shape(variable.shape)}",
+                )
+            initial = variable.variable.numpy
+            values[entry.name] = apply_transforms(reader.array(key), entry.transforms, initial)
+    finally:
+        sources.close()
     return values
 
 

@@ -18,10 +18,10 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
+from graphdiff import storage
 from graphdiff.apply.fingerprints import (
     CHANGED,
     MOVED_CHECKPOINT,
@@ -88,6 +88,9 @@ def verify_plan(
     'identical'
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
+    if len(plan.provenance.old_sources) > 1:
+        names = ", ".join(s.label for s in plan.provenance.old_sources)
+        raise BadInput(where, f"has several sources ({names}); verify compares one old graph")
     if old_checkpoint is not None:
         plan = with_inputs_at(plan, os.fspath(old_checkpoint))
     _check_tf1_plan(plan, where)
@@ -178,7 +181,7 @@ class OutputsCheck:
     def __init__(self, plan: Plan, plan_path=None, published: str | None = None):
         _check_tf1_plan(plan, str(plan_path) if plan_path is not None else "<plan>")
         self.plan, self.plan_path = plan, plan_path
-        self.published = os.path.abspath(published or plan.output_prefix)
+        self.published = storage.absolute(published or plan.output_prefix)
         self.summary = ""
 
     def __call__(self, staging_prefix: str) -> None:
@@ -232,20 +235,21 @@ def _tolerance(atol, rtol):
 
 
 def _applied_prefix(prefix: str) -> str:
-    index = Path(prefix + ".index")
-    if not index.is_file():
+    """The checkpoint to verify, absolute; a remote one (gs://, ram://) as given."""
+    index = prefix + ".index"
+    if not storage.isfile(index):
         raise BadInput(
             index,
             "no checkpoint here: run graphdiff apply PLAN first, or give --checkpoint PREFIX",
         )
     data_files(prefix)
-    return os.path.abspath(prefix)
+    return storage.absolute(prefix)
 
 
 def _check_plan_files(plan: Plan) -> None:
     """The old .meta, the old checkpoint and the new graph file are those the plan was made of."""
     meta = plan.provenance.old_meta
-    if not Path(meta.path).is_file():
+    if not storage.isfile(meta.path):
         raise BadInput(meta.path, f"no such file (the plan was made from it); {_MOVED}")
     if sha256_of(meta.path) != meta.sha256:
         raise BadInput(meta.path, CHANGED)

@@ -24,7 +24,9 @@ def format_summary(plan: Plan) -> str:
             lines.append(f"  {status}: " + _scope_list(status, scopes))
     for rule in plan.rules:
         support = plural(rule.support, "variable")
-        lines.append(f"  rule ({rule.origin}, {support}): {describe(rule)}")
+        source = f"{rule.source_name}, " if rule.source_name else ""
+        lines.append(f"  rule ({rule.origin}, {source}{support}): {describe(rule)}")
+    lines += _capped(conflict_lines(plan))
     lines += _capped(
         f"  shape of {e.name} taken from '{e.shape_resolution.source}': "
         f"{list(e.shape_resolution.shape)}"
@@ -41,9 +43,44 @@ def format_summary(plan: Plan) -> str:
         f"  initialized {e.name}: {e.reason}"
         + (f" (candidates: {', '.join(e.candidates)})" if e.candidates else "")
         for e in initialized
-        if e.role == "model" and not e.reason.startswith("new:")
+        if e.role == "model" and not e.reason.startswith("new:") and not e.alternatives
     )
     return "\n".join(lines)
+
+
+def conflict_lines(plan: Plan) -> list[str]:
+    """One line per kind of conflict between sources: which variables (by their common
+    scope), which source gives them (or none), which others could have, and why not."""
+    groups: dict[tuple, list[str]] = {}
+    for entry in plan.variables:
+        if not entry.alternatives:
+            continue
+        others = ", ".join(dict.fromkeys(a.source_name for a in entry.alternatives))
+        key = (entry.source_name, others, entry.alternatives[0].why)
+        groups.setdefault(key, []).append(entry.name)
+    lines = []
+    for (source, others, why), names in groups.items():
+        what = f"{plural(len(names), 'variable')} of {_common_scope(names)}"
+        them = "them"
+        if len(names) == 1:
+            what, them = names[0], "it"
+        if source is None:
+            lines.append(f"  conflict: {what} initialized: {why}; {others} could give {them}")
+        else:
+            lines.append(
+                f"  conflict: {what} from {source} ({why}); {others} could give {them} too"
+            )
+    return lines
+
+
+def _common_scope(names: list[str]) -> str:
+    parts = [name.split("/")[:-1] for name in names]
+    common = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) > 1:
+            break
+        common.append(level[0])
+    return "/".join(common) or "(root)"
 
 
 def _capped(lines, limit: int = 10) -> list[str]:
@@ -56,9 +93,10 @@ def _capped(lines, limit: int = 10) -> list[str]:
 
 def _scope_list(status: str, scopes, limit: int = 12) -> str:
     def one(s):
-        if status == "shared" and s.old != s.new:
-            return f"{s.old} -> {s.new}"
-        return s.new or s.old
+        old = f"{s.source_name}:{s.old}" if s.source_name else s.old
+        if status == "shared" and (s.old != s.new or s.source_name):
+            return f"{old} -> {s.new}"
+        return s.new or old
 
     names = [one(s) for s in scopes[:limit]]
     more = f" (+{len(scopes) - limit} more)" if len(scopes) > limit else ""

@@ -1,0 +1,181 @@
+"""Rebuild, in Keras 3, the model a tf.keras 2 whole-model `.h5` describes in its model_config.
+
+Why rebuild and trace rather than draw a DAG from the config (layers as nodes): the new side
+is a traced Keras 3 model, and the matcher is only as good as the likeness of the two graphs.
+A rebuilt old model is traced by the same code as the new one, so the op walk meets the same
+ops, activations and normalizations on both sides, layer names survive (the config carries
+them), and nothing here has to know what a layer computes. A config-level DAG would work
+where Keras 3 cannot rebuild, but its nodes would be layer classes facing TF ops: the op walk
+would stop at once and only the coarse layer alignment would be left. Where Keras 3 cannot
+rebuild the config, `--old-model OLD.py` (the architecture written in Keras 3) is the way, and
+the message says so.
+
+Keras 3 reads most tf.keras 2 configs (its legacy loader); `keras3_config` first rewrites the
+few differences known to stop it, each of which leaves the forward pass as it was:
+- a layer name with `/` (DenseNet's `conv1/conv`): Keras 3 refuses it; `/` becomes `_`, and
+  `renamed` maps the Keras 3 name back to the file's;
+- a config key the Keras 3 class does not take, when it only initializes, regularizes or
+  constrains (SeparableConv2D's `kernel_initializer`), or has its neutral value
+  (DepthwiseConv2D's `groups: 1`); any other key is refused, naming the layer and the key;
+- a nested model's node indices: tf.keras 2 numbers a nested model's calls from 1 (node 0 is
+  the one its own construction made, `_should_skip_first_node`), Keras 3 from 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+
+from graphdiff.errors import BadInput
+
+MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
+_NO_EFFECT_ON_OUTPUTS = re.compile(r".*_(initializer|regularizer|constraint)$")
+_NEUTRAL = {"groups": 1}
+
+
+def rebuild(config: dict, path: str, keras):
+    """The Keras 3 model of a tf.keras 2 `model_config`, and Keras 3 name -> file's layer name
+    for the layers renamed on the way. BadInput naming `path` when Keras 3 cannot build it."""
+    from keras.src.legacy.saving import saving_options, saving_utils
+    from keras.src.saving import serialization_lib
+
+    translated, renamed = keras3_config(config, path, keras)
+    keras.backend.clear_session()
+    try:
+        legacy = saving_options.keras_option_scope(use_legacy_config=True)
+        with legacy, serialization_lib.SafeModeScope(True):
+            model = saving_utils.model_from_config(translated)
+    except Exception as error:  # an unknown layer class, a Lambda's bytecode, a bad config
+        raise BadInput(
+            path,
+            f"Keras 3 cannot rebuild its model_config ({_first_line(error)}); give the .py "
+            "that builds the same architecture in Keras 3 with --old-model OLD.py",
+        ) from None
+    if not isinstance(model, keras.Model):
+        raise BadInput(path, "its model_config describes a layer, not a model")
+    if not model.built:
+        raise BadInput(
+            path,
+            "its model_config gives no input shape, so Keras 3 cannot build it; give the .py "
+            "that builds it with --old-model OLD.py",
+        )
+    return model, renamed
+
+
+def keras3_config(config: dict, path: str, keras) -> tuple[dict, dict[str, str]]:
+    """A copy of `config` with the known tf.keras 2 -> Keras 3 differences rewritten."""
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise BadInput(path, "its model_config is not a Keras model configuration")
+    config = copy.deepcopy(config)
+    renamed: dict[str, str] = {}
+    _translate(config, path, keras, renamed)
+    return config, renamed
+
+
+def _translate(entry: dict, path: str, keras, renamed: dict[str, str]) -> None:
+    body = entry.get("config")
+    if not isinstance(body, dict):
+        return
+    cls = entry.get("class_name")
+    if cls in MODEL_CLASSES:
+        layers = body.get("layers")
+        if isinstance(layers, list):
+            _renumber_nested_nodes(body)
+            for layer in layers:
+                if isinstance(layer, dict):
+                    _rename(layer, renamed)
+                    _translate(layer, path, keras, renamed)
+            _rename_references(body)
+        return
+    _drop_unknown_keys(cls, body, path, keras)
+
+
+def _rename(layer: dict, renamed: dict[str, str]) -> None:
+    name = layer.get("name")
+    if isinstance(name, str) and "/" in name:
+        new = name.replace("/", "_")
+        renamed[new] = name
+        layer["name"] = new
+        if isinstance(layer.get("config"), dict):
+            layer["config"]["name"] = new
+
+
+def _rename_references(body: dict) -> None:
+    def fix(value):
+        if isinstance(value, list):
+            if _is_reference(value):
+                return [value[0].replace("/", "_"), *[fix(v) for v in value[1:]]]
+            return [fix(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fix(v) for k, v in value.items()}
+        return value
+
+    for layer in body.get("layers", []):
+        if isinstance(layer, dict) and "inbound_nodes" in layer:
+            layer["inbound_nodes"] = fix(layer["inbound_nodes"])
+    for key in ("input_layers", "output_layers"):
+        if key in body:
+            body[key] = fix(body[key])
+
+
+def _renumber_nested_nodes(body: dict) -> None:
+    """References to a nested model's node k become k-1 when tf.keras 2 skipped its node 0:
+    the model is called in this config, and no reference uses node 0."""
+    layers = [layer for layer in body.get("layers", []) if isinstance(layer, dict)]
+    nested = {layer.get("name") for layer in layers if layer.get("class_name") in MODEL_CLASSES}
+    references: dict[str, list[list]] = {}
+
+    def collect(value):
+        if isinstance(value, list):
+            if _is_reference(value) and value[0] in nested:
+                references.setdefault(value[0], []).append(value)
+            for item in value:
+                collect(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+
+    for layer in layers:
+        collect(layer.get("inbound_nodes"))
+    collect(body.get("output_layers"))
+    for refs in references.values():
+        if refs and all(ref[1] >= 1 for ref in refs):
+            for ref in refs:
+                ref[1] -= 1
+
+
+def _is_reference(value: list) -> bool:
+    """`[layer name, node index, tensor index, kwargs]`: a call's input in a config."""
+    return len(value) >= 3 and isinstance(value[0], str) and type(value[1]) is int
+
+
+def _drop_unknown_keys(cls, body: dict, path: str, keras) -> None:
+    target = getattr(keras.layers, cls, None) if isinstance(cls, str) else None
+    if target is None:
+        return  # an unknown class: Keras 3 says so when it builds
+    try:
+        parameters = inspect.signature(target.__init__).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        accepted = _base_layer_keys(parameters)
+    else:
+        accepted = set(parameters)
+    for key in [k for k in body if k not in accepted]:
+        if _NO_EFFECT_ON_OUTPUTS.fullmatch(key) or _NEUTRAL.get(key, object()) == body[key]:
+            del body[key]
+
+
+def _base_layer_keys(parameters) -> set[str]:
+    """Keys a layer taking **kwargs passes on to keras.layers.Layer, and its own."""
+    base = {"name", "trainable", "dtype", "autocast", "input_shape", "batch_input_shape"}
+    base |= {"batch_size", "input_dim", "activity_regularizer", "input_length"}
+    return set(parameters) | base
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    text = next((line for line in lines if line.startswith("Exception encountered")), None)
+    text = text or (lines[0] if lines else type(error).__name__)
+    return text[:300]

@@ -1,0 +1,1114 @@
+"""The Keras matcher corpus: old models, new models, and who is who, by construction.
+
+A case pairs an old model (`OLD`: a Keras model file body, or a TF1 graph with the checkpoint
+keys of each tagged layer) with a new model file body, and is planned once per kind of old
+file in `kinds`:
+
+- `weights.h5`: `model.save_weights`, planned with --old-model;
+- `keras`: `model.save` archive, planned without --old-model (Keras rebuilds the model from
+  the archive's config: a Sequential's names lose their `sequential/` prefix);
+- `keras+py`: the same archive, planned with --old-model;
+- `tf2`: `tf.train.Checkpoint(model=..., optimizer=...)`, planned with --old-model;
+- `tf1`: a TF1 graph saved with Saver (`.meta`), into a Keras model.
+
+Ground truth: model files tag their layers with `T(tag, layer)` (or `tag_all(model, prefix)`
+for a keras.applications net: every layer by its place in that net). A new variable must be
+restored from the old variable of the same tag and index among the layer's weights, and
+initialized when its tag is new, when its layer changed shape (a layer is a unit), or when
+`undecidable` lists its tag: groups of new tags the graph cannot tell apart by construction
+(an identical layer inserted among identical unnamed ones), all initialized, each listing the
+group's old variables as candidates. `klass` is the issue-15 class (`CLASSES`). `slow` cases
+(keras.applications nets) run in report.py only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+H5, ARCHIVE, ARCHIVE_PY, TF2, TF1 = "weights.h5", "keras", "keras+py", "tf2", "tf1"
+KINDS = (H5, ARCHIVE, ARCHIVE_PY, TF2, TF1)
+KERAS_KINDS = (H5, ARCHIVE, TF2)
+
+CLASSES = {
+    1: "auto-names are positions",
+    2: "a layer is a unit",
+    3: "keras.applications",
+    4: "decidable",
+    5: "traps",
+}
+
+# Prepended to every model file (after keras_models' imports): the corpus's identity marks.
+TAGS = '''
+def T(tag, layer):
+    """The corpus's identity of `layer`: the case's ground truth. Keras never reads it."""
+    layer._corpus_tag = tag
+    return layer
+
+
+def tag_all(model, prefix):
+    """Tag every layer of `model` (a keras.applications net) by its place in it."""
+    for index, layer in enumerate(model._flatten_layers(include_self=False, recursive=True)):
+        T(f"{prefix}/{index}", layer)
+    return model
+
+'''
+
+
+@dataclass(frozen=True)
+class OldTF1:
+    body: str  # build_graph() of a TF1 graph (corpus_nets as nets, tf)
+    keys: dict  # tag -> the checkpoint keys of that layer, in the Keras layer's weights order
+
+
+@dataclass(frozen=True)
+class Untrained:
+    """An old Keras model saved as built, untrained: a keras.applications net, whose training
+    step would cost more than all its runs. Its values are its initializers', as a fresh
+    model's are; the plan is scored on names, and those are what a trained one has."""
+
+    body: str
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    klass: int
+    old: str  # key of OLD
+    new: str  # body of the new model file (defines build_model)
+    kinds: tuple[str, ...] = KERAS_KINDS
+    undecidable: tuple[tuple[str, ...], ...] = ()
+    slow: bool = False
+    why: str = ""
+
+
+def dense_tf1(
+    name: str,
+    inputs: str,
+    units: int,
+    activation: str | None = "relu",
+    leaves: tuple[str, str] = ("weights", "biases"),
+) -> str:
+    """TF1 lines for x @ name/weights + name/biases (slim's names; `leaves` for others)."""
+    act = f"x = tf.nn.{activation}(x)\n" if activation else ""
+    return (
+        f'with v1.variable_scope("{name}"):\n'
+        f'    w = v1.get_variable("{leaves[0]}", [{inputs}, {units}])\n'
+        f'    b = v1.get_variable("{leaves[1]}", [{units}])\n'
+        f"x = tf.matmul(x, w) + b\n{act}"
+    )
+
+
+TF_LAYERS = ("kernel", "bias")  # tf.compat.v1.layers.dense's leaves
+
+
+OLD = {
+    # -- Sequential / functional CNNs with automatic names -------------------------------
+    "seq_cnn": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c2", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+    """,
+    "seq_mlp": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("a", layers.Dense(32, activation="relu")),
+                T("b", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(4)),
+            ])
+    """,
+    "nested_seq": """
+        def build_model():
+            backbone = keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c2", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+            ])
+            inputs = keras.Input((12, 12, 3))
+            return keras.Model(inputs, T("fc", layers.Dense(4))(backbone(inputs)))
+    """,
+    # -- layers as units -----------------------------------------------------------------
+    "mlp_predictions": """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("d1", layers.Dense(16, activation="relu"))(inputs)
+            out = T("pred", layers.Dense(10, activation="softmax", name="predictions"))(h)
+            return keras.Model(inputs, out)
+    """,
+    "seq_conv_bn": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("b1", layers.BatchNormalization()),
+                layers.ReLU(),
+                T("c2", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("b2", layers.BatchNormalization()),
+                layers.ReLU(),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+    """,
+    "nobias_convs": """
+        def build_model():
+            inputs = keras.Input((16, 16, 3))
+            x = T("c1", layers.Conv2D(8, 3, padding="same", use_bias=False))(inputs)
+            x = T("c2", layers.Conv2D(16, 3, padding="same", use_bias=False))(x)
+            x = T("c3", layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False))(x)
+            x = layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+    """,
+    # -- decidable -------------------------------------------------------------------------
+    "relu_pair": """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = T("r1", layers.Dense(16, activation="relu"))(inputs)
+            h = T("r2", layers.Dense(16, activation="relu"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3))(h))
+    """,
+    "one_head": """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("trunk", layers.Dense(16, activation="relu"))(inputs)
+            return keras.Model(inputs, T("head", layers.Dense(4))(h))
+    """,
+    "subclassed": """
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.encoder = T("enc", layers.Dense(16, activation="relu"))
+                self.mixer = T("mix", layers.Dense(16, activation="tanh"))
+                self.head = T("head", layers.Dense(4))
+
+            def call(self, x):
+                return self.head(self.mixer(self.encoder(x)))
+
+
+        def input_signature():
+            return [tf.TensorSpec([None, 16], tf.float32)]
+
+
+        def build_model():
+            model = Net()
+            model(tf.zeros([1, 16]))
+            return model
+    """,
+    # -- traps ---------------------------------------------------------------------------
+    "two_heads_acts": """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("trunk", layers.Dense(16, activation="relu"))(inputs)
+            a = T("ha", layers.Dense(4, activation="sigmoid"))(h)
+            b = T("hb", layers.Dense(4, activation="softmax"))(h)
+            return keras.Model(inputs, [a, b])
+    """,
+    "two_heads_same": """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("trunk", layers.Dense(16, activation="relu"))(inputs)
+            a = T("ha", layers.Dense(4))(h)
+            b = T("hb", layers.Dense(4))(h)
+            return keras.Model(inputs, [a, b])
+    """,
+    "relu_tanh": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("a", layers.Dense(16, activation="relu")),
+                T("b", layers.Dense(16, activation="tanh")),
+                T("head", layers.Dense(4)),
+            ])
+    """,
+    "named_proj": """
+        def build_model():
+            inputs = keras.Input((8,), name="x")
+            h = T("proj", layers.Dense(16, activation="relu", name="proj"))(inputs)
+            h = T("mid", layers.Dense(16, activation="relu", name="mid"))(h)
+            return keras.Model(inputs, T("out", layers.Dense(3, name="out"))(h))
+    """,
+    # -- TF1 checkpoints into Keras ----------------------------------------------------------
+    "tf1_mlp": OldTF1(
+        'v1 = tf.compat.v1\nx = v1.placeholder(tf.float32, [2, 16], name="inputs")\n'
+        + dense_tf1("fc1", "16", 16)
+        + dense_tf1("fc2", "16", 16)
+        + dense_tf1("logits", "16", 4, None),
+        {
+            "fc1": ("fc1/weights", "fc1/biases"),
+            "fc2": ("fc2/weights", "fc2/biases"),
+            "logits": ("logits/weights", "logits/biases"),
+        },
+    ),
+    # -- keras.applications nets (built untrained: see Untrained) ------------------------------
+    "mnv2_head10": Untrained(
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.MobileNetV2(
+                    input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None,
+                    pooling="avg",
+                ),
+                "mnv2",
+            )
+            inputs = keras.Input((32, 32, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
+        """
+    ),
+    "resnet50_top10": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.ResNet50(input_shape=(32, 32, 3), weights=None, classes=10),
+                "resnet50",
+            )
+        """
+    ),
+    "densenet121_notop": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.DenseNet121(
+                    input_shape=(32, 32, 3), include_top=False, weights=None
+                ),
+                "densenet121",
+            )
+        """
+    ),
+    "effb0_pooled": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.EfficientNetB0(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "effb0",
+            )
+        """
+    ),
+    "nasnet_mobile_pooled": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.NASNetMobile(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "nasnet",
+            )
+        """
+    ),
+    "mnv3small_top10": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.MobileNetV3Small(
+                    input_shape=(32, 32, 3), weights=None, classes=10
+                ),
+                "mnv3",
+            )
+        """
+    ),
+    "inceptionv3_head10": Untrained(
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.InceptionV3(
+                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "inception",
+            )
+            inputs = keras.Input((75, 75, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
+        """
+    ),
+    "seq_built_by_shape": """
+        def build_model():
+            model = keras.Sequential([
+                T("a", layers.Dense(16, activation="relu")),
+                T("b", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(3)),
+            ])
+            model.build((None, 16))
+            return model
+    """,
+    "branches": """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("c0", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            b1 = T("b1", layers.Conv2D(8, 1, activation="relu"))(x)
+            b2 = T("b2", layers.Conv2D(8, 1, activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+    """,
+    # -- more small models -------------------------------------------------------------------
+    "nested_functional": """
+        def build_model():
+            x = keras.Input((8,))
+            h = T("e1", layers.Dense(16, activation="relu"))(x)
+            h = T("e2", layers.Dense(16, activation="relu"))(h)
+            encoder = keras.Model(x, h, name="encoder")
+            inputs = keras.Input((8,))
+            return keras.Model(inputs, T("head", layers.Dense(3))(encoder(inputs)))
+    """,
+    "relu_stack": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("a", layers.Dense(16, activation="relu")),
+                T("b", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(16)),
+            ])
+    """,
+    "tf1_convnet": OldTF1(
+        "v1 = tf.compat.v1\n"
+        "x = v1.placeholder(tf.float32, [2, 12, 12, 3], name='images')\n"
+        "x = nets.conv(x, 'conv1')\n"
+        "x = nets.conv(x, 'conv2')\n"
+        "x = tf.reduce_mean(x, [1, 2])\n"
+        "with v1.variable_scope('logits'):\n"
+        "    w = v1.get_variable('weights', [8, 4])\n"
+        "    b = v1.get_variable('biases', [4])\n"
+        "x = tf.matmul(x, w) + b\n",
+        {
+            "conv1": ("conv1/weights", "conv1/biases"),
+            "conv2": ("conv2/weights", "conv2/biases"),
+            "logits": ("logits/weights", "logits/biases"),
+        },
+    ),
+    "tf1_layers_mlp": OldTF1(
+        'v1 = tf.compat.v1\nx = v1.placeholder(tf.float32, [2, 16], name="inputs")\n'
+        + dense_tf1("dense", "16", 16, leaves=TF_LAYERS)
+        + dense_tf1("dense_1", "16", 16, leaves=TF_LAYERS)
+        + dense_tf1("dense_2", "16", 4, None, leaves=TF_LAYERS),
+        {
+            "d0": ("dense/kernel", "dense/bias"),
+            "d1": ("dense_1/kernel", "dense_1/bias"),
+            "head": ("dense_2/kernel", "dense_2/bias"),
+        },
+    ),
+    "subclassed_blocks": """
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.blocks = [T(f"b{i}", layers.Dense(16, activation="relu")) for i in range(3)]
+                self.head = T("head", layers.Dense(4))
+
+            def call(self, x):
+                for block in self.blocks:
+                    x = block(x)
+                return self.head(x)
+
+
+        def input_signature():
+            return [tf.TensorSpec([None, 16], tf.float32)]
+
+
+        def build_model():
+            model = Net()
+            model(tf.zeros([1, 16]))
+            return model
+    """,
+    "lstm_text": """
+        def build_model():
+            tokens = keras.Input((6,), dtype="int32")
+            h = T("emb", layers.Embedding(50, 8))(tokens)
+            h = T("lstm", layers.LSTM(8))(h)
+            return keras.Model(tokens, T("head", layers.Dense(4))(h))
+    """,
+    "separable_cnn": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("s1", layers.SeparableConv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+    """,
+}
+
+CASES = (
+    # -- 1. Keras auto-names are positions --------------------------------------------------
+    Case(
+        "seq_cnn_conv_inserted",
+        1,
+        "seq_cnn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("new", layers.Conv2D(8, 3, padding="same", activation="tanh")),
+                T("c2", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, ARCHIVE_PY, TF2),
+        why="a tanh conv of c2's shape inserted before it: old conv2d_1 is new conv2d_2",
+    ),
+    Case(
+        "seq_mlp_dense_inserted",
+        1,
+        "seq_mlp",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("a", layers.Dense(32, activation="relu")),
+                T("new", layers.Dense(32, activation="relu")),
+                T("b", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(4)),
+            ])
+        """,
+        why="every name after the insertion shifts by one; each shape says who is who",
+    ),
+    Case(
+        "seq_to_functional_inserted",
+        1,
+        "seq_cnn",
+        """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("c1", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            x = T("new", layers.Conv2D(8, 3, padding="same"))(x)
+            x = T("new_bn", layers.BatchNormalization())(x)
+            x = T("c2", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+        """,
+        why="sequential/ -> (root): a prefix rule would make conv2d_1 an identity",
+    ),
+    Case(
+        "nested_seq_flattened_inserted",
+        1,
+        "nested_seq",
+        """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("c1", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            x = T("c2", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
+            x = T("new", layers.Conv2D(8, 3, padding="same", activation="sigmoid"))(x)
+            x = layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+        """,
+        why="the backbone's container is gone and a conv of c2's shape follows c2",
+    ),
+    Case(
+        "seq_cnn_identical_conv_inserted",
+        1,
+        "seq_cnn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("new", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c2", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        undecidable=(("new", "c2"),),
+        why="an identical conv among identical unnamed ones: which is new cannot be told",
+    ),
+    # -- 2. a layer is a unit ------------------------------------------------------------------
+    Case(
+        "dense_inserted_with_classifier_shape",
+        2,
+        "mlp_predictions",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("d1", layers.Dense(16, activation="relu"))(inputs)
+            h = T("new", layers.Dense(10, activation="relu"))(h)
+            h = T("new2", layers.Dense(16, activation="relu"))(h)
+            out = T("pred", layers.Dense(10, activation="softmax", name="predictions"))(h)
+            return keras.Model(inputs, out)
+        """,
+        why="the inserted dense_1 has predictions' kernel shape; predictions stays predictions",
+    ),
+    Case(
+        "bn_block_inserted",
+        2,
+        "seq_conv_bn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("b1", layers.BatchNormalization()),
+                layers.ReLU(),
+                T("new", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("new_bn", layers.BatchNormalization()),
+                layers.ReLU(max_value=6.0),
+                T("c2", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("b2", layers.BatchNormalization()),
+                layers.ReLU(),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="a conv+BN+ReLU6 block inserted: b2's four variables go to batch_normalization_2",
+    ),
+    Case(
+        "nobias_conv_inserted",
+        2,
+        "nobias_convs",
+        """
+        def build_model():
+            inputs = keras.Input((16, 16, 3))
+            x = T("c1", layers.Conv2D(8, 3, padding="same", use_bias=False))(inputs)
+            x = T("c2", layers.Conv2D(16, 3, padding="same", use_bias=False))(x)
+            x = T("new", layers.Conv2D(16, 3, padding="same", use_bias=False))(x)
+            x = T("c3", layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False))(x)
+            x = layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+        """,
+        kinds=(H5, TF2),
+        why="one-variable layers; the inserted conv has c3's shape but stride 1, c3 stride 2",
+    ),
+    # -- 4. decidable --------------------------------------------------------------------------
+    Case(
+        "tanh_between_relus",
+        4,
+        "relu_pair",
+        """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = T("r1", layers.Dense(16, activation="relu"))(inputs)
+            h = T("new", layers.Dense(16, activation="tanh"))(h)
+            h = T("r2", layers.Dense(16, activation="relu"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3))(h))
+        """,
+        why="issue 15: old relu dense_1 is the new relu dense_2 (same op, same successor)",
+    ),
+    Case(
+        "new_head_beside",
+        4,
+        "one_head",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("trunk", layers.Dense(16, activation="relu"))(inputs)
+            head = T("head", layers.Dense(4))(h)
+            return keras.Model(inputs, [head, T("aux", layers.Dense(4))(h)])
+        """,
+        why="a head of the same shape added after the old one: output 0 and dense_1 agree",
+    ),
+    Case(
+        "subclassed_attributes_renamed",
+        4,
+        "subclassed",
+        """
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.mixing = T("mix", layers.Dense(16, activation="tanh"))
+                self.embed = T("enc", layers.Dense(16, activation="relu"))
+                self.classifier = T("head", layers.Dense(4))
+
+            def call(self, x):
+                return self.classifier(self.mixing(self.embed(x)))
+
+
+        def input_signature():
+            return [tf.TensorSpec([None, 16], tf.float32)]
+
+
+        def build_model():
+            model = Net()
+            model(tf.zeros([1, 16]))
+            return model
+        """,
+        kinds=(H5, TF2),
+        why="attributes renamed and made in another order: dense and dense_1 trade places",
+    ),
+    Case(
+        "tf1_mlp_into_sequential_inserted",
+        4,
+        "tf1_mlp",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16,)),
+                T("fc1", layers.Dense(16, activation="relu")),
+                T("new", layers.Dense(16, activation="tanh")),
+                T("fc2", layers.Dense(16, activation="relu")),
+                T("logits", layers.Dense(4)),
+            ])
+        """,
+        kinds=(TF1,),
+        why="slim names into Keras auto-names, a tanh layer inserted between the relus",
+    ),
+    # -- 5. traps ------------------------------------------------------------------------------
+    Case(
+        "heads_swapped_by_activation",
+        5,
+        "two_heads_acts",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("trunk", layers.Dense(16, activation="relu"))(inputs)
+            b = T("hb", layers.Dense(4, activation="softmax"))(h)
+            a = T("ha", layers.Dense(4, activation="sigmoid"))(h)
+            return keras.Model(inputs, [b, a])
+        """,
+        why="heads made and returned in the other order: dense_1 is now the softmax head",
+    ),
+    Case(
+        "heads_identical_made_swapped",
+        5,
+        "two_heads_same",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("trunk", layers.Dense(16, activation="relu"))(inputs)
+            b = T("hb", layers.Dense(4))
+            a = T("ha", layers.Dense(4))
+            return keras.Model(inputs, [a(h), b(h)])
+        """,
+        undecidable=(("ha", "hb"),),
+        why="two identical heads made in the other order: names swap, nothing else tells",
+    ),
+    Case(
+        "layers_reordered",
+        5,
+        "relu_tanh",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("b", layers.Dense(16, activation="tanh")),
+                T("a", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(4)),
+            ])
+        """,
+        why="relu and tanh layers swapped: each changed shape; dense fits by name and shape",
+    ),
+    Case(
+        "same_name_other_role",
+        5,
+        "named_proj",
+        """
+        def build_model():
+            x = keras.Input((8,), name="x")
+            y = keras.Input((8,), name="y")
+            h = T("proj", layers.Dense(16, activation="relu", name="stem"))(x)
+            h = T("mid", layers.Dense(16, activation="relu", name="mid"))(h)
+            g = T("new", layers.Dense(16, activation="relu", name="proj"))(y)
+            aux = T("aux", layers.Dense(3, name="aux"))(g)
+            return keras.Model([x, y], [T("out", layers.Dense(3, name="out"))(h), aux])
+        """,
+        why="'proj' renamed 'stem'; a new layer named 'proj' of the same shape reads input y",
+    ),
+    # -- 3. keras.applications nets -----------------------------------------------------------
+    Case(
+        "mobilenetv2_classes_changed",
+        3,
+        "mnv2_head10",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.MobileNetV2(
+                    input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None,
+                    pooling="avg",
+                ),
+                "mnv2",
+            )
+            inputs = keras.Input((32, 32, 3))
+            return keras.Model(inputs, T("head5", layers.Dense(5))(base(inputs)))
+        """,
+        kinds=(H5,),
+        why="MobileNetV2 inside a functional model, its 10-class head replaced by a 5-class one",
+    ),
+    Case(
+        "mobilenetv2_bn_inserted_before_head",
+        3,
+        "mnv2_head10",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.MobileNetV2(
+                    input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None,
+                    pooling="avg",
+                ),
+                "mnv2",
+            )
+            inputs = keras.Input((32, 32, 3))
+            h = T("new_bn", layers.BatchNormalization())(base(inputs))
+            h = layers.Dropout(0.2)(h)
+            return keras.Model(inputs, T("head", layers.Dense(10))(h))
+        """,
+        kinds=(H5, TF2),
+        slow=True,
+        why="a BN of Conv_1_bn's shape (1280) and a dropout inserted between the net and its head",
+    ),
+    Case(
+        "resnet50_classes_changed",
+        3,
+        "resnet50_top10",
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.ResNet50(input_shape=(32, 32, 3), weights=None, classes=5),
+                "resnet50",
+            )
+        """,
+        kinds=(H5, ARCHIVE),
+        slow=True,
+        why="ResNet50 with its own top: 10 classes -> 5; predictions changes shape",
+    ),
+    Case(
+        "densenet121_include_top",
+        3,
+        "densenet121_notop",
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.DenseNet121(
+                    input_shape=(32, 32, 3), include_top=True, weights=None, classes=5
+                ),
+                "densenet121",
+            )
+        """,
+        kinds=(H5,),
+        slow=True,
+        why="DenseNet121 include_top False -> True: avg_pool and predictions are new",
+    ),
+    Case(
+        "efficientnetb0_wrapped_new_head",
+        3,
+        "effb0_pooled",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.EfficientNetB0(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "effb0",
+            )
+            inputs = keras.Input((32, 32, 3))
+            h = layers.Dropout(0.2)(base(inputs))
+            return keras.Model(inputs, T("head", layers.Dense(7))(h))
+        """,
+        kinds=(H5, TF2),
+        slow=True,
+        why="EfficientNetB0 (its own Rescaling, Normalization) wrapped with a new head",
+    ),
+    Case(
+        "nasnet_mobile_wrapped_new_head",
+        3,
+        "nasnet_mobile_pooled",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.NASNetMobile(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "nasnet",
+            )
+            inputs = keras.Input((32, 32, 3))
+            return keras.Model(inputs, T("head", layers.Dense(5))(base(inputs)))
+        """,
+        kinds=(H5,),
+        slow=True,
+        why="NASNetMobile (many alike separable convs) wrapped with a new head",
+    ),
+    Case(
+        "mobilenetv3small_classes_changed",
+        3,
+        "mnv3small_top10",
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.MobileNetV3Small(
+                    input_shape=(32, 32, 3), weights=None, classes=4
+                ),
+                "mnv3",
+            )
+        """,
+        kinds=(H5, ARCHIVE),
+        slow=True,
+        why="MobileNetV3Small with its own top (a 1x1 conv 'logits'): 10 classes -> 4",
+    ),
+    # -- more of 1, 2, 4, 5 ------------------------------------------------------------------
+    Case(
+        "nested_functional_renamed_inserted",
+        1,
+        "nested_functional",
+        """
+        def build_model():
+            x = keras.Input((8,))
+            h = T("e1", layers.Dense(16, activation="relu"))(x)
+            h = T("new", layers.Dense(16, activation="sigmoid"))(h)
+            h = T("e2", layers.Dense(16, activation="relu"))(h)
+            backbone = keras.Model(x, h, name="backbone")
+            inputs = keras.Input((8,))
+            return keras.Model(inputs, T("head", layers.Dense(3))(backbone(inputs)))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="inner model renamed encoder -> backbone, a sigmoid dense of e2's shape inserted",
+    ),
+    Case(
+        "conv1x1_bn_block_inserted",
+        2,
+        "seq_conv_bn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("b1", layers.BatchNormalization()),
+                layers.ReLU(),
+                T("new", layers.Conv2D(8, 1, use_bias=False)),
+                T("new_bn", layers.BatchNormalization()),
+                layers.ReLU(),
+                T("c2", layers.Conv2D(8, 3, padding="same", use_bias=False)),
+                T("b2", layers.BatchNormalization()),
+                layers.ReLU(),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="a 1x1 conv+BN+ReLU inserted: its BN has b2's shape; each BN goes with its conv",
+    ),
+    Case(
+        "classifier_reshaped_beside_its_twin",
+        2,
+        "mlp_predictions",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("d1", layers.Dense(16, activation="relu"))(inputs)
+            h = T("new", layers.Dense(10, activation="relu"))(h)
+            out = T("pred", layers.Dense(10, activation="softmax", name="predictions"))(h)
+            return keras.Model(inputs, out)
+        """,
+        why="predictions' kernel changes shape (a unit: its bias is not kept); the inserted "
+        "dense_1 has exactly predictions' old shapes",
+    ),
+    Case(
+        "named_layers_inserted",
+        4,
+        "named_proj",
+        """
+        def build_model():
+            inputs = keras.Input((8,), name="x")
+            h = T("proj", layers.Dense(16, activation="relu", name="proj"))(inputs)
+            h = T("new", layers.Dense(16, activation="relu", name="extra"))(h)
+            h = T("mid", layers.Dense(16, activation="relu", name="mid"))(h)
+            return keras.Model(inputs, T("out", layers.Dense(3, name="out"))(h))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="control: layers named by hand, an identical one inserted; the names decide",
+    ),
+    Case(
+        "tf1_convnet_into_functional_inserted",
+        4,
+        "tf1_convnet",
+        """
+        def build_model():
+            images = keras.Input((12, 12, 3), name="images")
+            x = T("conv1", layers.Conv2D(8, 3, padding="same", activation="relu"))(images)
+            x = T("new", layers.Conv2D(8, 3, padding="same", activation="tanh"))(x)
+            x = T("conv2", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(x)
+            return keras.Model(images, T("logits", layers.Dense(4))(x))
+        """,
+        kinds=(TF1,),
+        why="slim-named convs into Keras auto-names, a tanh conv of conv2's shape inserted",
+    ),
+    Case(
+        "hidden_layer_removed",
+        5,
+        "relu_stack",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("a", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(16)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="relu dense_1 removed: the linear head is now dense_1, of the removed layer's shape",
+    ),
+    Case(
+        "nested_seq_into_sequential_conv_inserted",
+        1,
+        "nested_seq",
+        """
+        def build_model():
+            backbone = keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("new", layers.Conv2D(8, 3, padding="same", activation="tanh")),
+                T("c2", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+            ])
+            return keras.Sequential([keras.Input((12, 12, 3)), backbone, T("fc", layers.Dense(4))])
+        """,
+        why="the functional container becomes a Sequential; a tanh conv of c2's shape inserted",
+    ),
+    Case(
+        "subclassed_block_inserted_in_list",
+        4,
+        "subclassed_blocks",
+        """
+        class Net(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.blocks = [T(f"b{i}", layers.Dense(16, activation="relu")) for i in range(3)]
+                self.blocks.insert(1, T("new", layers.Dense(16, activation="tanh")))
+                self.head = T("head", layers.Dense(4))
+
+            def call(self, x):
+                for block in self.blocks:
+                    x = block(x)
+                return self.head(x)
+
+
+        def input_signature():
+            return [tf.TensorSpec([None, 16], tf.float32)]
+
+
+        def build_model():
+            model = Net()
+            model(tf.zeros([1, 16]))
+            return model
+        """,
+        kinds=(H5,),  # tf.train.Checkpoint does not save a Keras 3 model's lists of layers
+        why="a tanh block inserted at blocks[1] (made last: dense_3); h5 paths shift by one",
+    ),
+    Case(
+        "lstm_dense_inserted",
+        4,
+        "lstm_text",
+        """
+        def build_model():
+            tokens = keras.Input((6,), dtype="int32")
+            h = T("emb", layers.Embedding(50, 8))(tokens)
+            h = T("lstm", layers.LSTM(8))(h)
+            h = T("new", layers.Dense(8, activation="tanh"))(h)
+            return keras.Model(tokens, T("head", layers.Dense(4))(h))
+        """,
+        why="an LSTM (a cell inside, a while loop traced) and a dense inserted before the head",
+    ),
+    Case(
+        "separable_conv_inserted",
+        2,
+        "separable_cnn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("new", layers.SeparableConv2D(8, 3, padding="same", activation="tanh")),
+                T("s1", layers.SeparableConv2D(8, 3, padding="same", activation="relu")),
+                layers.GlobalAveragePooling2D(),
+                T("fc", layers.Dense(4)),
+            ])
+        """,
+        why="three-variable layers (depthwise, pointwise, bias): a tanh one of s1's shapes",
+    ),
+    Case(
+        "new_sigmoid_head_beside",
+        4,
+        "one_head",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("trunk", layers.Dense(16, activation="relu"))(inputs)
+            aux = T("aux", layers.Dense(4, activation="sigmoid"))(h)
+            return keras.Model(inputs, [T("head", layers.Dense(4))(h), aux])
+        """,
+        why="a sigmoid head of the old head's shape made before it: dense_1 is the new one",
+    ),
+    Case(
+        "tf1_layers_names_into_keras_inserted",
+        1,
+        "tf1_layers_mlp",
+        """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = T("d0", layers.Dense(16, activation="relu"))(inputs)
+            h = T("new", layers.Dense(16, activation="tanh"))(h)
+            h = T("d1", layers.Dense(16, activation="relu"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(4))(h))
+        """,
+        kinds=(TF1,),
+        why="a TF1 graph named as tf.layers names (dense, dense_1: positions too) into Keras "
+        "with a tanh dense inserted: old dense_1 is new dense_2",
+    ),
+    Case(
+        "inceptionv3_stem_conv_made_first",
+        3,
+        "inceptionv3_head10",
+        """
+        def build_model():
+            stem = T("new", layers.Conv2D(3, 1, padding="same"))
+            base = tag_all(
+                keras.applications.InceptionV3(
+                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "inception",
+            )
+            inputs = keras.Input((75, 75, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(stem(inputs))))
+        """,
+        kinds=(H5, ARCHIVE),
+        slow=True,
+        why="InceptionV3 names its convs and BNs by count (conv2d_93): a conv made before it "
+        "shifts all 188 of them by one",
+    ),
+    Case(
+        "seq_built_by_shape_dense_inserted",
+        1,
+        "seq_built_by_shape",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16,)),
+                T("a", layers.Dense(16, activation="relu")),
+                T("new", layers.Dense(16, activation="elu")),
+                T("b", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(3)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="old Sequential built by build(shape), new one from an Input; an elu dense of b's "
+        "shape inserted before b",
+    ),
+    Case(
+        "parallel_branches_names_shifted",
+        1,
+        "branches",
+        """
+        def build_model():
+            stem = T("new", layers.Conv2D(3, 1))
+            inputs = keras.Input((12, 12, 3))
+            x = T("c0", layers.Conv2D(8, 3, padding="same", activation="relu"))(stem(inputs))
+            b1 = T("b1", layers.Conv2D(8, 1, activation="relu"))(x)
+            b2 = T("b2", layers.Conv2D(8, 1, activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+        """,
+        why="InceptionV3's trap, small: a conv made first shifts every name by one; two alike "
+        "branches differ only in their place in the concat (new conv2d_2 is old conv2d_1)",
+    ),
+)
+
+CASE_NAMES = tuple(case.name for case in CASES)
+
+
+def runs(cases=CASES, slow: bool = True):
+    """(case, kind) for every run of `cases`; without the slow cases when slow is False."""
+    return [(c, kind) for c in cases if slow or not c.slow for kind in c.kinds]

@@ -1,0 +1,248 @@
+"""tf.keras 2 files into Keras 3 models, with no name table.
+
+The files are written by tf.keras 2 itself (`tf_keras`, in a subprocess, once per session:
+keras2_writer.py): a whole-model `.h5`, a weights `.h5` and a TF-format checkpoint of each
+model. Each is planned into the same architecture written with Keras 3 (keras2_files.py),
+applied, loaded with `model.load_weights` as a user would, and run: the Keras 3 model's output
+must be tf.keras 2's to 1e-5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import run_in_process
+from keras2_files import CNN_CHANGED, KERAS3, Keras2Files
+from keras_models import load_into, write_model
+
+from graphdiff.apply.executor import apply_plan
+from graphdiff.plan import RESTORE
+from graphdiff.planning import make_plan
+
+
+@pytest.fixture(scope="session")
+def keras2_files(tmp_path_factory) -> Keras2Files:
+    return Keras2Files(tmp_path_factory.mktemp("keras2"))
+
+
+@pytest.fixture(scope="session")
+def keras3_models(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("keras3")
+    return {name: write_model(directory / name, body) for name, body in KERAS3.items()}
+
+
+def _old_model_for(kind: str, new_py):
+    """A weights-only .h5 has no architecture: NEW is it (--same-architecture)."""
+    return new_py if kind == "weights" else None
+
+
+def _restore_and_run(keras2_files, keras3_models, model: str, kind: str, tmp_path):
+    new_py = keras3_models[model]
+    out = tmp_path / "model.weights.h5"
+    plan = make_plan(
+        keras2_files.path(model, kind),
+        new_py,
+        old_model=_old_model_for(kind, new_py),
+        output_prefix=str(out),
+    )
+    apply_plan(plan, verify=True)
+    x, y = keras2_files.expected(model)
+    return plan, load_into(new_py, out)(x, training=False).numpy(), y
+
+
+@pytest.mark.parametrize("kind", ["whole", "weights", "checkpoint"])
+@pytest.mark.parametrize("model", ["cnn", "sequential", "nested"])
+def test_a_tf_keras_2_file_restores_into_the_same_keras_3_architecture(
+    keras2_files, keras3_models, model, kind, tmp_path
+):
+    plan, output, expected = _restore_and_run(keras2_files, keras3_models, model, kind, tmp_path)
+
+    assert all(e.action == RESTORE for e in plan.variables), [
+        (e.name, e.reason) for e in plan.variables if e.action != RESTORE
+    ]
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["whole", "weights", "checkpoint"])
+def test_keras_applications_mobilenet_restores_and_says_what_keras_3_renamed(
+    keras2_files, keras3_models, kind, tmp_path
+):
+    plan, output, expected = _restore_and_run(
+        keras2_files, keras3_models, "mobilenet", kind, tmp_path
+    )
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+    depthwise = [e for e in plan.variables if e.name == "conv_dw_1/kernel"][0]
+    assert "tf.keras 2 named it 'depthwise_kernel', Keras 3 'kernel'" in depthwise.reason
+
+
+def test_the_plan_says_where_tf_keras_2_kept_each_weight(keras2_files, keras3_models):
+    new_py = keras3_models["cnn"]
+    whole = make_plan(keras2_files.path("cnn", "whole"), new_py)
+    checkpoint = make_plan(keras2_files.path("cnn", "checkpoint"), new_py)
+
+    assert whole.provenance.old_kind == "keras2_h5"
+    assert checkpoint.provenance.old_kind == "keras2_checkpoint"
+    stored = {e.name: e.stored_as for e in whole.variables}
+    assert stored["batch_normalization/moving_variance"] == (
+        "model_weights/batch_normalization/batch_normalization/moving_variance:0"
+    )
+    stored = {e.name: e.stored_as for e in checkpoint.variables}
+    assert stored["batch_normalization/moving_variance"] == (
+        "layer_with_weights-1/moving_variance/.ATTRIBUTES/VARIABLE_VALUE"
+    )
+    # The checkpoint fit NEW layer for layer: NEW is recorded as the old model.
+    assert checkpoint.provenance.old_model.path == str(new_py)
+
+
+CHANGED_EXPECTED = {  # new variable's layer -> the old layer it must come from (None: new)
+    "conv2d": "conv2d",
+    "batch_normalization": "batch_normalization",
+    "inserted": None,
+    "conv2d_1": "conv2d_1",
+    "batch_normalization_1": "batch_normalization_1",
+    "new_head": None,
+}
+
+
+@pytest.mark.parametrize("kind", ["whole", "weights", "checkpoint"])
+def test_into_a_changed_model_no_variable_is_restored_from_another_layer(
+    keras2_files, keras3_models, kind, tmp_path
+):
+    changed = write_model(tmp_path / "changed", CNN_CHANGED)
+    old_model = None if kind == "whole" else keras3_models["cnn"]  # the architecture in Keras 3
+    out = tmp_path / "model.weights.h5"
+    plan = make_plan(
+        keras2_files.path("cnn", kind), changed, old_model=old_model, output_prefix=str(out)
+    )
+    apply_plan(plan, verify=True)
+
+    for entry in plan.variables:
+        layer, weight = entry.name.split("/")
+        expected = CHANGED_EXPECTED[layer]
+        assert entry.source == (None if expected is None else f"{expected}/{weight}"), entry
+    reference = load_into(
+        keras3_models["cnn"], _restored_same(keras2_files, keras3_models, tmp_path)
+    )
+    loaded = load_into(changed, out)
+    for layer in ("conv2d", "batch_normalization", "conv2d_1", "batch_normalization_1"):
+        for value, old in zip(
+            loaded.get_layer(layer).weights, reference.get_layer(layer).weights, strict=True
+        ):
+            assert np.array_equal(value.numpy(), old.numpy()), (layer, value.path)
+
+
+def _restored_same(keras2_files, keras3_models, tmp_path):
+    """The CNN's weights restored into its own architecture (whole .h5): the reference."""
+    out = tmp_path / "same" / "model.weights.h5"
+    plan = make_plan(
+        keras2_files.path("cnn", "whole"), keras3_models["cnn"], output_prefix=str(out)
+    )
+    apply_plan(plan)
+    return out
+
+
+def test_a_checkpoint_that_does_not_fit_new_restores_nothing_and_says_why(keras2_files, tmp_path):
+    changed = write_model(tmp_path / "changed", CNN_CHANGED)
+    plan = make_plan(keras2_files.path("cnn", "checkpoint"), changed)
+
+    assert not plan.restored
+    reason = plan.variables[0].reason
+    assert "a tf.keras 2 checkpoint: its layers do not fit NEW's one for one" in reason
+    assert "9 layers in the file, 10 in the model" in reason and "--old-model" in reason
+
+
+def _one_line_exit_2(result, *fragments):
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("graphdiff: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert not result.stdout
+
+
+def test_a_truncated_h5_is_bad_input(keras2_files, keras3_models, tmp_path):
+    whole = keras2_files.path("cnn", "whole").read_bytes()
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(whole[: len(whole) // 2])
+
+    _one_line_exit_2(run_in_process("plan", cut, keras3_models["cnn"]), str(cut))
+
+
+def test_an_h5_that_is_neither_keras_3_nor_tf_keras_2_is_bad_input(keras3_models, tmp_path):
+    import h5py
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as file:
+        file["measurements"] = np.arange(6.0)
+
+    result = run_in_process("plan", other, keras3_models["cnn"])
+    _one_line_exit_2(result, str(other), "neither Keras 3 weights", "nor a tf.keras 2 .h5")
+
+
+def test_a_model_config_keras_3_cannot_rebuild_asks_for_old_model(
+    keras2_files, keras3_models, tmp_path
+):
+    import json
+    import shutil
+
+    import h5py
+
+    custom = tmp_path / "custom.h5"
+    shutil.copy(keras2_files.path("cnn", "whole"), custom)
+    with h5py.File(custom, "r+") as file:  # a custom layer class, as a user's own layer is
+        config = json.loads(file.attrs["model_config"])
+        config["config"]["layers"][3]["class_name"] = "MyBlock"
+        file.attrs["model_config"] = json.dumps(config)
+
+    result = run_in_process("plan", custom, keras3_models["cnn"])
+    _one_line_exit_2(result, str(custom), "Keras 3 cannot rebuild its model_config", "MyBlock")
+    assert "--old-model OLD.py" in result.stderr
+    # The way out it names works: the architecture written in Keras 3.
+    plan = make_plan(custom, keras3_models["cnn"], old_model=keras3_models["cnn"])
+    assert all(e.action == RESTORE for e in plan.variables)
+
+
+def test_a_weights_h5_alone_asks_for_its_architecture(keras2_files, keras3_models):
+    result = run_in_process("plan", keras2_files.path("cnn", "weights"), keras3_models["cnn"])
+    _one_line_exit_2(result, "holds no model", "--old-model OLD.py", "--same-architecture")
+
+
+@pytest.mark.parametrize("kind", ["weights", "checkpoint"])
+def test_a_file_saved_from_another_architecture_is_refused_naming_the_layer(
+    keras2_files, keras3_models, kind
+):
+    old = keras2_files.path("sequential", kind)
+    result = run_in_process("plan", old, keras3_models["cnn"], "--old-model", keras3_models["cnn"])
+    _one_line_exit_2(result, str(old), "was not saved from the model")
+
+
+def test_same_architecture_and_old_model_together_is_a_usage_error(keras2_files, keras3_models):
+    new = keras3_models["cnn"]
+    old = keras2_files.path("cnn", "weights")
+    result = run_in_process("plan", old, new, "--same-architecture", "--old-model", new)
+    _one_line_exit_2(result, "--same-architecture", "give one")
+
+
+def test_same_architecture_on_the_command_line(keras2_files, keras3_models, tmp_path):
+    out = tmp_path / "plan.json"
+    old = keras2_files.path("nested", "weights")
+    result = run_in_process("plan", old, keras3_models["nested"], "--same-architecture", "-o", out)
+
+    assert result.returncode == 0, result.stderr
+    assert "9 of 9 variables restored" in result.stderr
+
+
+def test_a_tf_train_checkpoint_of_a_tf_keras_2_model_restores_its_optimizer_apart(
+    keras2_files, keras3_models, tmp_path
+):
+    plan, output, expected = _restore_and_run(
+        keras2_files, keras3_models, "cnn", "train_checkpoint", tmp_path
+    )
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+    # The compiled model's own optimizer (model/optimizer/...) is optimizer state, not a layer.
+    own = [u for u in plan.unused if u.key.startswith("model/optimizer/")]
+    assert own and all(u.reason.startswith("optimizer:") for u in own), own
