@@ -12,29 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import networkx as nx
 
-from graphdiff.match.layers import layer_view
+from graphdiff.match.layers import ACTIVATIONS, PASS_THROUGH, activation_of, layer_view
 from graphdiff.match.units import unit_of
-
-ACTIVATIONS = frozenset(
-    {
-        "Relu",
-        "Relu6",
-        "Elu",
-        "Selu",
-        "Tanh",
-        "Sigmoid",
-        "Softplus",
-        "Softsign",
-        "LeakyRelu",
-        "Softmax",
-        "LogSoftmax",
-        "Gelu",
-    }
-)
-_THROUGH = frozenset({"Identity", "IdentityN", "Cast", "StopGradient"})
 
 
 @dataclass
@@ -43,6 +26,12 @@ class LayerGraph:
     succ: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     pred: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     activation: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    group: dict[str, int | None] = field(default_factory=dict)  # its variable group (layers.py)
+
+    def mates(self, unit: str) -> set[str]:
+        """Units of the same variable group: a conv and the batch norm right after it."""
+        group = self.group.get(unit)
+        return {u for u, g in self.group.items() if g is not None and g == group and u != unit}
 
     def neighbours(self, unit: str) -> set[str]:
         return self.succ.get(unit, set()) | self.pred.get(unit, set())
@@ -54,40 +43,86 @@ def layer_graph(dag: nx.DiGraph, variables: set[str]) -> LayerGraph:
     graph = LayerGraph()
     for name in sorted(variables):
         graph.units.setdefault(unit_of(name), []).append(name)
-    for group, later_groups in view.succ.items():
-        for later in later_groups:
-            for a in view.members.get(group, ()):
-                for b in view.members.get(later, ()):
-                    if unit_of(a) != unit_of(b):
-                        graph.succ[unit_of(a)].add(unit_of(b))
-                        graph.pred[unit_of(b)].add(unit_of(a))
+    ordered = _units_in_order(dag, view)
+    for group, units in ordered.items():
+        for earlier, later in pairwise(units):  # a conv, then its batch norm
+            _link(graph, earlier, later)
+        for following in view.succ.get(group, ()):
+            if ordered.get(following):
+                _link(graph, units[-1], ordered[following][0])
     for unit, members in graph.units.items():
-        ops = set().union(*(view.attached.get(m, set()) for m in members))
-        graph.activation[unit] = _activation(view, ops)
+        graph.activation[unit] = activation_of(view, members)
+        graph.group[unit] = view.group_of.get(members[0])
     return graph
 
 
-def _activation(view, ops: set[str]) -> tuple[str, ...]:
-    """Activation ops reading the unit's outputs (its attached ops no other of them reads)."""
-    found = set()
-    for op in ops:
-        consumers = list(_consumers(view, op))
-        if any(c in ops for c in consumers):
-            continue
-        found.update(view.graph.dag.nodes[c]["op"] for c in consumers)
-    return tuple(sorted(found & ACTIVATIONS))
+def _units_in_order(dag, view) -> dict[int, list[str]]:
+    """Each variable group's units, in the order the data meets them."""
+    rank = {op: i for i, op in enumerate(nx.topological_sort(dag))}
+    first: dict[str, int] = {}
+    for variable, ops in view.attached.items():
+        position = min((rank[o] for o in ops), default=len(rank))
+        unit = unit_of(variable)
+        first[unit] = min(first.get(unit, position), position)
+    ordered = {}
+    for group, members in view.members.items():
+        units = sorted({unit_of(m) for m in members}, key=lambda u: (first.get(u, 0), u))
+        ordered[group] = units
+    return ordered
 
 
-def _consumers(view, op: str):
-    """Stream consumers of `op`, looking through identities and casts."""
-    frontier, seen = [op], {op}
-    while frontier:
-        node = frontier.pop()
-        for consumer, _, _ in view.graph.consumers.get(node, ()):
-            if consumer not in view.stream or consumer in seen:
-                continue
-            seen.add(consumer)
-            if view.graph.dag.nodes[consumer]["op"] in _THROUGH:
-                frontier.append(consumer)
-            else:
-                yield consumer
+def _link(graph: LayerGraph, earlier: str, later: str) -> None:
+    if earlier != later:
+        graph.succ[earlier].add(later)
+        graph.pred[later].add(earlier)
+
+
+_PARAMETER_PATH = frozenset({"Identity", "ReadVariableOp", "Cast", "Reshape", "ExpandDims"})
+_VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
+
+
+class ActivationAfter:
+    """The activation an op's layer applies: from the op, forward through the ops that add the
+    layer's own parameters (a bias, a batch norm's scale) to the first op that reads none.
+
+    `of(op)` is that op's type when it is an activation (Relu, Tanh, ...), else None: the next
+    layer, a sum, anything unknown says nothing (a fused batch norm on one side is arithmetic
+    on the other, so only activations are compared).
+    """
+
+    def __init__(self, graph):
+        self.graph = graph
+        self._known: dict[str, str | None] = {}
+
+    def of(self, op: str) -> str | None:
+        if op not in self._known:
+            self._known[op] = self._find(op)
+        return self._known[op]
+
+    def _find(self, op: str) -> str | None:
+        dag, node = self.graph.dag, op
+        for _ in range(8):
+            following = [
+                c for c, _, _ in self.graph.consumers.get(node, ()) if c in self.graph.nodes
+            ]
+            if len(following) != 1:
+                return None
+            node = following[0]
+            kind = dag.nodes[node]["op"]
+            if kind in ACTIVATIONS:
+                return kind
+            if kind not in PASS_THROUGH and not self._reads_parameter(node):
+                return None
+        return None
+
+    def _reads_parameter(self, node: str) -> bool:
+        dag = self.graph.dag
+        for producer, _ in dag.nodes[node]["inputs"]:
+            for _ in range(4):
+                kind = dag.nodes[producer]["op"]
+                if kind in _VARIABLE_OPS:
+                    return True
+                if kind not in _PARAMETER_PATH or not dag.nodes[producer]["inputs"]:
+                    break
+                producer = dag.nodes[producer]["inputs"][0][0]
+        return False

@@ -34,7 +34,23 @@ from graphdiff.match.alignment import forward_graph
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.plan import Evidence, Match
 
-_PASS_THROUGH = frozenset({"Identity", "Cast", "IdentityN", "StopGradient"})
+PASS_THROUGH = frozenset({"Identity", "Cast", "IdentityN", "StopGradient"})
+ACTIVATIONS = frozenset(
+    {
+        "Relu",
+        "Relu6",
+        "Elu",
+        "Selu",
+        "Tanh",
+        "Sigmoid",
+        "Softplus",
+        "Softsign",
+        "LeakyRelu",
+        "Softmax",
+        "LogSoftmax",
+        "Gelu",
+    }
+)
 _RESHAPES = frozenset({"Reshape", "ExpandDims", "Squeeze"})
 _SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 _ATTACH_DEPTH = 8
@@ -180,7 +196,7 @@ def _direct_stream_consumers(graph, stream, op: str, attached):
                 continue
             seen.add(consumer)
             kind = graph.dag.nodes[consumer]["op"]
-            if kind in _PASS_THROUGH or kind in _RESHAPES:
+            if kind in PASS_THROUGH or kind in _RESHAPES:
                 frontier.append((consumer, reshaped or kind in _RESHAPES))
             elif consumer in attached and (not reshaped or _vectors(graph, attached[consumer])):
                 yield consumer
@@ -264,12 +280,51 @@ def _pair_neighbours(new, old, new_groups, old_groups, context):
     for signature, news in by_signature_new.items():
         olds = [o for o in by_signature_old.get(signature, []) if signature != ("input",)]
         fitting = [
-            (n, o) for n in news for o in olds if _fit(new.members[n], old.members[o], context)
+            (n, o)
+            for n in news
+            for o in olds
+            if _fit(new.members[n], old.members[o], context) and _same_activation(new, n, old, o)
         ]
         if len(news) == 1 and len(olds) == 1:
             yield from fitting
         elif fitting:
             yield from _pair_by_names(fitting, new, old)
+
+
+def activation_of(view: LayerView, members) -> tuple[str, ...]:
+    """Activation ops (Relu, Tanh, ...) reading the output of these variables' ops (their
+    attached ops no other of them reads): `Dense(16, "relu")` and `Dense(16, "tanh")` hold
+    the same shapes but compute other things."""
+    ops = set().union(*(view.attached.get(m, set()) for m in members))
+    found = set()
+    for op in ops:
+        consumers = list(_consumers(view, op))
+        if any(c in ops for c in consumers):
+            continue
+        found.update(view.graph.dag.nodes[c]["op"] for c in consumers)
+    return tuple(sorted(found & ACTIVATIONS))
+
+
+def _consumers(view, op: str):
+    """Stream consumers of `op`, looking through identities and casts."""
+    frontier, seen = [op], {op}
+    while frontier:
+        node = frontier.pop()
+        for consumer, _, _ in view.graph.consumers.get(node, ()):
+            if consumer not in view.stream or consumer in seen:
+                continue
+            seen.add(consumer)
+            if view.graph.dag.nodes[consumer]["op"] in PASS_THROUGH:
+                frontier.append(consumer)
+            else:
+                yield consumer
+
+
+def _same_activation(new: LayerView, new_group: int, old: LayerView, old_group: int) -> bool:
+    """Unless both apply an activation and not the same one (relu here, tanh there)."""
+    new_act = activation_of(new, new.members[new_group])
+    old_act = activation_of(old, old.members[old_group])
+    return not (new_act and old_act and new_act != old_act)
 
 
 def _signature(members: list[str], table) -> tuple:

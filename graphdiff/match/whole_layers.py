@@ -30,12 +30,18 @@ def keep_layers_whole(context: MatchContext, assignments: Assignments) -> None:
     old_units = group_units(context.old_models())
     new_units = group_units(context.models())
     for old_unit, by_new in links.items():
+        if context.old_layers:
+            _keep_only_whole(context, assignments, old_units.get(old_unit, []), by_new)
+        by_new = {u: [n for n in names if n in assignments.pairs] for u, names in by_new.items()}
+        by_new = {u: names for u, names in by_new.items() if names}
         if len(by_new) < 2:
             continue
         partial = {
             new_unit
             for new_unit, names in by_new.items()
-            if _could_take_more(context, assignments, old_units[old_unit], new_units[new_unit])
+            if _could_take_more(
+                context, assignments, old_units.get(old_unit, []), new_units[new_unit]
+            )
         }
         if not partial:
             continue
@@ -48,6 +54,26 @@ def keep_layers_whole(context: MatchContext, assignments: Assignments) -> None:
             # what went elsewhere was its own.
             if new_unit != keep and (new_unit in partial or keep in partial):
                 _withdraw(assignments, names, old_unit, keep)
+
+
+def _keep_only_whole(context, assignments, old_members, by_new) -> None:
+    """Keras layers are known for what they are: one restored in part (its kernel changed
+    shape, its bias did not) is initialized whole, as a new layer."""
+    for new_unit, names in by_new.items():
+        if any(assignments.pairs[n][1].method == "user_rule" for n in names):
+            continue
+        restored = {assignments.pairs[n][0] for n in names}
+        missing = sorted(set(old_members) - restored)
+        if not missing:
+            continue
+        for name in names:
+            key, _ = assignments.pairs[name]
+            assignments.release(name)
+            reason = (
+                f"'{key}' fits here, but its layer's '{missing[0]}' fits nothing in "
+                f"'{new_unit}': a layer is restored whole, or not at all"
+            )
+            assignments.refuse(name, reason, (key,), final=True)
 
 
 def _could_take_more(context, assignments, old_members, new_members) -> bool:

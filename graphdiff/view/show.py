@@ -19,7 +19,7 @@ from graphdiff.view.boxes import Box
 from graphdiff.view.diffview import View, describe, describe_rule, merged_unused
 from graphdiff.view.quantities import compact, plural
 from graphdiff.view.render_labels import UNUSED_GROUPS, count_lines, title_lines
-from graphdiff.view.scopetree import Item
+from graphdiff.view.scopetree import Item, thin_evidence
 
 SYMBOL = {"shared": "=", "partial": "~", "new": "+", "removed": "-"}
 LOOK_LINES = 10
@@ -30,7 +30,7 @@ FORMATS = ("text", "markdown")
 class Look:
     """One thing for a reviewer to check: its kind, the name, and what to check."""
 
-    kind: str  # "decision", "shape", "rule", "policy"
+    kind: str  # "decision", "thin", "shape", "rule", "policy"
     name: str
     detail: str
 
@@ -112,6 +112,8 @@ def _counts(box: Box) -> str:
         words += f"; {decision_words(box)}"
     if box.counts.flag("resolved"):
         words += f"; {plural(box.counts.flag('resolved'), 'shape')} from the checkpoint"
+    if box.counts.flag("thin"):
+        words += f"; {box.counts.flag('thin')} on thin evidence"
     return words
 
 
@@ -127,6 +129,7 @@ def needs_a_look(view: View) -> list[Look]:
     """Decisions, shapes from the checkpoint, inferred rules and policy, for the boxes drawn."""
     items = [i for b in view.boxes("new") for i in b.items]
     looks = [Look("decision", i.name, _candidates(i)) for i in items if "decision" in i.flags]
+    looks += [Look("thin", i.name, _thin(i)) for i in items if "thin" in i.flags]
     looks += [Look("shape", i.name, _resolution(i)) for i in items if "resolved" in i.flags]
     for rule in view.rules:
         if rule.origin == "inferred":
@@ -134,6 +137,10 @@ def needs_a_look(view: View) -> list[Look]:
             looks.append(Look("rule", name, detail))
     looks += [Look("policy", i.name, i.entry.reason) for i in items if "policy" in i.flags]
     return looks
+
+
+def _thin(item: Item) -> str:
+    return f"restored from '{item.entry.source}' on thin evidence: {thin_evidence(item.entry)}"
 
 
 def _candidates(item: Item) -> str:
@@ -232,6 +239,8 @@ def _notes(box: Box) -> str:
         notes.append(f"**{decision_words(box)}**")
     if box.counts.flag("resolved"):
         notes.append(f"{plural(box.counts.flag('resolved'), 'shape')} from the checkpoint")
+    if box.counts.flag("thin"):
+        notes.append(f"**{box.counts.flag('thin')} on thin evidence**")
     return "; ".join(notes)
 
 
