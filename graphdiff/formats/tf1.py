@@ -80,6 +80,11 @@ def _add_keys_beside_graph(dag: nx.DiGraph, specs: dict, meta_path, prefix: str)
 def checkpoint_source(prefix: str, specs: dict[str, TensorSpec]) -> Source:
     """OLD as a name-based checkpoint without its graph: its keys are the names."""
     note = f"{NO_GRAPH} (a checkpoint without its .meta): matched by names and --map only"
+    if storage.exists(prefix + ".meta"):
+        note = (
+            f"{NO_GRAPH} (the checkpoint was given, not its graph): matched by names and --map "
+            f"only; plan from {prefix}.meta, beside it, to match by structure"
+        )
     return Source(TF1_CHECKPOINT, variables_only_dag(specs), specs, prefix, graph_note=note)
 
 
