@@ -237,3 +237,31 @@ def test_focus_on_a_new_scope_opens_what_each_source_gives_it(named_plan):
     assert "\u2190 resnet/conv1" in conv1 and "\u2717 FeatureExtractor/resnet/conv1" in conv1
     result = run_in_process("show", named_plan, "--focus", "BoxPredictor")
     assert "focus: checkpoint det:BoxPredictor, new graph BoxPredictor" in result.stdout
+
+
+# --- what the plan's scopes call a source's keys another source was preferred to -------------
+
+
+def test_a_backbone_another_source_gives_is_not_taken_not_removed(named_plan):
+    """The detection run's backbone is in the new graph (the classifier's was taken instead):
+    `removed` (nothing in the new graph matches) told the reviewer otherwise."""
+    from graphdiff.plan_io import read_plan
+    from graphdiff.view.summary import format_summary
+
+    plan = read_plan(named_plan)
+    status = {(s.source_name, s.old): s.status for s in plan.scopes if s.new is None}
+    assert status == {("cls", "resnet/logits"): "removed", ("det", "FeatureExtractor"): "not_taken"}
+    text = format_summary(plan)
+    assert "  removed: cls:resnet/logits\n" in text
+    assert "  not taken: det:FeatureExtractor\n" in text
+
+
+def test_one_checkpoint_under_two_names_is_refused(detector_runs):
+    """`a=model.ckpt.meta b=model.ckpt`: two paths, one checkpoint; every key of b is a's."""
+    result = run_in_process(
+        "plan",
+        f"a={detector_runs.detector}.meta",
+        f"b={detector_runs.detector}",
+        detector_runs.new_graph,
+    )
+    one_line(result, f"b={detector_runs.detector}", "the checkpoint of source a")
