@@ -22,6 +22,7 @@ from graphdiff.verify import OutputsDiffer, VerifyReport, failure_line, format_t
 from graphdiff.verify.report import DIFFERS, IDENTICAL, WITHIN
 
 _NOTHING = "nothing to compare"
+_MOVED = "--old-checkpoint PREFIX"  # the remedy verify gives for its one source
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ def verify_sources(
             )
         except BadInput as error:
             if not error.fault.startswith(_NOTHING):
-                raise BadInput(error.path, f"source {source.name}: {error.fault}") from None
+                fault = error.fault.replace(_MOVED, f"--old-checkpoint {source.name}=PREFIX")
+                raise BadInput(error.path, f"source {source.name}: {fault}") from None
             note = (
                 f"nothing to compare from {source.name} alone: no tensor of the new graph is "
                 "computed from its variables without another source's"

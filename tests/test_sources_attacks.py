@@ -167,3 +167,23 @@ def test_a_keras_model_from_two_keras_runs(tmp_path):
     build(new_py)  # the process's Keras is left as a test would find it
     with pytest.raises(BadInput, match="sources are named \\(pre, task\\)"):
         apply_plan(plan, checkpoint=str(tmp_path), force=True)
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--map", "cls:"], ["--map", "nothing after 'cls:'"]),
+        (["--exclude", "det:("], ["--exclude", "not a valid regular expression"]),
+        (
+            [
+                "--require",
+                "cls:^FeatureExtractor/resnet/conv1/weights$",
+                "--require",
+                "det:^nothing",
+            ],
+            ["--require", "'det:^nothing' matches no variable"],
+        ),
+    ],
+)
+def test_broken_named_rules_are_one_line(detector_runs, flags, words):
+    one_line(run_in_process("plan", *sources(detector_runs), *flags), *words)
