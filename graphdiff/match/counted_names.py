@@ -224,26 +224,36 @@ def _decide(layers: _Layers, options) -> tuple[dict[str, str], dict[str, list[st
 
 
 def _settle_by_neighbours(layers: _Layers, options, decided, open_) -> dict[str, str]:
-    """A layer left open goes where its mate went: a conv and the batch norm right after it
-    (one variable group, no activation between them) stay together."""
+    """A layer left open goes where its mate went (a conv and the batch norm right after it,
+    one variable group with no activation between them, stay together); failing that, after
+    the layer its input comes from (a normalization goes with what it normalizes)."""
     decided = dict(decided)
-    changed = True
-    while changed:
-        changed = False
-        taken = set(decided.values())
-        for unit, candidates in list(open_.items()):
-            places = {decided[m] for m in layers.old.mates(unit) if m in decided}
-            fitting = [
-                c
-                for c in candidates
-                if c not in taken and places and all(p in layers.new.mates(c) for p in places)
-            ]
-            if len(fitting) == 1:
-                decided[unit] = fitting[0]
-                del open_[unit]
-                changed = True
-                taken.add(fitting[0])
+    for related in (_mates, _predecessors):
+        changed = True
+        while changed:
+            changed = False
+            taken = set(decided.values())
+            for unit, candidates in list(open_.items()):
+                places = {decided[m] for m in related(layers.old, unit) if m in decided}
+                fitting = [
+                    c
+                    for c in candidates
+                    if c not in taken and places and places <= related(layers.new, c)
+                ]
+                if len(fitting) == 1:
+                    decided[unit] = fitting[0]
+                    del open_[unit]
+                    changed = True
+                    taken.add(fitting[0])
     return decided
+
+
+def _mates(graph: LayerGraph, unit: str) -> set[str]:
+    return graph.mates(unit)
+
+
+def _predecessors(graph: LayerGraph, unit: str) -> set[str]:
+    return set(graph.pred.get(unit, ()))
 
 
 def _veto_counts(assignments, layers: _Layers, old_unit: str, found: _Options) -> set[str]:

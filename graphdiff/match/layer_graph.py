@@ -16,7 +16,7 @@ from itertools import pairwise
 
 import networkx as nx
 
-from graphdiff.match.layers import ACTIVATIONS, PASS_THROUGH, activation_of, layer_view
+from graphdiff.match.layers import activation_of, layer_view
 from graphdiff.match.units import unit_of
 
 
@@ -75,54 +75,3 @@ def _link(graph: LayerGraph, earlier: str, later: str) -> None:
     if earlier != later:
         graph.succ[earlier].add(later)
         graph.pred[later].add(earlier)
-
-
-_PARAMETER_PATH = frozenset({"Identity", "ReadVariableOp", "Cast", "Reshape", "ExpandDims"})
-_VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
-
-
-class ActivationAfter:
-    """The activation an op's layer applies: from the op, forward through the ops that add the
-    layer's own parameters (a bias, a batch norm's scale) to the first op that reads none.
-
-    `of(op)` is that op's type when it is an activation (Relu, Tanh, ...), else None: the next
-    layer, a sum, anything unknown says nothing (a fused batch norm on one side is arithmetic
-    on the other, so only activations are compared).
-    """
-
-    def __init__(self, graph):
-        self.graph = graph
-        self._known: dict[str, str | None] = {}
-
-    def of(self, op: str) -> str | None:
-        if op not in self._known:
-            self._known[op] = self._find(op)
-        return self._known[op]
-
-    def _find(self, op: str) -> str | None:
-        dag, node = self.graph.dag, op
-        for _ in range(8):
-            following = [
-                c for c, _, _ in self.graph.consumers.get(node, ()) if c in self.graph.nodes
-            ]
-            if len(following) != 1:
-                return None
-            node = following[0]
-            kind = dag.nodes[node]["op"]
-            if kind in ACTIVATIONS:
-                return kind
-            if kind not in PASS_THROUGH and not self._reads_parameter(node):
-                return None
-        return None
-
-    def _reads_parameter(self, node: str) -> bool:
-        dag = self.graph.dag
-        for producer, _ in dag.nodes[node]["inputs"]:
-            for _ in range(4):
-                kind = dag.nodes[producer]["op"]
-                if kind in _VARIABLE_OPS:
-                    return True
-                if kind not in _PARAMETER_PATH or not dag.nodes[producer]["inputs"]:
-                    break
-                producer = dag.nodes[producer]["inputs"][0][0]
-        return False

@@ -30,27 +30,11 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from graphdiff.match.activations import PASS_THROUGH, applied
 from graphdiff.match.alignment import forward_graph
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.plan import Evidence, Match
 
-PASS_THROUGH = frozenset({"Identity", "Cast", "IdentityN", "StopGradient"})
-ACTIVATIONS = frozenset(
-    {
-        "Relu",
-        "Relu6",
-        "Elu",
-        "Selu",
-        "Tanh",
-        "Sigmoid",
-        "Softplus",
-        "Softsign",
-        "LeakyRelu",
-        "Softmax",
-        "LogSoftmax",
-        "Gelu",
-    }
-)
 _RESHAPES = frozenset({"Reshape", "ExpandDims", "Squeeze"})
 _SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 _ATTACH_DEPTH = 8
@@ -292,20 +276,20 @@ def _pair_neighbours(new, old, new_groups, old_groups, context):
 
 
 def activation_of(view: LayerView, members) -> tuple[str, ...]:
-    """Activation ops (Relu, Tanh, ...) reading the output of these variables' ops (their
-    attached ops no other of them reads): `Dense(16, "relu")` and `Dense(16, "tanh")` hold
-    the same shapes but compute other things."""
+    """What the layer of these variables applies to its output (activations.py), read after
+    each of its outputs: its attached ops that no other of them reads."""
     ops = set().union(*(view.attached.get(m, set()) for m in members))
+    keep = view.stream.__contains__
     found = set()
     for op in ops:
-        consumers = list(_consumers(view, op))
-        if any(c in ops for c in consumers):
+        if any(c in ops for c in _stream_consumers(view, op)):
             continue
-        found.update(view.graph.dag.nodes[c]["op"] for c in consumers)
-    return tuple(sorted(found & ACTIVATIONS))
+        found.add(applied(view.graph, op, keep))
+    found.discard(None)
+    return tuple(sorted(found))
 
 
-def _consumers(view, op: str):
+def _stream_consumers(view, op: str):
     """Stream consumers of `op`, looking through identities and casts."""
     frontier, seen = [op], {op}
     while frontier:

@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from functools import partial
 
+from graphdiff.match.activations import ActivationAfter
 from graphdiff.match.alignment import (
     Alignment,
     canonical_op,
@@ -34,7 +35,6 @@ from graphdiff.match.alignment import (
 from graphdiff.match.chains import CountedNames, decisive_choices
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.counted_names import settle_counted_layers
-from graphdiff.match.layer_graph import ActivationAfter
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
 
