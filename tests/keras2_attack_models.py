@@ -1,0 +1,62 @@
+"""Models that broke graphdiff's tf.keras 2 reading, each written once for both Keras versions.
+
+Each source defines `build(keras)`, which runs unchanged under tf.keras 2 (`tf_keras`, in
+keras2_writer.py's process) and under Keras 3 (the `.py` graphdiff is given: `keras3_body`),
+so that "the same architecture" is the same code. A source that differs on purpose between
+the file and NEW is its own entry (`order_b` is `order_a` with its layers made in another
+order).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+SOURCES = {
+    # The same network; only the order in which the two hidden Dense layers are made differs,
+    # so their automatic names (`dense`, `dense_1`) are swapped between the two.
+    "order_a": """
+        def build(keras):
+            layers = keras.layers
+            inputs = keras.Input((16,))
+            relu = layers.Dense(16, activation="relu")
+            tanh = layers.Dense(16, activation="tanh")
+            return keras.Model(inputs, layers.Dense(3)(tanh(relu(inputs))))
+        """,
+    "order_b": """
+        def build(keras):
+            layers = keras.layers
+            inputs = keras.Input((16,))
+            tanh = layers.Dense(16, activation="tanh")
+            relu = layers.Dense(16, activation="relu")
+            return keras.Model(inputs, layers.Dense(3)(tanh(relu(inputs))))
+        """,
+    # Two named layers of one shape in the other order: not the same architecture.
+    "named_ab": """
+        def build(keras):
+            layers = keras.layers
+            inputs = keras.Input((16,))
+            x = layers.Dense(16, activation="relu", name="a")(inputs)
+            x = layers.Dense(16, activation="tanh", name="b")(x)
+            return keras.Model(inputs, layers.Dense(3, name="c")(x))
+        """,
+    "named_ba": """
+        def build(keras):
+            layers = keras.layers
+            inputs = keras.Input((16,))
+            x = layers.Dense(16, activation="tanh", name="b")(inputs)
+            x = layers.Dense(16, activation="relu", name="a")(x)
+            return keras.Model(inputs, layers.Dense(3, name="c")(x))
+        """,
+}
+
+
+def tf_keras_builder(name: str):
+    """SOURCES[name]'s `build`, to be called with tf.keras 2 (keras2_writer.py)."""
+    namespace: dict = {}
+    exec(textwrap.dedent(SOURCES[name]), namespace)
+    return namespace["build"]
+
+
+def keras3_body(name: str) -> str:
+    """The body of a Keras 3 model file (keras_models.write_model) building SOURCES[name]."""
+    return textwrap.dedent(SOURCES[name]) + "\n\ndef build_model():\n    return build(keras)\n"
