@@ -47,6 +47,50 @@ SOURCES = {
             x = layers.Dense(16, activation="relu", name="a")(x)
             return keras.Model(inputs, layers.Dense(3, name="c")(x))
         """,
+    # Whole-model files Keras 3 could not rebuild from their config (each line says why).
+    "text": """
+        def build(keras):
+            layers = keras.layers
+            tokens = keras.Input((7,), dtype="int32")
+            x = layers.Embedding(10, 8)(tokens)
+            x = layers.LSTM(6, return_sequences=True)(x)  # time_major: false
+            x = layers.Bidirectional(layers.GRU(5))(x)  # ... inside a wrapper's layer
+            return keras.Model(tokens, layers.Dense(3)(x))
+        """,
+    "transformer": """
+        def build(keras):
+            layers = keras.layers
+            inputs = keras.Input((5, 8))
+            # query_shape in its config, value= by keyword in its call
+            attended = layers.MultiHeadAttention(num_heads=2, key_dim=4)(inputs, inputs)
+            x = layers.LayerNormalization()(layers.Add()([inputs, attended]))
+            x = layers.GlobalAveragePooling1D()(x)
+            return keras.Model(inputs, layers.Dense(3)(x))
+        """,
+    "augmented": """
+        def build(keras):
+            layers = keras.layers
+            inputs = keras.Input((6, 4))
+            x = layers.GaussianNoise(0.1)(inputs)
+            x = layers.TimeDistributed(layers.Dense(4))(x)
+            x = layers.Attention(use_scale=True)([x, x])  # score_mode: "dot", a text
+            images = layers.Reshape((6, 4, 1))(x)
+            images = layers.RandomFlip("horizontal")(images)  # rng_type
+            x = layers.Flatten()(layers.Conv2D(2, 3)(images))
+            return keras.Model(inputs, layers.Dense(2)(x))
+        """,
+    "frozen_base": """
+        def build(keras):
+            layers = keras.layers
+            image = keras.Input((6, 6, 3))
+            features = layers.BatchNormalization()(layers.Conv2D(4, 3)(image))  # axis: [3]
+            base = keras.Model(image, layers.ReLU()(features), name="base")
+            base.trainable = False
+            # a nested model's single output, listed: [["re_lu", 0, 0]]
+            return keras.Sequential(
+                [keras.Input((6, 6, 3)), base, layers.GlobalAveragePooling2D(), layers.Dense(2)]
+            )
+        """,
 }
 
 
