@@ -212,7 +212,7 @@ def unused_keys(one: Matched, choices: dict, options: Options) -> list[UnusedKey
         if choice.taken is not None and choice.taken.source == one.name:
             used.add(key)
         else:
-            passed_over.setdefault(key, f"not restored into '{name}': {_taker(choice, one.name)}")
+            passed_over.setdefault(key, f"not taken: {_taker(name, choice, one.name)}")
     refused_by_key: dict[str, str] = {}
     for name, (reason, candidates) in assignments.refused.items():
         for key in candidates:
@@ -243,12 +243,12 @@ def unused_keys(one: Matched, choices: dict, options: Options) -> list[UnusedKey
     return unused
 
 
-def _taker(choice, passed: str | None) -> str:
+def _taker(name: str, choice, passed: str | None) -> str:
     """What became of a variable a source claimed but did not get."""
     if choice.taken is None:
-        return choice.note
+        return f"'{name}' is initialized: {choice.note}"
     why = next(why for claim, why in choice.passed_over if claim.source == passed)
-    return f"it takes {choice.taken.source} '{choice.taken.key}' ({why})"
+    return f"'{name}' comes from {choice.taken.source} '{choice.taken.key}' ({why})"
 
 
 def rules_in_force(rules: SourceRules, matched: list[Matched], entries) -> list[Rule]:

@@ -186,3 +186,22 @@ def test_a_keras_source_beside_two_tf1_sources(detector_runs, tmp_path):
         written["BoxPredictor/cls/weights"],
         stored(detector_runs.detector)["BoxPredictor/cls/weights"],
     )
+
+
+def test_the_report_lists_bytes_per_source(detector_runs, tmp_path):
+    import json
+
+    plan = detector_plan(detector_runs, ("cls", "det"), tmp_path / "out" / "model.ckpt")
+    path, report = tmp_path / "plan.json", tmp_path / "report.json"
+    write_plan(plan, path)
+    result = run_in_process("apply", path, "--quiet", "--report", report)
+    assert result.returncode == 0, result.stderr
+    sources = json.loads(report.read_text())["sources"]
+    assert [(s["name"], s["checkpoint"], s["restored"]) for s in sources] == [
+        ("cls", detector_runs.classifier, 15),
+        ("det", detector_runs.detector, 8),
+    ]
+    written = stored(plan.output_prefix)
+    for source in sources:
+        names = [e.name for e in plan.restored if e.source_name == source["name"]]
+        assert source["bytes"] == sum(written[n].nbytes for n in names)

@@ -1,7 +1,9 @@
 """`apply --report FILE.json`: what apply did, or why it did not, for a pipeline to read.
 
 Done: `{"status": "done", "exit_status": 0, "prefix", "files": [{"path", "bytes"}],
-"variables": {"total", "restored", "initialized"}, "bytes", "seconds", "verified"}`.
+"variables": {"total", "restored", "initialized"}, "bytes", "sources": [{"name",
+"checkpoint", "restored", "bytes"}], "seconds", "verified"}`: `sources` says what each old
+source gave (name null for the one unnamed source).
 Refused or failed: `{"status": "failed", "exit_status", "error", "seconds"}` — the same one line
 the command prints. `{"status": "running", "pid"}` while apply runs (replacing a report left
 by an earlier run), so a run killed outright is not taken for done. The report is written
@@ -62,12 +64,34 @@ class Report:
                 "initialized": len(plan.initialized),
             },
             "bytes": sum(f["bytes"] for f in files),
+            "sources": source_bytes(plan),
             "seconds": self.seconds(),
             "verified": verified,
         }
 
     def seconds(self) -> float:
         return round(time.monotonic() - self.started, 3)
+
+
+def source_bytes(plan) -> list[dict]:
+    """Each old source (name null for the one unnamed source), with the variables restored
+    from it and their bytes as written (after any transform)."""
+    import math
+
+    from graphdiff.dtypes import itemsize
+
+    found = []
+    for old in plan.provenance.old_sources:
+        restored = [e for e in plan.restored if e.source_name == old.name]
+        found.append(
+            {
+                "name": old.name,
+                "checkpoint": old.checkpoint_prefix,
+                "restored": len(restored),
+                "bytes": sum(math.prod(e.shape or ()) * itemsize(e.dtype) for e in restored),
+            }
+        )
+    return found
 
 
 @contextlib.contextmanager

@@ -52,6 +52,7 @@ from graphdiff.formats.base import MODEL_KINDS
 from graphdiff.new_graph import build_new_graph
 from graphdiff.overwrites import refuse_outputs_over_inputs
 from graphdiff.plan import Plan
+from graphdiff.resolved import planned_shapes
 from graphdiff.tf_import import tensorflow
 from graphdiff.transforms import grows, restored_value
 
@@ -94,7 +95,7 @@ def apply_plan(
         from graphdiff.formats.model_writer import apply_to_model
 
         output = plan.output_prefix if output_prefix is None else output_prefix
-        return apply_to_model(plan, output, force, where, verify, messages)
+        return apply_to_model(plan, output, force, where, verify, messages, after_write)
     prefix = checked_prefix(plan.output_prefix if output_prefix is None else output_prefix)
     for old in plan.provenance.old_sources:
         if storage.same_path(old.checkpoint_prefix, prefix):
@@ -260,18 +261,6 @@ def _initial_value(session, target: Target):
 
 def _total_bytes(plan: Plan) -> int:
     return sum(math.prod(e.shape or ()) * itemsize(e.dtype) for e in plan.variables)
-
-
-def planned_shapes(plan: Plan) -> Callable[[str], tuple[int, ...] | None]:
-    """`shape_for` for build_new_graph: each variable's shape as the plan resolved it, so that a
-    get_variable that left its shape undefined builds with the shape the plan restores."""
-    shapes = {}
-    for entry in plan.variables:
-        if entry.shape_resolution is not None:
-            shapes[entry.name] = tuple(entry.shape_resolution.shape)
-        elif entry.shape is not None:
-            shapes[entry.name] = tuple(entry.shape)
-    return shapes.get
 
 
 def _meta_graph(graph, targets: dict[str, Target]):

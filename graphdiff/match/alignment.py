@@ -47,6 +47,7 @@ class ForwardGraph:
     consumers: dict[str, list[tuple[str, int, int]]]  # producer -> (consumer, in port, out port)
     inputs: list[str]
     outputs: list[str]
+    groups: dict[str, dict[tuple, list[str]]] = field(default_factory=dict)  # _Walk._groups
 
 
 def forward_graph(dag: nx.DiGraph) -> ForwardGraph:
@@ -117,18 +118,30 @@ def align(
     result independent of visiting order: where two walks place a node differently, both
     proposals stay, and the caller sees the conflict instead of whichever came first.
     """
+    return merge_walks(
+        {name: walk(old, new, anchors, compatible) for name, anchors in anchor_groups.items()}
+    )
+
+
+def walk(old: ForwardGraph, new: ForwardGraph, anchors, compatible) -> Alignment:
+    """One walk from one group of anchors; the same anchors always give the same result, so
+    a caller may keep a walk and merge it again with others (merge_walks)."""
+    anchors = list(anchors)
+    shared = Counter(old_node for _, old_node, _ in anchors)
+    one = _Walk(old, new, compatible)
+    for new_node, old_node, why in anchors:
+        # One old input feeding several new ones (a tower each): their walks may share
+        # old ops, as copies found inside the walk do.
+        one.propose(new_node, old_node, why, replicated=shared[old_node] > 1)
+    one.run()
+    one.trace_alike_variables()
+    return one.alignment
+
+
+def merge_walks(walks: dict[str, Alignment]) -> Alignment:
     merged = Alignment()
-    for name, anchors in anchor_groups.items():
-        anchors = list(anchors)
-        shared = Counter(old_node for _, old_node, _ in anchors)
-        walk = _Walk(old, new, compatible)
-        for new_node, old_node, why in anchors:
-            # One old input feeding several new ones (a tower each): their walks may share
-            # old ops, as copies found inside the walk do.
-            walk.propose(new_node, old_node, why, replicated=shared[old_node] > 1)
-        walk.run()
-        walk.trace_alike_variables()
-        merged.merge(walk.alignment, name)
+    for name, one in walks.items():
+        merged.merge(one, name)
     return merged
 
 
@@ -263,11 +276,16 @@ class _Walk:
 
     @staticmethod
     def _groups(graph: ForwardGraph, node: str) -> dict[tuple, list[str]]:
-        groups: dict[tuple, list[str]] = defaultdict(list)
-        for consumer, port, out_port in graph.consumers.get(node, ()):
-            if consumer in graph.nodes:
-                op = canonical_op(graph.dag.nodes[consumer]["op"])
-                groups[(op, port, out_port)].append(consumer)
+        """Forward consumers of `node` by (op, input port, output port); kept per graph, as
+        every walk asks again."""
+        groups = graph.groups.get(node)
+        if groups is None:
+            groups = defaultdict(list)
+            for consumer, port, out_port in graph.consumers.get(node, ()):
+                if consumer in graph.nodes:
+                    op = canonical_op(graph.dag.nodes[consumer]["op"])
+                    groups[(op, port, out_port)].append(consumer)
+            graph.groups[node] = groups
         return groups
 
 

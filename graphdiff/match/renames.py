@@ -41,13 +41,32 @@ def as_rule(edit: Edit, rule_id: str = "", support: int = 0) -> Rule:
 
 
 class RenameBook:
-    def __init__(self, support: Counter, new_names, keys, fits, demoted=frozenset()):
+    def __init__(
+        self, support: Counter, new_names, keys, fits, demoted=frozenset(), model_keys=None
+    ):
         self.support = support
         self.rules = [e for e, n in support.most_common() if n >= MIN_SUPPORT]
         self.new_names = set(new_names)
         self.keys = set(keys)
         self.fits = fits  # fits(name, key): the key's tensor could be restored into the name
         self.demoted = set(demoted)  # same names the graph showed to be different variables
+        self.model_keys = self.keys if model_keys is None else set(model_keys)
+        self._prefixes = [e for e in self.rules if e[0] == "prefix"]
+        self._leaves = [e for e in self.rules if e[0] == "leaf"]
+        # Rules by the scope or leaf they apply to, so that a question about one name reads
+        # the few rules that can touch it, not all of them (a chain of 1,600 renamed blocks
+        # makes 1,600 rules).
+        self._rank = {e: i for i, e in enumerate(self.rules)}
+        self._prefix_rank = {e: i for i, e in enumerate(self._prefixes)}
+        self._leaf_rank = {e: i for i, e in enumerate(self._leaves)}
+        self._by_side: dict[tuple[str, int], dict[str, list[Edit]]] = {}
+        self._children_cache: dict[int, dict[str, set[str]]] = {}
+        for kind, rules in (("prefix", self._prefixes), ("leaf", self._leaves)):
+            for side in (1, 2):
+                index: dict[str, list[Edit]] = {}
+                for e in rules:
+                    index.setdefault(e[side], []).append(e)
+                self._by_side[(kind, side)] = index
 
     def strength(self, edits) -> int:
         """How well the weakest edit of a pair is supported (a same name counts as best)."""
@@ -69,9 +88,9 @@ class RenameBook:
             return f"the checkpoint has a variable named '{name}' too"
         own_edits = rename_edits(key, name)
         own = self.strength(own_edits)
-        for edits in self._compositions():
+        for edits in self._compositions_touching(key, name):
             stronger = self.strength(edits)
-            if stronger <= own or (2 * own >= stronger and copies_of_one_scope(own_edits, edits)):
+            if stronger <= own or (2 * own >= stronger and self.copies(own_edits, edits)):
                 continue
             forward = _apply(edits, key)
             if forward is not None and forward != name and forward in self.new_names:
@@ -81,6 +100,26 @@ class RenameBook:
                 return f"the rename {self.describe(edits)} gives '{name}' from '{backward}'"
         return None
 
+    def copies(self, edits, other_edits) -> bool:
+        """`edits` and `other_edits` move one old scope to two places, and `edits` takes all
+        of it there: copies, as towers are. A layer norm inserted in a renamed block's image
+        takes one sublayer of the old block, not the block."""
+        return copies_of_one_scope(edits, other_edits) and all(
+            self._children(self.model_keys, old) <= self._children(self.new_names, new)
+            for kind, old, new in edits
+            if kind == "prefix"
+        )
+
+    def _children(self, names, scope: str) -> set[str]:
+        """The names of the scopes and variables right under `scope` (cached by side)."""
+        cache = self._children_cache.setdefault(id(names), {})
+        if not cache:
+            for name in names:
+                parts = name.split("/")
+                for depth in range(len(parts)):
+                    cache.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+        return cache.get(scope, set())
+
     def _same_name_claims(self, name: str) -> bool:
         return (
             name in self.new_names
@@ -89,20 +128,50 @@ class RenameBook:
             and self.fits(name, name)
         )
 
-    def _compositions(self) -> list[tuple[Edit, ...]]:
-        """Every rule alone, and each prefix rule followed by each leaf rule."""
-        prefixes = [e for e in self.rules if e[0] == "prefix"]
-        leaves = [e for e in self.rules if e[0] == "leaf"]
-        return [(e,) for e in self.rules] + [(p, leaf) for p in prefixes for leaf in leaves]
+    def _compositions_touching(self, key: str, name: str) -> list[tuple[Edit, ...]]:
+        """Every rule alone, and each prefix rule followed by each leaf rule, in that order;
+        only those that rewrite `key` forward or `name` backward (the others cannot)."""
+        forward_prefixes = self._prefix_rules(key, side=1)
+        backward_prefixes = self._prefix_rules(name, side=2)
+        forward_leaves = self._by_side[("leaf", 1)].get(_leaf(key), [])
+        backward_leaves = self._by_side[("leaf", 2)].get(_leaf(name), [])
+        found: set[tuple[Edit, ...]] = set()
+        for e in forward_prefixes + backward_prefixes + forward_leaves + backward_leaves:
+            found.add((e,))
+        for p in forward_prefixes:
+            leaves = self._leaves if key == p[1] else forward_leaves  # key is the whole scope
+            found.update((p, leaf) for leaf in leaves)
+        for leaf in backward_leaves:
+            renamed = rewrite(as_rule(_reverse(leaf)), name)  # a prefix rule may name it whole
+            whole = self._by_side[("prefix", 2)].get(renamed, [])
+            found.update((p, leaf) for p in backward_prefixes + whole)
+        return sorted(found, key=self._composition_rank)
+
+    def _composition_rank(self, edits: tuple[Edit, ...]) -> int:
+        if len(edits) == 1:
+            return self._rank[edits[0]]
+        prefix, leaf = edits
+        return len(self.rules) + (
+            self._prefix_rank[prefix] * len(self._leaves) + self._leaf_rank[leaf]
+        )
+
+    def _prefix_rules(self, name: str, side: int) -> list[Edit]:
+        """Prefix rules whose old (side 1) or new (side 2) scope is "", a scope of `name` or
+        `name` itself, in the order of self.rules."""
+        index = self._by_side[("prefix", side)]
+        parts = name.split("/")
+        scopes = [""] + ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        found = [e for scope in scopes for e in index.get(scope, ())]
+        return sorted(found, key=self._rank.__getitem__)
 
     def predict(self, name: str, acceptable) -> str | None:
         """The key the rules give `name`: undo one prefix and at most one leaf rule."""
-        prefixes = [None] + [e for e in self.rules if e[0] == "prefix"]
-        leaves = [None] + [e for e in self.rules if e[0] == "leaf"]
-        for prefix in prefixes:
+        leaves_by_new = self._by_side[("leaf", 2)]
+        for prefix in [None] + self._prefix_rules(name, side=2):
             base = name if prefix is None else rewrite(as_rule(_reverse(prefix)), name)
             if base is None:
                 continue
+            leaves = [None] + sorted(leaves_by_new.get(_leaf(base), []), key=self._rank.get)
             for leaf in leaves:
                 key = base if leaf is None else rewrite(as_rule(_reverse(leaf)), base)
                 if key is None or key == name or key not in self.keys or not acceptable(key):
@@ -125,6 +194,10 @@ def _apply(edits, name: str) -> str | None:
         if name is None:
             return None
     return name
+
+
+def _leaf(name: str) -> str:
+    return name.rpartition("/")[2]
 
 
 def _reverse(edit: Edit) -> Edit:

@@ -6,7 +6,8 @@
 2. Align again, with a third walk from the variables matched so far. Every free variable gets
    the keys the walks propose; a variable whose one key another, undecided variable also fits
    is *contested* (a shifted chain). Variables vote for the rename edits all their possible
-   keys agree on (renames.py).
+   keys agree on (renames.py), or for the choice the names of a whole chain of alike blocks
+   single out (chains.py: one rename explains a candidate of every block).
 3. For each free variable: the key the rename rules predict, if the structure does not place
    it elsewhere; else its one uncontested candidate, if no stronger rule or same name claims
    that key or name. Several takers of one key are towers when their renames are equally
@@ -23,14 +24,16 @@ from functools import partial
 
 from graphdiff.match.alignment import (
     Alignment,
-    align,
     canonical_op,
     forward_graph,
+    merge_walks,
     through_reads,
+    walk,
 )
+from graphdiff.match.chains import CountedNames, decisive_choices
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.counted_names import refuse_counted_names
-from graphdiff.match.renames import RenameBook, as_rule, copies_of_one_scope, rename_edits
+from graphdiff.match.renames import RenameBook, as_rule, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
 
 
@@ -45,18 +48,31 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     boundary = {
         walk: [a for a in pairs if compatible(a[0], a[1])] for walk, pairs in boundary.items()
     }
-    blind = align(old, new, boundary, compatible)
+    blind_walks = {
+        walk_name: walk(old, new, anchors, compatible) for walk_name, anchors in boundary.items()
+    }
+    blind = merge_walks(blind_walks)
     demoted = _withdraw_contradicted_names(context, assignments, blind)
     demoted |= refuse_counted_names(context, assignments, blind)
     anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
-    alignment = align(old, new, {**boundary, "variables": anchors}, compatible)
+    # The walks from the inputs and the outputs do not read names: walked again, they would
+    # give the same pairs. Only the walk from the variables matched so far is new.
+    from_variables = walk(old, new, anchors, compatible)
+    alignment = merge_walks({**blind_walks, "variables": from_variables})
     candidates = _variable_candidates(context, assignments, alignment)
     contested = _contested(candidates, alignment)
-    support = _votes(candidates, contested)
+    counted = CountedNames(context.checkpoint, context.new_variables)
+    decided = decisive_choices(candidates, contested, counted)
+    support = _votes(candidates, contested, decided)
     book = RenameBook(
-        support, context.new_variables, context.checkpoint, partial(_fits, context), demoted
+        support,
+        context.new_variables,
+        context.checkpoint,
+        partial(_fits, context),
+        demoted,
+        model_keys=context.old_models(),
     )
-    choices = _choose(context, assignments, alignment, candidates, contested, book)
+    choices = _choose(context, assignments, alignment, candidates, contested, book, counted)
     used_edits = _settle_choices(assignments, choices, book, demoted)
     rules = {
         edit: as_rule(edit, f"inferred-{i}", count)
@@ -78,32 +94,60 @@ def _link_rules(assignments: Assignments, choices, rules) -> None:
 
 
 def _compatibility(context: MatchContext):
+    """compatible(new_node, old_node): the same op (type, dtype, arity), and weights that
+    could come from each other's. Each node's part is worked out once: walks ask millions of
+    times on a stack of 1,600 blocks."""
+    new_sides = _Signatures(context.new_dag)
+    old_sides = _Signatures(context.old_dag)
+    fits: dict[tuple[str, str], bool] = {}
+
     def compatible(new_node: str, old_node: str) -> bool:
-        if new_node not in context.new_dag or old_node not in context.old_dag:
+        new_sig, old_sig = new_sides.get(new_node), old_sides.get(old_node)
+        if new_sig is None or old_sig is None:
             return False
-        new_attrs, old_attrs = context.new_dag.nodes[new_node], context.old_dag.nodes[old_node]
-        if canonical_op(new_attrs["op"]) != canonical_op(old_attrs["op"]):
+        (new_op, new_dtype, new_vars), (old_op, old_dtype, old_vars) = new_sig, old_sig
+        if new_op != old_op or len(new_vars) != len(old_vars):
             return False
-        if new_attrs["dtype"] and old_attrs["dtype"] and new_attrs["dtype"] != old_attrs["dtype"]:
-            return False
-        if len(new_attrs["inputs"]) != len(old_attrs["inputs"]):
+        if new_dtype and old_dtype and new_dtype != old_dtype:
             return False
         if new_node in context.new_variables:
             return variables_fit(new_node, old_node)
         # An op whose weights cannot come from the other's weights is not the same op.
-        for (new_in, _), (old_in, _) in zip(new_attrs["inputs"], old_attrs["inputs"], strict=True):
-            new_var = through_reads(context.new_dag, new_in)
-            old_var = through_reads(context.old_dag, old_in)
+        for new_var, old_var in zip(new_vars, old_vars, strict=True):
             if new_var and old_var and not variables_fit(new_var, old_var):
                 return False
         return True
 
     def variables_fit(new_var: str, old_var: str) -> bool:
-        spec = context.checkpoint.get(old_var)
-        variable = context.new_variables.get(new_var)
-        return spec is not None and variable is not None and not context.unfit(new_var, old_var)
+        pair = (new_var, old_var)
+        if pair not in fits:
+            spec = context.checkpoint.get(old_var)
+            variable = context.new_variables.get(new_var)
+            fits[pair] = (
+                spec is not None and variable is not None and not context.unfit(new_var, old_var)
+            )
+        return fits[pair]
 
     return compatible
+
+
+class _Signatures(dict):
+    """node -> (canonical op, dtype, the variable behind each input or None), on demand."""
+
+    def __init__(self, dag):
+        super().__init__()
+        self.dag = dag
+
+    def __missing__(self, node: str):
+        if node not in self.dag:
+            return None
+        attrs = self.dag.nodes[node]
+        behind = tuple(through_reads(self.dag, producer) for producer, _ in attrs["inputs"])
+        self[node] = signature = (canonical_op(attrs["op"]), attrs["dtype"], behind)
+        return signature
+
+    def get(self, node: str):
+        return self[node]
 
 
 def _boundary_anchors(old_nodes, new_nodes, context, kind):
@@ -150,15 +194,19 @@ def _variable_candidates(context, assignments, alignment) -> dict[str, set[str]]
     return found
 
 
-def _votes(candidates: dict[str, set[str]], contested: dict[str, set[str]]) -> Counter:
+def _votes(candidates: dict[str, set[str]], contested: dict[str, set[str]], decided) -> Counter:
     """Each variable votes for the rename edits that every key it might be shares.
 
     A clean pair votes for all its edits. Where the graph leaves a choice (several candidates,
     or a key other variables fit as well), only what all the choices agree on counts: a leaf
     renamed `weights` -> `kernel` survives a shifted chain; the shifted scope pairs do not.
+    A choice the names of the whole chain single out (`decided`, chains.py) counts in full.
     """
     votes: Counter = Counter()
     for name, keys in candidates.items():
+        if name in decided:
+            votes.update(rename_edits(decided[name], name))
+            continue
         choices = set(keys)
         for rival in contested.get(name, ()):
             choices |= candidates.get(rival, set())
@@ -241,13 +289,19 @@ def _layer_split(context, blind: Alignment, name: str, other_key: str) -> bool:
     return False
 
 
-def _choose(context, assignments, alignment, candidates, contested, book) -> dict[str, tuple]:
+def _choose(
+    context, assignments, alignment, candidates, contested, book, counted
+) -> dict[str, tuple]:
     """Each free primary's proposed key, with method and evidence; refusals go to assignments."""
     used = assignments.used_keys()
 
     def same_role(name: str):
         role = context.new_roles[name].kind
-        return lambda key: key not in used and context.old_roles[key].kind == role
+        return lambda key: (
+            key not in used
+            and context.old_roles[key].kind == role
+            and not counted.positional(key, name)  # a counted name is no identity
+        )
 
     primaries = set(context.old_models())
     alike = {
@@ -340,7 +394,7 @@ def _settle_choices(assignments, choices, book, demoted) -> Counter:
                 if n != leader
                 and book.supported(edits[n])
                 and 2 * strength[n] >= best  # a whole copy, not one layer named alike
-                and copies_of_one_scope(edits[n], edits[leader])
+                and book.copies(edits[n], edits[leader])
             ]
         for name in takers:
             _, method, evidence = choices[name]

@@ -22,7 +22,7 @@ from functools import cached_property
 from graphdiff.view.scopetree import INITIALIZED, RESTORED, UNUSED, Item, Scope
 
 FOLD_RUN = 3
-FLAGS = ("resolved", "decision", "policy", "partitioned")
+FLAGS = ("resolved", "decision", "policy", "partitioned", "passed")
 
 Order = Callable[[Scope], list[Scope]]
 
@@ -98,6 +98,12 @@ class Box:
         if not other:
             return "shared"
         return "partial" if kept else ("removed" if self.side == "old" else "new")
+
+    @property
+    def passed_over(self) -> bool:
+        """Unused only because another named source gives what it could (`not taken`)."""
+        unused = self.counts.unused.count
+        return self.side == "old" and unused > 0 and self.counts.flag("passed") == unused
 
     @property
     def key(self) -> str:

@@ -29,11 +29,15 @@ from graphdiff.view.boxes import Box, Counts, Mode, Order, count
 from graphdiff.view.contradictions import contradictions
 from graphdiff.view.focus import focus_tops
 from graphdiff.view.scopetree import (
+    PASSED_OVER,
     ROOT,
     UNUSED,
     Trees,
     build_trees,
+    display_name,
     natural_key,
+    plain_key,
+    source_of,
     split_name,
     unused_category,
 )
@@ -48,6 +52,16 @@ class Link:
     new: str
     count: int  # variables restored along it
     renamed: bool
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Variables of a new box another source could have given from an old box, and why not."""
+
+    old: str  # box keys
+    new: str
+    count: int
+    why: str
 
 
 @dataclass(frozen=True)
@@ -78,9 +92,15 @@ class View:
     notes: tuple[str, ...]
     focus: dict[str, str | None] | None
     has_optimizer: bool
+    sources: tuple[str, ...] = ()  # named sources, in order: one column each (none: one source)
+    conflicts: tuple[Conflict, ...] = ()
 
     def boxes(self, side: str) -> list[Box]:
         return [b for b in (getattr(row, side) for row in self.rows) if b is not None]
+
+    def column(self, source: str) -> list[Box]:
+        """The checkpoint boxes of one named source."""
+        return [b for b in self.boxes("old") if source_of(b.key) == source]
 
 
 def build_view(
@@ -103,7 +123,8 @@ def build_view(
     new = with_state(new_side(tops["new"], mode, orders.get("new"), notes), trees, "new")
     new_of = {i.name: b.key for b in new for i in b.items}
     old = with_state(old_side(tops["old"], mode, orders.get("old"), new_of, notes), trees, "old")
-    rows, links, prefixes = _laid_out(old, new, new_of)
+    conflicts = _conflicts(trees, old, new_of)
+    rows, links, prefixes = _laid_out(old, new, new_of, conflicts)
     return View(
         files=_file_names(plan),
         model=count(trees.new.all_items),
@@ -117,7 +138,19 @@ def build_view(
         notes=tuple(notes),
         focus={s: (t.name if t else None) for s, t in tops.items()} if focus is not None else None,
         has_optimizer=trees.has_optimizer,
+        sources=trees.sources,
+        conflicts=tuple(conflicts),
     )
+
+
+def _conflicts(trees: Trees, old: list[Box], new_of: dict[str, str]) -> list[Conflict]:
+    """Old box -> new box for what another source could have given, counted, with why not."""
+    box_of = {i.name: b.key for b in old for i in b.items}
+    counts: Counter = Counter()
+    for old_name, new_name, why in trees.passed_over:
+        if old_name in box_of and new_name in new_of:
+            counts[(box_of[old_name], new_of[new_name], why)] += 1
+    return [Conflict(o, n, c, why) for (o, n, why), c in counts.items()]
 
 
 SIDES = ("old", "new")
@@ -126,15 +159,16 @@ SIDES = ("old", "new")
 # --- rows and links -----------------------------------------------------------------------------
 
 
-def _laid_out(old: list[Box], new: list[Box], new_of: dict[str, str]):
+def _laid_out(old: list[Box], new: list[Box], new_of: dict[str, str], conflicts=()):
     """(rows, links, prefixes): boxes paired in rows, labelled without their side's prefix."""
     links = _links(old, new_of)
-    rows = _rows(old, new, links)
+    rows = _rows(old, new, links, conflicts)
     prefixes = {
         side: _common_prefix([b for r in rows if (b := getattr(r, side))]) for side in SIDES
     }
     labelled = [
-        Row(_labelled(r.old, prefixes["old"]), _labelled(r.new, prefixes["new"])) for r in rows
+        Row(_shown(_labelled(r.old, prefixes["old"])), _labelled(r.new, prefixes["new"]))
+        for r in rows
     ]
     return labelled, links, prefixes
 
@@ -148,17 +182,23 @@ def _links(old: list[Box], new_of: dict[str, str]) -> list[Link]:
                 if name in new_of:
                     pair = (box.key, new_of[name])
                     counts[pair] += 1
-                    if name != item.name:
+                    if name != plain_key(item.name):
                         renamed.add(pair)
     return [Link(o, n, c, (o, n) in renamed) for (o, n), c in counts.items()]
 
 
-def _rows(old: list[Box], new: list[Box], links: list[Link]) -> list[Row]:
-    """New boxes in order; each old box beside the first new box it restores into."""
+def _rows(old: list[Box], new: list[Box], links: list[Link], conflicts=()) -> list[Row]:
+    """New boxes in order; each old box beside the first new box it restores into (or, when
+    it restores nothing, could have: another source gives it)."""
     index = {b.key: n for n, b in enumerate(new)}
     first: dict[str, int] = {}
     for link in links:
         first[link.old] = min(first.get(link.old, len(new)), index[link.new])
+    hints: dict[str, int] = {}
+    for conflict in conflicts:
+        if conflict.old not in first:
+            hints[conflict.old] = min(hints.get(conflict.old, len(new)), index[conflict.new])
+    first.update(hints)
     taken: dict[tuple[int, int], Box] = {}
     place = (-1, 0)
     for box in old:
@@ -177,6 +217,13 @@ def _common_prefix(boxes: list[Box]) -> str:
         return ""
     common = os.path.commonprefix(paths)[: min(len(p) for p in paths) - 1]
     return "/".join(common)
+
+
+def _shown(box: Box | None) -> Box | None:
+    """An old box of a named source labelled as a person writes it (`cls:resnet/conv1`)."""
+    if box is None or source_of(box.key) is None:
+        return box
+    return dataclasses.replace(box, label=display_name(box.label))
 
 
 def _labelled(box: Box | None, prefix: str) -> Box | None:
@@ -226,13 +273,22 @@ def _unused_groups(trees: Trees, old: list[Box], everything: bool) -> list[Unuse
 
 
 def _file_names(plan: Plan) -> tuple[str, str]:
-    """The two files by name; with their directory when the names alone are equal."""
-    provenance = plan.provenance
-    old_file = provenance.old_meta.path if provenance.old_meta else provenance.checkpoint_prefix
-    old, new = PurePath(old_file), PurePath(provenance.new_graph.path)
-    if old.name != new.name:
-        return old.name, new.name
-    return str(PurePath(old.parent.name, old.name)), str(PurePath(new.parent.name, new.name))
+    """The two files by name; with their directory when the names alone are equal. Named
+    sources are listed as NAME=file, in order."""
+    olds = [
+        PurePath(s.old_meta.path if s.old_meta else s.checkpoint_prefix)
+        for s in plan.provenance.old_sources
+    ]
+    new = PurePath(plan.provenance.new_graph.path)
+    names = [p.name for p in [*olds, new]]
+    if len(set(names)) == len(names):
+        shown = names
+    else:
+        shown = [str(PurePath(p.parent.name, p.name)) for p in [*olds, new]]
+    if not plan.provenance.sources:
+        return shown[0], shown[1]
+    labels = [f"{s.name}={file}" for s, file in zip(plan.provenance.sources, shown, strict=False)]
+    return ", ".join(labels), shown[-1]
 
 
 # --- words shared by the picture and the text forms ---------------------------------------------
@@ -248,6 +304,7 @@ def describe(category: str, has_optimizer: bool, count: int = 2) -> str:
         "removed": "removed: nothing in the new graph matches",
         "candidate left for a decision": f"{candidates} of a variable left for a decision",
         "reset by --reset-optimizer": "optimizer state reset by --reset-optimizer",
+        PASSED_OVER: "not taken: another source gives what it could",
     }.get(category, category)
 
 

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from graphdiff.errors import BadInput
 from graphdiff.plan import Plan
@@ -30,7 +31,7 @@ from graphdiff.view.render_labels import (
     side_label,
     title_label,
 )
-from graphdiff.view.scopetree import ROOT, build_trees
+from graphdiff.view.scopetree import ROOT, build_trees, within_source
 
 FORMATS = (".svg", ".png", ".pdf", ".dot")
 INSTALL = (
@@ -39,6 +40,13 @@ INSTALL = (
 FLOW_EDGE = {"color": "#555555", "arrowsize": "0.6"}
 SAME_EDGE = {"color": "#8C8C8C", "penwidth": "1.5"}
 RENAMED_EDGE = {"color": "#0072B2", "penwidth": "2.5", "label": "renamed", "fontcolor": "#0072B2"}
+CONFLICT_EDGE = {
+    "color": "#E69F00",
+    "style": "dashed",
+    "penwidth": "1.5",
+    "label": "not taken",
+    "fontcolor": "#B57A00",
+}
 
 Note = Callable[[str], None]
 
@@ -117,8 +125,9 @@ def diff_graph(view: View, edges: dict[str, set] | None = None):
     )
     graph.attr(fontname=FONT, labelloc="t", label=title_label(view))
     edges = edges or {}
-    for side in ("old", "new"):
-        _add_column(graph, view, side, edges.get(side, set()))
+    for column, boxes in _columns(view):
+        side = "new" if column == "new" else "old"
+        _add_column(graph, view, column, boxes, edges.get(side, set()))
     for n, row in enumerate(view.rows):
         with graph.subgraph(name=f"row{n}") as rank:
             rank.attr(rank="same")
@@ -132,29 +141,43 @@ def diff_graph(view: View, edges: dict[str, set] | None = None):
 
 def _node(box_id: str) -> str:
     """A DOT name for a box: quoted by graphviz, free of ':' (a port separator in edges)."""
-    return box_id.replace(":", "\u2236", 1)
+    return box_id.replace(":", "\u2236")
 
 
-def _add_column(graph, view: View, side: str, flow_edges: set) -> None:
-    """One cluster a side, its boxes in the rows' order."""
-    with graph.subgraph(name=f"cluster_{side}") as cluster:
-        cluster.attr(label=side_label(view, side), style="rounded", color="#BBBBBB")
-        boxes = view.boxes(side)
+def _columns(view: View) -> list[tuple[str, list]]:
+    """(column, boxes): the checkpoint's, or one a named source (`old:cls`), then the new
+    graph's."""
+    if not view.sources:
+        return [("old", view.boxes("old")), ("new", view.boxes("new"))]
+    olds = [
+        (f"old:{name}", [replace(b, label=within_source(b.label)) for b in view.column(name)])
+        for name in view.sources
+    ]
+    return [*olds, ("new", view.boxes("new"))]
+
+
+def _add_column(graph, view: View, column: str, boxes: list, flow_edges: set) -> None:
+    """One cluster a column, its boxes in the rows' order."""
+    side, _, source = column.partition(":")
+    name = f"cluster_{side}" + (f"_{view.sources.index(source)}" if source else "")
+    with graph.subgraph(name=name) as cluster:
+        cluster.attr(label=side_label(view, side, source), style="rounded", color="#BBBBBB")
         width = max((b.counts.restored.params + _other(b).params for b in boxes), default=0)
         for box in boxes:
-            cluster.node(_node(box.id), group=side, **box_attrs(box, width, view))
+            cluster.node(_node(box.id), group=column, **box_attrs(box, width, view))
         if not boxes:
-            cluster.node(f"{side}_empty", label="nothing", shape="plaintext", fontcolor="#777777")
-    _add_flow(graph, view, side, flow_edges)
+            cluster.node(f"{name}_empty", label="nothing", shape="plaintext", fontcolor="#777777")
+    _add_flow(graph, view, side, boxes, flow_edges)
 
 
-def _add_flow(graph, view: View, side: str, flow_edges: set) -> None:
+def _add_flow(graph, view: View, side: str, boxes: list, flow_edges: set) -> None:
     """Each box joined to the next one down (the data-flow edge when there is one, else an
     invisible one), so that the column keeps its order; other data-flow edges left free."""
     import graphviz
 
     rows = {b.id: n for n, r in enumerate(view.rows) if (b := getattr(r, side))}
-    boxes = view.boxes(side)
+    ids = {b.id for b in boxes}
+    flow_edges = {(a, b) for a, b in flow_edges if a in ids and b in ids}
     pairs = list(zip(boxes, boxes[1:], strict=False))
     for before, after in pairs:
         edge = (before.id, after.id)
@@ -176,9 +199,19 @@ def _other(box):
 
 
 def _add_links(graph, view: View) -> None:
-    """Old box -> new box for every pair with restores; a rename drawn loud, a same name quiet."""
+    """Old box -> new box for every pair with restores; a rename drawn loud, a same name quiet;
+    what another source could have given, dashed, with why it was not taken."""
     import graphviz
 
+    for conflict in view.conflicts:
+        graph.edge(
+            _node(f"old:{conflict.old}"),
+            _node(f"new:{conflict.new}"),
+            id=graphviz.escape(f"conflict:{conflict.old}->{conflict.new}"),
+            tooltip=f"{conflict.count} not taken: {conflict.why}",
+            constraint="false",
+            **CONFLICT_EDGE,
+        )
     for link in view.links:
         style = RENAMED_EDGE if link.renamed else SAME_EDGE
         edge_id = graphviz.escape(f"link:{link.old}->{link.new}")

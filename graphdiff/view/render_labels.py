@@ -13,7 +13,7 @@ import html
 from graphdiff.view.boxes import Box, Counts, Tally
 from graphdiff.view.diffview import View, describe, describe_rule, is_thin, merged_unused
 from graphdiff.view.quantities import compact, plural, size
-from graphdiff.view.scopetree import INITIALIZED, RESTORED, ROOT, UNUSED, Item
+from graphdiff.view.scopetree import INITIALIZED, RESTORED, ROOT, UNUSED, Item, display_name
 
 FONT = "Helvetica,Arial,sans-serif"
 STATUS_STYLE = {
@@ -23,6 +23,7 @@ STATUS_STYLE = {
     "removed": {"fillcolor": "#F8DCCB", "color": "#D55E00", "style": "rounded,filled,dashed"},
 }
 FATE_COLOUR = {RESTORED: "#56B4E9", INITIALIZED: "#009E73", UNUSED: "#D55E00"}
+PASSED_STYLE = {"fillcolor": "#FDF1D6", "color": "#E69F00", "style": "rounded,filled,dashed"}
 RESOLVED_STYLE = {"color": "#CC79A7", "penwidth": "2.5", "peripheries": "2"}
 DECISION_STYLE = {"color": "#B00020", "penwidth": "3"}
 DECISION_COLOUR = "#B00020"
@@ -62,6 +63,9 @@ def box_attrs(box: Box, widest: int, view: View) -> dict[str, str]:
     classes = [box.status]
     attrs = {"id": graphviz.escape(box.id)}
     attrs.update(STATUS_STYLE[box.status])
+    if box.passed_over:
+        attrs.update(PASSED_STYLE)
+        classes.append("not-taken")
     if box.counts.flag("resolved"):
         attrs.update(RESOLVED_STYLE)
         classes.append("shape-resolved")
@@ -72,7 +76,7 @@ def box_attrs(box: Box, widest: int, view: View) -> dict[str, str]:
         classes.append("folded")
     attrs["class"] = " ".join(classes)
     attrs["label"] = f"<{box_label(box, widest, view.has_optimizer)}>"
-    shown = box.scopes[:TOOLTIP_SCOPES]
+    shown = [display_name(scope) for scope in box.scopes[:TOOLTIP_SCOPES]]
     more = len(box.scopes) - len(shown)
     attrs["tooltip"] = "\n".join(shown) + (f"\n\u2026 and {more} more" if more > 0 else "")
     return attrs
@@ -159,7 +163,7 @@ def _detail(box: Box) -> str:
     rows = []
     for item in box.items[:DETAIL_ROWS]:
         colour = DECISION_COLOUR if "decision" in item.flags else None
-        cells = (item.name[cut:], _shape(item), variable_fate(item))
+        cells = (item.name[cut:], variable_shape(item), variable_fate(item))
         rows.append(
             "<TR>" + "".join(f'<TD ALIGN="LEFT">{_small(c, colour)}</TD>' for c in cells) + "</TR>"
         )
@@ -169,7 +173,7 @@ def _detail(box: Box) -> str:
     return _table(rows, cellpadding="2", bgcolor="white")
 
 
-def _shape(item: Item) -> str:
+def variable_shape(item: Item) -> str:
     shape = "?" if item.shape is None else "[" + ",".join(map(str, item.shape)) + "]"
     return shape + (" from ckpt" if "resolved" in item.flags else "")
 
@@ -183,7 +187,8 @@ def variable_fate(item: Item) -> str:
     entry = item.entry
     method = entry.match.method.replace("_", " ") if entry.match else ""
     if item.fate == RESTORED:
-        return f"\u2190 {entry.source}" + (f" ({method})" if method else "")
+        source = display_name(item.links[0]) if item.links else entry.source
+        return f"\u2190 {source}" + (f" ({method})" if method else "")
     if entry.candidates:
         return "initialize: needs a decision, candidates " + ", ".join(entry.candidates)
     return "initialize: " + describe_reason(entry.reason)
@@ -201,7 +206,7 @@ def title_label(view: View) -> str:
     rows = [_row(f'<FONT POINT-SIZE="14"><B>{text(old)} \u2192 {text(new)}</B></FONT>', "CENTER")]
     for line in title_lines(view):
         rows.append(_row(f'<FONT POINT-SIZE="10">{text(line)}</FONT>', "CENTER"))
-    rows.append(_row(legend_row(), "CENTER"))
+    rows.append(_row(legend_row(bool(view.conflicts)), "CENTER"))
     return f"<{_table(rows)}>"
 
 
@@ -234,6 +239,7 @@ def title_lines(view: View) -> list[str]:
 def focus_line(focus: dict[str, str | None]) -> str:
     """Which scope each side opens; a side with none says why, not '(nothing)'."""
     old, new = focus["old"], focus["new"]
+    old = ", ".join(display_name(part) for part in old.split(", ")) if old else old
     if old and new:
         return f"focus: checkpoint {old}, new graph {new}"
     if new:
@@ -241,7 +247,14 @@ def focus_line(focus: dict[str, str | None]) -> str:
     return f"focus: checkpoint {old} (none of its keys is restored or a candidate)"
 
 
-def side_label(view: View, side: str) -> str:
+def side_label(view: View, side: str, source: str = "") -> str:
+    """A column's title: the new graph, the checkpoint, or a named source and its counts."""
+    if source:
+        boxes = view.column(source)
+        used = sum(b.counts.restored.count for b in boxes)
+        unused = sum(b.counts.unused.count for b in boxes)
+        line = f"{used} restored from, {unused} unused"
+        return f'<<B>source {text(source)}</B><BR/><FONT POINT-SIZE="10">{text(line)}</FONT>>'
     name = "checkpoint (old)" if side == "old" else "new graph"
     prefix = view.prefixes.get(side)
     under = f'<BR/><FONT POINT-SIZE="10">in {text(prefix)}/</FONT>' if prefix else ""
@@ -257,7 +270,7 @@ def notes_label(view: View) -> str | None:
     return f"<{_table([f'<TR><TD>{t}</TD></TR>' for t in tables], cellspacing='6')}>"
 
 
-def legend_row() -> str:
+def legend_row(conflicts: bool = False) -> str:
     """One line of the title: what the colours, borders and arrows mean."""
     cells = []
     for status in ("shared", "partial", "new", "removed"):
@@ -269,6 +282,7 @@ def legend_row() -> str:
     for words, colour in (
         ("\u2192 renamed", "#0072B2"),
         ("\u2192 same name", "#8C8C8C"),
+        *([("\u21e2 not taken: another source gives it", "#B57A00")] if conflicts else []),
         ("\u2193 data flow", "#555555"),
         ("\u25ad shape from the checkpoint", "#8E3B6F"),
         ("\u25ad needs a decision", DECISION_COLOUR),
@@ -290,7 +304,7 @@ def unused_table(view: View) -> str:
     rows = [_row(f"<B>{text(plural(total, 'unused checkpoint key'))}</B>")]
     for group in merged_unused(view.unused, UNUSED_GROUPS):
         line = (
-            f"{group.scope}: {len(group.keys)} "
+            f"{display_name(group.scope)}: {len(group.keys)} "
             f"{describe(group.category, view.has_optimizer, len(group.keys))}"
             f" ({compact(group.params)} params)"
         )

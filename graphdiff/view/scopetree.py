@@ -8,6 +8,10 @@ policy). Model variables make the trees; optimizer slots, optimizer state and th
 are kept apart as `state`, each attached to the model variable it serves when it has one.
 Nothing is matched here: every fact comes from the plan.
 
+With named sources the old tree holds every source's keys, each under a top scope named for
+its source (`cls:`), so that a key reads `cls:/resnet/conv1/weights` and every source is a
+column of its own; the new items link to those names.
+
     trees = build_trees(plan)
     trees.new.child("resnet_v1_101").items()  # every model Item below that scope
 """
@@ -40,8 +44,55 @@ def natural_key(text: str) -> tuple:
     return tuple((0, int(p), "") if n % 2 else (1, 0, p) for n, p in enumerate(parts) if p)
 
 
+SOURCE_MARK = ":/"  # between a source's name and a key of it: `cls:/resnet/conv1/weights`
+PASSED_OVER = "given by another source"
+
+
+def old_name(source_name: str | None, key: str) -> str:
+    """A key as the old tree names it: under its source's top scope, when sources are named."""
+    return key if source_name is None else f"{source_name}{SOURCE_MARK}{key}"
+
+
+def source_of(name: str) -> str | None:
+    """The source an old tree name (or scope) belongs to; None when sources are unnamed."""
+    head, mark, _ = name.partition(":")
+    return head if mark and "/" not in head else None
+
+
+def candidate_name(text: str) -> str:
+    """A plan's candidate as the old tree names it: a named plan writes `cls:resnet/w`."""
+    head, colon, rest = text.partition(":")
+    return old_name(head, rest) if colon and "/" not in head else text
+
+
+def display_name(name: str) -> str:
+    """An old tree name as a person writes it: `cls:resnet/conv1`, `cls:(root)`."""
+    source = source_of(name)
+    if source is None:
+        return name
+    rest = name[len(source) + len(SOURCE_MARK) :] if name != f"{source}:" else ""
+    return f"{source}:{rest or ROOT}"
+
+
+def plain_key(name: str) -> str:
+    """An old tree name as its source's key (`cls:/resnet/w` -> `resnet/w`)."""
+    source = source_of(name)
+    return name if source is None else name[len(source) + len(SOURCE_MARK) :]
+
+
+def within_source(name: str) -> str:
+    """An old name (as the tree has it or as displayed) without its source, which a column
+    says: `resnet/conv1`, `(root)`."""
+    source = source_of(name)
+    if source is None:
+        return name
+    return name[len(source) + 1 :].removeprefix("/") or ROOT
+
+
 def unused_category(reason: str) -> str:
     """The kind of an unused key, read from the fixed start of the reason the planner wrote."""
+    if reason.startswith("not taken:"):
+        return PASSED_OVER
     if reason.startswith("not restored into"):
         return "candidate left for a decision"
     if reason.startswith("optimizer state reset by --reset-optimizer"):
@@ -151,6 +202,8 @@ class Trees:
     state: dict[str, list[Item]]  # side -> optimizer slots, optimizer state, global step
     primary: dict[str, dict[str, str]]  # side -> state item name -> model item it serves
     has_optimizer: bool  # the new graph has optimizer slots or state
+    sources: tuple[str, ...] = ()  # the named sources, in order (none: one unnamed source)
+    passed_over: tuple[tuple[str, str, str], ...] = ()  # (old name, new name, why not taken)
 
     def tree(self, side: str) -> Scope:
         return self.old if side == "old" else self.new
@@ -183,6 +236,13 @@ def build_trees(plan: Plan) -> Trees:
             if primary:
                 trees.primary[side][item.name] = primary
     trees.has_optimizer = any(e.role in ("slot", "optimizer") for e in plan.variables)
+    trees.sources = tuple(source.name for source in plan.provenance.sources)
+    trees.passed_over = tuple(
+        (old_name(a.source_name, a.key), e.name, a.why)
+        for e in plan.variables
+        if e.role == "model"
+        for a in e.alternatives
+    )
     return trees
 
 
@@ -215,7 +275,7 @@ def _new_item(entry: VariableEntry) -> tuple[Item, bool]:
         elif entry.reason.startswith(POLICY_REASONS):
             flags.add("policy")
     fate = RESTORED if entry.action == RESTORE else INITIALIZED
-    links = (entry.source,) if entry.source else ()
+    links = (old_name(entry.source_name, entry.source),) if entry.source else ()
     item = Item(entry.name, "new", fate, entry.dtype, entry.shape, links, frozenset(flags), entry)
     return item, entry.role == "model"
 
@@ -225,7 +285,7 @@ def _old_items(plan: Plan) -> list[tuple[Item, bool]]:
     targets: dict[str, list[VariableEntry]] = {}
     for entry in plan.variables:
         if entry.action == RESTORE and entry.source:
-            targets.setdefault(entry.source, []).append(entry)
+            targets.setdefault(old_name(entry.source_name, entry.source), []).append(entry)
     items = []
     for key, entries in targets.items():
         first = entries[0]
@@ -233,12 +293,19 @@ def _old_items(plan: Plan) -> list[tuple[Item, bool]]:
         is_model = any(e.role == "model" for e in entries)
         items.append((Item(key, "old", RESTORED, first.dtype, first.shape, links), is_model))
     seen = set(targets)
+    # a key passed over for another source's is what the variable it could fill is
+    passed_role = {
+        old_name(a.source_name, a.key): e.role for e in plan.variables for a in e.alternatives
+    }
     for unused in plan.unused:
-        if unused.key in seen:
+        name = old_name(unused.source_name, unused.key)
+        if name in seen:
             continue  # a hand-edited plan may list a used key as unused, or a key twice
-        seen.add(unused.key)
+        seen.add(name)
         category = unused_category(unused.reason)
         flags = frozenset({"decision"}) if category.startswith("candidate") else frozenset()
-        item = Item(unused.key, "old", UNUSED, unused.dtype, unused.shape, (), flags, None, unused)
-        items.append((item, category not in STATE_CATEGORIES))
+        flags |= {"passed"} if category == PASSED_OVER else set()
+        item = Item(name, "old", UNUSED, unused.dtype, unused.shape, (), flags, None, unused)
+        is_model = category not in STATE_CATEGORIES and passed_role.get(name, "model") == "model"
+        items.append((item, is_model))
     return items

@@ -18,8 +18,14 @@ from graphdiff.console import ASCII_MARKS
 from graphdiff.view.boxes import Box
 from graphdiff.view.diffview import View, describe, describe_rule, merged_unused
 from graphdiff.view.quantities import compact, plural
-from graphdiff.view.render_labels import UNUSED_GROUPS, count_lines, title_lines
-from graphdiff.view.scopetree import Item
+from graphdiff.view.render_labels import (
+    UNUSED_GROUPS,
+    count_lines,
+    title_lines,
+    variable_fate,
+    variable_shape,
+)
+from graphdiff.view.scopetree import ROOT, Item, display_name, source_of, within_source
 
 SYMBOL = {"shared": "=", "partial": "~", "new": "+", "removed": "-"}
 LOOK_LINES = 10
@@ -56,7 +62,7 @@ def format_text(view: View, ascii_only: bool = False) -> str:
     if view.unused:
         lines.append(plural(sum(len(g.keys) for g in view.unused), "unused checkpoint key"))
         for group in merged_unused(view.unused, UNUSED_GROUPS):
-            lines.append(f"  {group.scope}: {_unused_words(view, group)}")
+            lines.append(f"  {display_name(group.scope)}: {_unused_words(view, group)}")
         lines.append("")
     lines.append(count_line(view))
     text = "\n".join(lines) + "\n"
@@ -64,20 +70,27 @@ def format_text(view: View, ascii_only: bool = False) -> str:
 
 
 def count_line(view: View) -> str:
-    model = view.model
+    """Every variable of the new graph, optimizer state included: the counts `plan` and
+    `apply --report` give (the title splits them into model variables and state)."""
+    restored = view.model.restored.count + view.state.restored.count
+    initialized = view.model.initialized.count + view.state.initialized.count
     return (
-        f"Plan: {model.restored.count} to restore, {model.initialized.count} to initialize, "
+        f"Plan: {restored} to restore, {initialized} to initialize, "
         f"{plural(view.unused_keys, 'checkpoint key')} unused."
     )
 
 
 def _heading(view: View) -> str:
     where = {s: f" in {p}/" if p else "" for s, p in view.prefixes.items()}
+    if view.sources:
+        return f"scopes (new graph{where['new']} \u2190 {' | '.join(view.sources)})"
     return f"scopes (new graph{where['new']} \u2190 checkpoint{where['old']})"
 
 
 def _scope_lines(view: View, ascii_only: bool = False) -> list[str]:
     """One line a box, in columns (padded after the marks are made ASCII, if they are)."""
+    if view.sources:
+        return _source_columns(view, ascii_only)
     sources = _sources(view)
     rows = []
     for row in view.rows:
@@ -90,10 +103,82 @@ def _scope_lines(view: View, ascii_only: bool = False) -> list[str]:
         rows = [(b, label.translate(ASCII_MARKS), s.translate(ASCII_MARKS)) for b, label, s in rows]
     width = max((len(label) for _, label, _ in rows), default=0)
     source_width = max((len(s) for _, _, s in rows), default=0)
+    lines = []
+    for box, label, source in rows:
+        lines.append(
+            f"  {SYMBOL[box.status]} {label:<{width}}  {source:<{source_width}}  {_counts(box)}"
+        )
+        if box.detail:
+            lines += _variable_lines(box, ascii_only)
+    return lines
+
+
+def _variable_lines(box: Box, ascii_only: bool) -> list[str]:
+    """A focused scope without child scopes: each variable, its shape, and what happens to it
+    and why, as the picture lists them (here all of them)."""
+    cut = 0 if box.key == ROOT else len(box.key) + 1
+    cells = [(i.name[cut:], variable_shape(i), variable_fate(i)) for i in box.items]
+    if ascii_only:
+        cells = [tuple(c.translate(ASCII_MARKS) for c in row) for row in cells]
+    name_width = max((len(name) for name, _, _ in cells), default=0)
+    shape_width = max((len(shape) for _, shape, _ in cells), default=0)
     return [
-        f"  {SYMBOL[box.status]} {label:<{width}}  {source:<{source_width}}  {_counts(box)}"
-        for box, label, source in rows
+        f"      {name:<{name_width}}  {shape:<{shape_width}}  {fate}" for name, shape, fate in cells
     ]
+
+
+def _source_columns(view: View, ascii_only: bool) -> list[str]:
+    """Named sources: one column each, saying what a new box restores from that source (←) or
+    could have, had another source not given it (✗); a source's unused boxes in its column."""
+    columns = {name: _column_texts(view, name) for name in view.sources}
+    rows = []
+    for row in view.rows:
+        if row.new is not None:
+            texts = [columns[name].get(row.new.key, "") for name in view.sources]
+            rows.append((row.new, row.new.label, texts))
+        elif row.old is not None and row.old.counts.unused.count:
+            source = source_of(row.old.key)
+            texts = [within_source(row.old.label) if n == source else "" for n in view.sources]
+            rows.append((row.old, "", texts))
+    header = (None, "", list(view.sources))
+    table = [header, *rows]
+    if ascii_only:
+        table = [
+            (b, label.translate(ASCII_MARKS), [t.translate(ASCII_MARKS) for t in texts])
+            for b, label, texts in table
+        ]
+    width = max(len(label) for _, label, _ in table)
+    widths = [max(len(texts[n]) for _, _, texts in table) for n in range(len(view.sources))]
+    lines = []
+    for box, label, texts in table:
+        cells = "  ".join(f"{t:<{w}}" for t, w in zip(texts, widths, strict=True))
+        mark = _symbol(box) if box is not None else " "
+        counts = _counts(box) if box is not None else ""
+        lines.append(f"  {mark} {label:<{width}}  {cells}  {counts}".rstrip())
+    return lines
+
+
+def _symbol(box: Box) -> str:
+    return "\u2717" if box.passed_over else SYMBOL[box.status]
+
+
+def _column_texts(view: View, source: str) -> dict[str, str]:
+    """New box -> what it takes from `source` (← old boxes), or could have (✗ old boxes)."""
+    labels = {b.key: within_source(b.label) for b in view.column(source)}
+    taken: dict[str, list[str]] = {}
+    for link in view.links:
+        if link.old in labels:
+            taken.setdefault(link.new, []).append(labels[link.old])
+    passed: dict[str, list[str]] = {}
+    for conflict in view.conflicts:
+        if conflict.old in labels:
+            passed.setdefault(conflict.new, []).append(labels[conflict.old])
+    texts = {}
+    for new in {*taken, *passed}:
+        parts = [f"\u2190 {', '.join(taken[new])}"] if new in taken else []
+        parts += [f"\u2717 {', '.join(dict.fromkeys(passed[new]))}"] if new in passed else []
+        texts[new] = " ".join(parts)
+    return texts
 
 
 def _sources(view: View) -> dict[str, list[str]]:
@@ -133,11 +218,24 @@ def needs_a_look(view: View) -> list[Look]:
             name, _, detail = describe_rule(rule).partition(": ")
             looks.append(Look("rule", name, detail))
     looks += [Look("policy", i.name, i.entry.reason) for i in items if "policy" in i.flags]
+    labels = {b.key: b.label for b in view.boxes("old")} | {
+        b.key: b.label for b in view.boxes("new")
+    }
+    looks += [
+        Look(
+            "conflict",
+            labels[c.new],
+            f"{plural(c.count, 'variable')} {labels[c.old]} could give, not taken: {c.why}",
+        )
+        for c in view.conflicts
+    ]
     return looks
 
 
 def _candidates(item: Item) -> str:
-    return "initialized; candidates " + ", ".join(item.entry.candidates)
+    """Why the matcher would not choose, then among what: a decision needs both."""
+    why = item.entry.reason.strip()
+    return f"initialized ({why}); candidates " + ", ".join(item.entry.candidates)
 
 
 def _resolution(item: Item) -> str:
@@ -191,12 +289,15 @@ def format_markdown(view: View) -> str:
         lines += ["| scope | keys | why |", "|---|--:|---|"]
         for group in merged_unused(view.unused, UNUSED_GROUPS):
             why = describe(group.category, view.has_optimizer)
-            lines.append(f"| {_code(group.scope)} | {len(group.keys)} | {_cell(why)} |")
+            scope = display_name(group.scope)
+            lines.append(f"| {_code(scope)} | {len(group.keys)} | {_cell(why)} |")
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 
 def _scope_table(view: View) -> list[str]:
+    if view.sources:
+        return _source_table(view)
     where = {s: f" ({_code(p + '/')})" if p else "" for s, p in view.prefixes.items()}
     lines = [
         f"| | new graph{where['new']} | from checkpoint{where['old']} "
@@ -218,6 +319,35 @@ def _scope_table(view: View) -> list[str]:
         lines.append(
             f"| {SYMBOL[box.status]} | {new_name} | {came} | {counts.restored.count or ''} "
             f"| {counts.initialized.count or ''} | {compact(params)} | {_notes(box)} |"
+        )
+    return lines
+
+
+def _source_table(view: View) -> list[str]:
+    """The scope table with one column per named source (← restored from, ✗ not taken)."""
+    heads = " | ".join(f"from {_code(name)}" for name in view.sources)
+    lines = [
+        f"| | new graph | {heads} | restored | initialized | params | notes |",
+        "|:-:|---|" + "---|" * len(view.sources) + "--:|--:|--:|---|",
+    ]
+    columns = {name: _column_texts(view, name) for name in view.sources}
+    for row in view.rows:
+        box = row.new if row.new is not None else row.old
+        if box is None or (row.new is None and not box.counts.unused.count):
+            continue
+        if row.new is not None:
+            cells = [_cell(columns[n].get(box.key, "")) for n in view.sources]
+        else:
+            source = source_of(box.key)
+            cells = [_code(within_source(box.label)) if n == source else "" for n in view.sources]
+        counts = box.counts
+        other = counts.initialized if box.side == "new" else counts.unused
+        params = counts.restored.params + other.params
+        new_name = _code(box.label) if row.new is not None else ""
+        lines.append(
+            f"| {_symbol(box)} | {new_name} | {' | '.join(cells)} "
+            f"| {counts.restored.count or ''} | {counts.initialized.count or ''} "
+            f"| {compact(params)} | {_notes(box)} |"
         )
     return lines
 

@@ -130,6 +130,26 @@ OLD_GRAPHS = {
                 tf.compat.v1.get_variable("scale", [8])
                 tf.compat.v1.get_variable("shift", [8])
     """,
+    "encoder_adam": """
+        with nets.variables():
+            nets.train(nets.encoder([f"layer_{i}" for i in range(6)]))
+    """,
+    "encoder": """
+        with nets.variables():
+            nets.encoder([f"layer_{i}" for i in range(6)])
+    """,
+    "encoder_100": """
+        with nets.variables():
+            nets.encoder([f"layer_{i}" for i in range(100)])
+    """,
+    "encoder_no_ffn": """
+        with nets.variables():
+            nets.encoder([f"layer_{i}" for i in range(6)], ffn=False)
+    """,
+    "encoder_counted": """
+        with nets.variables():
+            nets.encoder(["auto:block"] * 6)
+    """,
     "student_teacher": """
         with nets.variables():
             with nets.scope("student"):
@@ -140,6 +160,17 @@ OLD_GRAPHS = {
 }
 
 MOVED = (("^model/", ""),)
+TO_ENCODER = (("^model/", "encoder/"),)  # a stack of layers moved from encoder/ to model/
+
+
+def layers(*spans) -> str:
+    """Layer names for nets.encoder: `layers(range(3), "adapter", range(3, 6))` is layer_0,
+    layer_1, layer_2, adapter, layer_3, layer_4, layer_5 (as the source of a list)."""
+    names = []
+    for span in spans:
+        names += [span] if isinstance(span, str) else [f"layer_{i}" for i in span]
+    return repr(names)
+
 
 CASES = (
     # --- real nets from tf_slim.nets -----------------------------------------------------------
@@ -717,6 +748,202 @@ CASES = (
         ),
         why="Two nets with partly equal names and shapes (student enc1-2, teacher enc1-3) moved "
         "under different scopes: each keeps its own weights, none crosses over.",
+    ),
+    # --- chains of identical blocks: a renamed stack with blocks inserted or removed (issue 15)
+    Case(
+        "adapter_inserted_moved_adam",
+        "encoder_adam",
+        f"""
+        with nets.variables():
+            nets.train(nets.encoder({layers(range(3), "adapter", range(3, 6))}, "model"))
+        """,
+        renames=TO_ENCODER,
+        fresh=("^model/adapter/",),
+        rules=rules({("prefix", "encoder", "model")}),
+        why="Adapters added to a transformer: encoder/layer_{0..5} moved to model/ and a block "
+        "of exactly a layer's ops and shapes inserted after layer_2, trained with Adam. Read "
+        "without names, every layer fits its own key and its neighbour's (the walk from the "
+        "input shifts after the adapter, the one from the output before it); the names after "
+        "the renamed prefix agree for every layer, and only for the chain with its gap at the "
+        "adapter. Every layer and its slots from its own old layer; the adapter is new.",
+    ),
+    Case(
+        "adapter_inserted_moved_100",
+        "encoder_100",
+        f"""
+        with nets.variables():
+            nets.encoder({layers(range(50), "adapter", range(50, 100))}, "model")
+        """,
+        renames=TO_ENCODER,
+        fresh=("^model/adapter/",),
+        rules=rules({("prefix", "encoder", "model")}),
+        why="adapter_inserted_moved_adam at 100 layers (600 variables, no optimizer): the "
+        "same answer, and no rule per layer.",
+    ),
+    Case(
+        "adapter_distinct_moved",
+        "encoder",
+        f"""
+        with nets.variables():
+            nets.encoder({layers(range(3), "adapter:adapter", range(3, 6))}, "model")
+        """,
+        renames=TO_ENCODER,
+        fresh=("^model/adapter/",),
+        rules=rules({("prefix", "encoder", "model")}),
+        why="The same with an adapter of other ops whose projection and layer norm have the "
+        "shapes of a layer's sublayers: walked from the output, they sit where layer_2's "
+        "feed-forward and layer norm were. They are new.",
+    ),
+    Case(
+        "adapter_first_moved",
+        "encoder",
+        f"""
+        with nets.variables():
+            nets.encoder({layers("adapter", range(6))}, "model")
+        """,
+        renames=TO_ENCODER,
+        fresh=("^model/adapter/",),
+        rules=rules({("prefix", "encoder", "model")}),
+        why="A block identical to the layers inserted before layer_0, the stack moved: the walk "
+        "from the input puts the adapter where layer_0 was.",
+    ),
+    Case(
+        "adapter_last_moved",
+        "encoder",
+        f"""
+        with nets.variables():
+            nets.encoder({layers(range(6), "adapter")}, "model")
+        """,
+        renames=TO_ENCODER,
+        fresh=("^model/adapter/",),
+        rules=rules({("prefix", "encoder", "model")}),
+        why="A block identical to the layers appended after layer_5, the stack moved: the walk "
+        "from the output puts the adapter where layer_5 was.",
+    ),
+    Case(
+        "two_adapters_moved",
+        "encoder",
+        f"""
+        with nets.variables():
+            nets.encoder(
+                {layers(range(2), "adapter_a", range(2, 4), "adapter_b", range(4, 6))}, "model"
+            )
+        """,
+        renames=TO_ENCODER,
+        fresh=("^model/adapter_[ab]/",),
+        rules=rules({("prefix", "encoder", "model")}),
+        why="Two identical blocks inserted, after layer_1 and after layer_3, the stack moved. "
+        "Between them, both walks are off by one in opposite directions: layer_2 and layer_3 "
+        "fit layer_1's and layer_4's keys, never their own; the rename the rest of the chain "
+        "shows gives them their own.",
+    ),
+    Case(
+        "layer_removed_moved",
+        "encoder",
+        f"""
+        with nets.variables():
+            nets.encoder({layers(range(2), range(3, 6))}, "model")
+        """,
+        renames=TO_ENCODER,
+        rules=rules({("prefix", "encoder", "model")}),
+        why="layer_2 deleted and the stack moved: each remaining layer from its own old layer, "
+        "encoder/layer_2 unused.",
+    ),
+    Case(
+        "layers_renamed_adapter_inserted",
+        "encoder",
+        """
+        with nets.variables():
+            nets.encoder(
+                ["block_0", "block_1", "block_2", "adapter", "block_3", "block_4", "block_5"],
+                "model",
+            )
+        """,
+        fresh=("^model/",),
+        ambiguous=(
+            ("^model/block_1/attention/kernel$", ("encoder/layer_0/attention/kernel",)),
+            ("^model/adapter/ffn/bias$", ("encoder/layer_2/ffn/bias", "encoder/layer_3/ffn/bias")),
+        ),
+        why="The layers renamed (layer_i -> block_i) and a block identical to them inserted: no "
+        "name links a block to a layer, and the chain with one gap fits every place of the gap "
+        "equally. All are initialized, with their candidates listed.",
+    ),
+    Case(
+        "layers_renamed_adapter_distinct",
+        "encoder",
+        """
+        with nets.variables():
+            nets.encoder(
+                ["block_0", "block_1", "block_2", "adapter:adapter", "block_3", "block_4"]
+                + ["block_5"],
+                "model",
+            )
+        """,
+        renames=(("^model/block_", "encoder/layer_"),),
+        fresh=("^model/adapter/",),
+        rules=None,
+        why="The layers renamed (layer_i -> block_i) and an adapter of other ops inserted: the "
+        "names say nothing, the graph says where the gap is. Every block from the layer at its "
+        "place in the chain; the adapter, whose sublayers have a layer's shapes, is new.",
+    ),
+    Case(
+        "layers_renamed_norm_inserted",
+        "encoder_no_ffn",
+        """
+        with nets.variables():
+            nets.encoder(
+                ["block_0", "block_1", "block_2", "norm:extra", "block_3", "block_4", "block_5"],
+                "model",
+                ffn=False,
+            )
+        """,
+        renames=(("^model/block_", "encoder/layer_"),),
+        fresh=("^model/extra/",),
+        rules=None,
+        why="Layers of four variables (attention projection, layer norm) renamed layer_i -> "
+        "block_i, and a layer norm alone inserted after block_2. Walked from the output, it "
+        "sits where layer_2's layer norm was; block_2 holds that key too. The rename "
+        "encoder/layer_2/ -> model/extra/ (seen twice) is no copy of layer_2, as a tower "
+        "would be: model/extra has no attention. The inserted norm is new.",
+    ),
+    Case(
+        "layers_renamed_one_removed",
+        "encoder",
+        """
+        with nets.variables():
+            nets.encoder(["block_0", "block_1", "block_2", "block_3", "block_4"], "model")
+        """,
+        fresh=("^model/",),
+        ambiguous=(("^model/block_2/ffn/kernel$", ("encoder/layer_2/ffn/kernel",)),),
+        why="The layers renamed and one of six removed: five identical blocks where there were "
+        "six, and nothing says which one went. All are initialized, with their candidates.",
+    ),
+    Case(
+        "counted_blocks_one_more",
+        "encoder_counted",
+        """
+        with nets.variables():
+            nets.encoder(["auto:block"] * 7, "model")
+        """,
+        fresh=("^model/",),
+        ambiguous=(("^model/block_3/attention/bias$", ("encoder/block_3/attention/bias",)),),
+        why="Blocks TensorFlow named by counting (block, block_1, ...), the stack moved, and a "
+        "seventh block of the same kind: block_3 -> block_3 is a place in the list, and "
+        "whether a block was added at the end or in the middle (renumbering those after it), "
+        "only the code says. All are initialized, with their candidates listed.",
+    ),
+    Case(
+        "counted_blocks_adapter_inserted",
+        "encoder_counted",
+        """
+        with nets.variables():
+            nets.encoder(["auto:block"] * 3 + ["adapter"] + ["auto:block"] * 3, "model")
+        """,
+        renames=TO_ENCODER,
+        fresh=("^model/adapter/",),
+        rules=rules({("prefix", "encoder", "model")}),
+        why="Blocks named by counting, the stack moved, and an identical block named adapter "
+        "inserted: the count of blocks is the same on both sides, so block_3 is still block_3.",
     ),
     # --- found by the adversarial review, fixed since ------------------------------------------
     Case(

@@ -231,3 +231,72 @@ def gan(order=("generator", "discriminator")):
     for net in order:
         trained = v1.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES, scope=net + "/")
         v1.train.AdamOptimizer(1e-3, beta1=beta1[net]).minimize(losses[net], var_list=trained)
+
+
+# --- stacks of identical blocks (transformer-like), for chains with insertions -------------------
+
+WIDTH = 8
+
+
+def layer_norm(x, name: str = "layer_norm"):
+    """Normalize over the last axis, then scale by gamma and shift by beta."""
+    with v1.variable_scope(name):
+        gamma = v1.get_variable("gamma", [x.shape[-1]], initializer=v1.ones_initializer())
+        beta = v1.get_variable("beta", [x.shape[-1]], initializer=v1.zeros_initializer())
+        mean, variance = tf.nn.moments(x, [-1], keepdims=True)
+        return (x - mean) * tf.math.rsqrt(variance + 1e-6) * gamma + beta
+
+
+def projection(x, name: str, units: int | None = None):
+    """x @ kernel + bias over the last axis (Keras' names)."""
+    units = units or x.shape[-1]
+    with v1.variable_scope(name):
+        kernel = v1.get_variable("kernel", [x.shape[-1], units])
+        bias = v1.get_variable("bias", [units], initializer=v1.zeros_initializer())
+        return tf.matmul(x, kernel) + bias
+
+
+def encoder_layer(x, name: str | None, default_name: str | None = None, ffn: bool = True):
+    """Self-attention (one projection: queries; keys and values are the input), a feed-forward
+    sublayer, a layer norm: six variables, the two kernels and biases of one shape each (four
+    without the feed-forward sublayer). name None: TensorFlow names the layer `default_name`,
+    `default_name_1`, ... in build order."""
+    with v1.variable_scope(name, default_name=default_name):
+        queries = projection(x, "attention")
+        weights = tf.nn.softmax(tf.matmul(queries, x, transpose_b=True) / float(WIDTH) ** 0.5)
+        x = x + tf.matmul(weights, x)
+        if ffn:
+            x = x + tf.nn.relu(projection(x, "ffn"))
+        return layer_norm(x)
+
+
+def adapter(x, name: str = "adapter"):
+    """A residual projection and a layer norm: the shapes of an encoder layer's sublayers,
+    not its ops."""
+    with v1.variable_scope(name):
+        return layer_norm(x + tf.nn.relu(projection(x, "dense")))
+
+
+def encoder(layers, scope_name: str | None = "encoder", classes: int = 5, ffn: bool = True):
+    """tokens [2, 4, WIDTH] -> the layers in order -> mean over tokens -> logits (8 -> 5).
+
+    Each entry of `layers` is a layer's name (encoder_layer), "adapter:NAME" (an adapter,
+    which differs from a layer in its ops), "norm:NAME" (a layer norm alone, in scope NAME),
+    or "auto:BASE" (a layer TensorFlow names BASE, BASE_1, ... as it makes names unique, the
+    way Keras and tf.layers name unnamed layers). ffn=False: layers without the feed-forward
+    sublayer.
+    """
+    x = v1.placeholder(tf.float32, [2, 4, WIDTH], name="tokens")
+    with scope(scope_name):
+        for entry in layers:
+            kind, _, name = entry.rpartition(":")
+            if kind == "adapter":
+                x = adapter(x, name)
+            elif kind == "norm":
+                with v1.variable_scope(name):
+                    x = layer_norm(x)
+            elif kind == "auto":
+                x = encoder_layer(x, None, default_name=name, ffn=ffn)
+            else:
+                x = encoder_layer(x, name, ffn=ffn)
+    return [dense(tf.reduce_mean(x, 1), "logits", classes)]

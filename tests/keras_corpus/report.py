@@ -30,7 +30,7 @@ from keras_corpus.harness import (  # noqa: E402
     per_class,
     run_id,
 )
-from keras_corpus.pending_cases import PENDING  # noqa: E402
+from keras_corpus.pending_cases import MISSES, PENDING, fault  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -71,6 +71,9 @@ def main(argv=None) -> int:
     print(figure(outcomes))
     inexact = [o.run for o in outcomes if not o.exact]
     print("runs with a wrong or missed restore:", ", ".join(inexact) or "none")
+    worse = [o.run for o in outcomes if o.wrong and fault(o.run) in (None, MISSES)]
+    if worse:
+        print("runs with a wrong restore that pytest plans (it fails):", ", ".join(worse))
     fixed = [o.run for o in outcomes if o.exact and o.run in PENDING]
     if fixed:
         print("pending runs that are exact now (move them out of pending):", ", ".join(fixed))
@@ -95,8 +98,8 @@ def print_outcome(case, outcome, show_all: bool) -> None:
         print(f"   ... and {len(outcome.missed) - len(shown)} more missed (--all lists them)")
     if outcome.split:
         print(f"   layers split across sources: {', '.join(outcome.split)}")
-    for fault in outcome.candidate_faults:
-        print(f"   CANDIDATES {fault}")
+    for line in outcome.candidate_faults:
+        print(f"   CANDIDATES {line}")
     sys.stdout.flush()
 
 
