@@ -346,6 +346,11 @@ def _same_architecture(old, new: str, old_model):
         )
     if old_model is not None:
         raise BadInput("--same-architecture", "and --old-model both name OLD's model: give one")
+    if old.endswith(".meta"):
+        raise BadInput(
+            "--same-architecture",
+            f"is for Keras weights and object-based checkpoints; {old} carries its own graph",
+        )
     return new
 
 
