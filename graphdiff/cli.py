@@ -22,6 +22,8 @@ from graphdiff.errors import BadInput, GraphdiffError, PolicyViolation
 class _Parser(argparse.ArgumentParser):
     """Usage errors are one line on standard error and exit 2, like every other bad input."""
 
+    _commands: dict = {}  # command name -> its parser (set on the top-level parser)
+
     def error(self, message: str):
         self.exit(2, f"graphdiff: {message} (see '{self.prog} --help')\n")
 
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
+    parser._commands = commands.choices
 
     plan = commands.add_parser(
         "plan",
@@ -208,6 +211,16 @@ def _verify_parser(commands) -> None:
         "(NAME=PREFIX: source NAME's; repeatable)",
     )
     verify.add_argument(
+        "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
+    )
+    verify.add_argument(
+        "--old-model",
+        action="append",
+        metavar="[NAME=]FILE",
+        help="where the plan's --old-model .py is now, if it moved (NAME=FILE for a named "
+        "source; repeatable)",
+    )
+    verify.add_argument(
         "--tensor",
         action="append",
         default=[],
@@ -223,6 +236,14 @@ def _verify_parser(commands) -> None:
         metavar="NAME=FILE.npy",
         help="feed this array to input NAME of the new graph (and its old pair); repeatable",
     )
+    verify.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        type=_input_pair,
+        metavar="NEW=OLD",
+        help="feed new input NEW and old input OLD the same array; repeatable",
+    )
     verify.add_argument("--atol", type=float, metavar="X", help="absolute tolerance")
     verify.add_argument("--rtol", type=float, metavar="Y", help="relative tolerance")
     verify.add_argument("--format", choices=("text", "json"), default="text")
@@ -233,6 +254,13 @@ def _feed(text: str) -> tuple[str, str]:
     if not equals or not name or not path:
         raise argparse.ArgumentTypeError(f"{text!r}: give NAME=FILE.npy")
     return name, path
+
+
+def _input_pair(text: str) -> tuple[str, str]:
+    new, equals, old = text.partition("=")
+    if not equals or not new or not old:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NEW=OLD (an input of each graph)")
+    return new, old
 
 
 def _view_options(parser: argparse.ArgumentParser) -> None:
@@ -466,36 +494,40 @@ def _verify(args) -> int:
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import verify_plan
 
-    names = [name for name, _ in args.feed]
-    twice = next((name for name in names if names.count(name) > 1), None)
-    if twice is not None:
-        raise BadInput("--feed", f"{twice}: given more than once")
+    for flag, given in (("--feed", args.feed), ("--input", args.input)):
+        names = [name for name, _ in given]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            raise BadInput(flag, f"{twice}: given more than once")
     plan = read_plan(args.plan)
     moved = relocations(plan, args.old_checkpoint, "--old-checkpoint")
+    old_models = relocations(plan, args.old_model, "--old-model")
     if len(plan.provenance.old_sources) > 1:
-        return _verify_sources(args, plan, moved)
+        return _verify_sources(args, plan, moved, old_models)
     report = verify_plan(
         plan,
         args.checkpoint,
         tensors=args.tensor,
         feeds=dict(args.feed),
+        inputs=dict(args.input),
         atol=args.atol,
         rtol=args.rtol,
         plan_path=args.plan,
         old_checkpoint=moved,
+        new_graph=args.new_graph,
+        old_model=old_models,
     )
     return _report_verify(report, args.format)
 
 
-def _verify_sources(args, plan, moved) -> int:
+def _verify_sources(args, plan, moved, old_models) -> int:
     """verify for several sources: each source's part against its own old graph."""
-    from graphdiff.apply.fingerprints import with_inputs_at
     from graphdiff.source_verify import first_failure, sources_json, sources_text, verify_sources
 
-    if args.tensor:
-        raise BadInput("--tensor", "names tensors of one old graph; this plan has several sources")
-    if moved:
-        plan = with_inputs_at(plan, moved)
+    for flag, given in (("--tensor", args.tensor), ("--input", args.input)):
+        if given:
+            what = "tensors" if flag == "--tensor" else "inputs"
+            raise BadInput(flag, f"names {what} of one old graph; this plan has several sources")
     verdicts = verify_sources(
         plan,
         args.checkpoint,
@@ -503,6 +535,9 @@ def _verify_sources(args, plan, moved) -> int:
         atol=args.atol,
         rtol=args.rtol,
         plan_path=args.plan,
+        old_checkpoint=moved or None,
+        new_graph=args.new_graph,
+        old_model=old_models or None,
     )
     sys.stdout.write(sources_json(verdicts) if args.format == "json" else sources_text(verdicts))
     failure = first_failure(verdicts)
@@ -567,7 +602,8 @@ def _parse(argv: list[str] | None):
     args, extra = parser.parse_known_args(argv)
     flags = [text for text in extra if text.startswith("-")]
     if flags or (extra and args.command != "plan"):
-        parser.error(f"unrecognized arguments: {' '.join(flags or extra)}")
+        command = parser._commands.get(args.command, parser)  # its --help lists its options
+        command.error(f"unrecognized arguments: {' '.join(flags or extra)}")
     if extra:
         args.paths += extra
     return args

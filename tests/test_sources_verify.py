@@ -61,7 +61,9 @@ def test_each_source_is_verified_against_its_own_old_graph(cls_first):
     cls, det = result.stdout.split("source det:")
     assert cls.startswith("source cls:") and "classification/model.ckpt" in cls
     assert "FeatureExtractor/resnet/Relu:0" in cls and "Verify: 1 identical" in cls
-    assert "nothing to compare from det alone" in det  # its heads sit on cls's backbone
+    # its heads sit on cls's backbone: they are fed what they read in det's own graph (a cut)
+    assert "(after a cut)" in det and "cut: fed the old graph's" in det
+    assert "Verify: 2 identical" in det
 
 
 def test_the_detector_first_verifies_its_predictors(det_first):
@@ -97,7 +99,8 @@ def test_apply_verify_outputs_checks_each_source(detector_runs, tmp_path):
     assert result.returncode == 0, result.stderr
     result = run_in_process("apply", tmp_path / "plan.json", "--verify-outputs", "--force")
     assert result.returncode == 0, result.stderr
-    assert "verify: cls: 1 tensor(s) identical; det: nothing to compare alone" in result.stderr
+    # det's heads, on cls's backbone, are fed what they read in det's own graph (cuts)
+    assert "verify: cls: 1 tensor(s) identical; det: 2 tensor(s) identical" in result.stderr
 
 
 def test_a_moved_source_and_tensor_names_with_several_sources(cls_first, tmp_path):

@@ -239,7 +239,7 @@ def title_lines(view: View) -> list[str]:
 def focus_line(focus: dict[str, str | None]) -> str:
     """Which scope each side opens; a side with none says why, not '(nothing)'."""
     old, new = focus["old"], focus["new"]
-    old = display_name(old) if old else old
+    old = ", ".join(display_name(part) for part in old.split(", ")) if old else old
     if old and new:
         return f"focus: checkpoint {old}, new graph {new}"
     if new:

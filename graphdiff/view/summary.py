@@ -20,10 +20,10 @@ def format_summary(plan: Plan) -> str:
     methods = Counter(e.match.method for e in restored if e.match)
     if methods:
         lines.append("  matched by: " + ", ".join(f"{m} {n}" for m, n in methods.most_common()))
-    for status in ("shared", "partial", "new", "removed"):
+    for status in ("shared", "partial", "new", "removed", "not_taken"):
         scopes = [s for s in plan.scopes if s.status == status]
         if scopes:
-            lines.append(f"  {status}: " + _scope_list(status, scopes))
+            lines.append(f"  {status.replace('_', ' ')}: " + _scope_list(status, scopes))
     for rule in plan.rules:
         support = plural(rule.support, "variable")
         source = f"{rule.source_name}, " if rule.source_name else ""
