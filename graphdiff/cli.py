@@ -22,6 +22,8 @@ from graphdiff.errors import BadInput, GraphdiffError, PolicyViolation
 class _Parser(argparse.ArgumentParser):
     """Usage errors are one line on standard error and exit 2, like every other bad input."""
 
+    _commands: dict = {}  # command name -> its parser (set on the top-level parser)
+
     def error(self, message: str):
         self.exit(2, f"graphdiff: {message} (see '{self.prog} --help')\n")
 
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
+    parser._commands = commands.choices
 
     plan = commands.add_parser(
         "plan",
@@ -127,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no data-flow edges: do not read (or run) the graph files the plan names",
     )
+    _relocation_options(render)
 
     show = commands.add_parser("show", help="print a plan as a table, or as markdown")
     show.add_argument("plan")
@@ -158,22 +162,28 @@ def _parser() -> argparse.ArgumentParser:
         "graph on the same inputs, shared tensors compared (what was meant computes as before)",
     )
     apply.add_argument("--quiet", action="store_true", help="no progress on standard error")
-    apply.add_argument(
-        "--checkpoint",
-        action="append",
-        metavar="[NAME=]PREFIX",
-        help="where the plan's checkpoint is now, if it moved (NAME=PREFIX: source NAME's; "
-        "repeatable)",
-    )
-    apply.add_argument(
-        "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
-    )
+    _relocation_options(apply)
     apply.add_argument(
         "--report", metavar="FILE", help="write what was done (or why not) as JSON to FILE"
     )
     _verbose(apply)
     _verify_parser(commands)
     return parser
+
+
+def _relocation_options(command) -> None:
+    """Where the plan's inputs are now, if they moved: the same flags for every command that
+    reads them (apply, render; verify names the old checkpoint --old-checkpoint)."""
+    command.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="[NAME=]PREFIX",
+        help="where the plan's checkpoint is now, if it moved; its .meta moves with it "
+        "(NAME=PREFIX: source NAME's; repeatable)",
+    )
+    command.add_argument(
+        "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
+    )
 
 
 def _verbose(command) -> None:
@@ -195,8 +205,20 @@ def _verify_parser(commands) -> None:
     )
     verify.add_argument(
         "--old-checkpoint",
-        metavar="PREFIX",
-        help="where the plan's (old) checkpoint is now, if it moved; its .meta moves with it",
+        action="append",
+        metavar="[NAME=]PREFIX",
+        help="where the plan's (old) checkpoint is now, if it moved; its .meta moves with it "
+        "(NAME=PREFIX: source NAME's; repeatable)",
+    )
+    verify.add_argument(
+        "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
+    )
+    verify.add_argument(
+        "--old-model",
+        action="append",
+        metavar="[NAME=]FILE",
+        help="where the plan's --old-model .py is now, if it moved (NAME=FILE for a named "
+        "source; repeatable)",
     )
     verify.add_argument(
         "--tensor",
@@ -214,6 +236,14 @@ def _verify_parser(commands) -> None:
         metavar="NAME=FILE.npy",
         help="feed this array to input NAME of the new graph (and its old pair); repeatable",
     )
+    verify.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        type=_input_pair,
+        metavar="NEW=OLD",
+        help="feed new input NEW and old input OLD the same array; repeatable",
+    )
     verify.add_argument("--atol", type=float, metavar="X", help="absolute tolerance")
     verify.add_argument("--rtol", type=float, metavar="Y", help="relative tolerance")
     verify.add_argument("--format", choices=("text", "json"), default="text")
@@ -224,6 +254,13 @@ def _feed(text: str) -> tuple[str, str]:
     if not equals or not name or not path:
         raise argparse.ArgumentTypeError(f"{text!r}: give NAME=FILE.npy")
     return name, path
+
+
+def _input_pair(text: str) -> tuple[str, str]:
+    new, equals, old = text.partition("=")
+    if not equals or not new or not old:
+        raise argparse.ArgumentTypeError(f"{text!r}: give NEW=OLD (an input of each graph)")
+    return new, old
 
 
 def _view_options(parser: argparse.ArgumentParser) -> None:
@@ -372,13 +409,19 @@ def _print_messages(messages: list[str], verbose: bool) -> None:
 
 
 def _render(args) -> int:
+    from graphdiff.apply.fingerprints import with_inputs_at
+    from graphdiff.named_sources import relocations
     from graphdiff.overwrites import refuse_over
     from graphdiff.plan_io import read_plan
     from graphdiff.view.render import render_plan
 
     refuse_over(args.output, [("the plan being rendered", args.plan)])
+    plan = read_plan(args.plan)
+    if args.checkpoint or args.new_graph:
+        moved = relocations(plan, args.checkpoint, "--checkpoint")
+        plan = with_inputs_at(plan, moved, args.new_graph)
     written = render_plan(
-        read_plan(args.plan),
+        plan,
         args.output,
         depth=args.depth,
         focus=args.focus,
@@ -405,6 +448,7 @@ def _apply(args) -> int:
     from graphdiff.apply.fingerprints import with_inputs_at
     from graphdiff.named_sources import relocations
     from graphdiff.plan_io import read_plan
+    from graphdiff.source_verify import SourcesCheck
     from graphdiff.verify import OutputsCheck, OutputsDiffer
 
     messages: list[str] = []
@@ -414,7 +458,10 @@ def _apply(args) -> int:
             moved = relocations(plan, args.checkpoint, "--checkpoint")
             plan = with_inputs_at(plan, moved, args.new_graph)
             report.begin(plan, args.plan, args.output)
-            check = OutputsCheck(plan, args.plan, args.output) if args.verify_outputs else None
+            check = None
+            if args.verify_outputs:
+                several = len(plan.provenance.old_sources) > 1
+                check = (SourcesCheck if several else OutputsCheck)(plan, args.plan, args.output)
             prefix = apply_plan(
                 plan,
                 output_prefix=args.output,
@@ -438,24 +485,62 @@ def _apply(args) -> int:
 
 
 def _verify(args) -> int:
+    from graphdiff.named_sources import relocations
     from graphdiff.plan_io import read_plan
     from graphdiff.verify import verify_plan
 
-    names = [name for name, _ in args.feed]
-    twice = next((name for name in names if names.count(name) > 1), None)
-    if twice is not None:
-        raise BadInput("--feed", f"{twice}: given more than once")
+    for flag, given in (("--feed", args.feed), ("--input", args.input)):
+        names = [name for name, _ in given]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            raise BadInput(flag, f"{twice}: given more than once")
+    plan = read_plan(args.plan)
+    moved = relocations(plan, args.old_checkpoint, "--old-checkpoint")
+    old_models = relocations(plan, args.old_model, "--old-model")
+    if len(plan.provenance.old_sources) > 1:
+        return _verify_sources(args, plan, moved, old_models)
     report = verify_plan(
-        read_plan(args.plan),
+        plan,
         args.checkpoint,
         tensors=args.tensor,
+        feeds=dict(args.feed),
+        inputs=dict(args.input),
+        atol=args.atol,
+        rtol=args.rtol,
+        plan_path=args.plan,
+        old_checkpoint=moved,
+        new_graph=args.new_graph,
+        old_model=old_models,
+    )
+    return _report_verify(report, args.format)
+
+
+def _verify_sources(args, plan, moved, old_models) -> int:
+    """verify for several sources: each source's part against its own old graph."""
+    from graphdiff.source_verify import first_failure, sources_json, sources_text, verify_sources
+
+    for flag, given in (("--tensor", args.tensor), ("--input", args.input)):
+        if given:
+            what = "tensors" if flag == "--tensor" else "inputs"
+            raise BadInput(flag, f"names {what} of one old graph; this plan has several sources")
+    verdicts = verify_sources(
+        plan,
+        args.checkpoint,
         feeds=dict(args.feed),
         atol=args.atol,
         rtol=args.rtol,
         plan_path=args.plan,
-        old_checkpoint=args.old_checkpoint,
+        old_checkpoint=moved or None,
+        new_graph=args.new_graph,
+        old_model=old_models or None,
     )
-    return _report_verify(report, args.format)
+    sys.stdout.write(sources_json(verdicts) if args.format == "json" else sources_text(verdicts))
+    failure = first_failure(verdicts)
+    if failure:
+        sys.stdout.flush()
+        print(f"graphdiff: {failure}", file=sys.stderr)
+        return 3
+    return 0
 
 
 def _report_verify(report, form: str) -> int:
@@ -512,7 +597,8 @@ def _parse(argv: list[str] | None):
     args, extra = parser.parse_known_args(argv)
     flags = [text for text in extra if text.startswith("-")]
     if flags or (extra and args.command != "plan"):
-        parser.error(f"unrecognized arguments: {' '.join(flags or extra)}")
+        command = parser._commands.get(args.command, parser)  # its --help lists its options
+        command.error(f"unrecognized arguments: {' '.join(flags or extra)}")
     if extra:
         args.paths += extra
     return args

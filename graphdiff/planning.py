@@ -137,6 +137,7 @@ def _load(specs, new_graph, rules: SourceRules, messages, options) -> Loaded:
         )
         for spec in specs
     ]
+    _check_distinct_values(specs, [source for _, source in opened])
     shape_sources = {}
 
     def shape_for(name: str):
@@ -164,6 +165,25 @@ def _load(specs, new_graph, rules: SourceRules, messages, options) -> Loaded:
         new.sources,
         new.initial_shapes,
     )
+
+
+def _check_distinct_values(specs, sources: list[Source]) -> None:
+    """No two sources read one checkpoint (`a=model.ckpt.meta b=model.ckpt`): the second
+    would give nothing the first does not, under a name that says it is another run."""
+    seen: dict[str, str] = {}
+    for spec, source in zip(specs, sources, strict=True):
+        if not source.has_values:
+            continue
+        values = source.values_path
+        values = index_path(values) if source.kind in BUNDLE_KINDS else values
+        real = values if storage.is_remote(values) else os.path.realpath(values)
+        if real in seen:
+            raise BadInput(
+                f"{spec.name}={spec.path}",
+                f"reads the checkpoint of source {seen[real]} ({source.values_path}); "
+                "give each source once",
+            )
+        seen[real] = spec.name
 
 
 def _context(source: Source, new, new_roles, options) -> MatchContext:

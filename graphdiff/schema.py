@@ -45,12 +45,33 @@ def _fast_validator():
 
 
 def schema_errors(document: object) -> list[str]:
-    """Every way `document` breaks the schema, as 'at <json path>: <message>' lines."""
+    """Every way `document` breaks the schema, as '<where>: <message>' lines; a fault inside a
+    variable or an unused key names it (`variable C/w, source: ... (at $.variables[4].source)`),
+    for a person who edited the plan by name, not by index."""
     fast = _fast_validator()
     if fast is not None and fast.is_valid(document):
         return []
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
-    return [f"at {e.json_path}: {e.message}" for e in errors]
+    return [_located(document, e) for e in errors]
+
+
+_ITEMS = {"variables": ("variable", "name"), "unused": ("unused key", "key")}
+
+
+def _located(document: object, error) -> str:
+    path = list(error.absolute_path)
+    if len(path) >= 2 and path[0] in _ITEMS and isinstance(path[1], int):
+        what, field = _ITEMS[path[0]]
+        try:
+            label = document[path[0]][path[1]][field]
+        except (KeyError, IndexError, TypeError):
+            label = None
+        if isinstance(label, str):
+            inner = ".".join(f"[{p}]" if isinstance(p, int) else p for p in path[2:])
+            return f"{what} {label}{', ' + inner if inner else ''}: {error.message} " + (
+                f"(at {error.json_path})"
+            )
+    return f"at {error.json_path}: {error.message}"
 
 
 def validate_plan(document: object, path: object = None) -> None:

@@ -193,3 +193,55 @@ def test_keras_weights_into_a_tf1_graph(kind, tmp_path):
     apply_plan(plan, verify=True)
     reader = tf.train.load_checkpoint(str(out))
     assert np.array_equal(reader.get_tensor("l2/w"), values["dense_1"][0])
+
+
+def test_a_plan_from_an_object_based_checkpoint_without_its_model_says_to_give_it(tmp_path):
+    """0 of N restored with not a word of --old-model was the newcomer's lot."""
+    from graphdiff.view.summary import format_summary
+
+    old_py = write_model(tmp_path / "old", MODULE.replace("{heads}", "1"))
+    renamed = MODULE.replace("{heads}", "2").replace("self.w ", "self.weights_in ")
+    new_py = write_model(tmp_path / "new", renamed.replace("self.w)", "self.weights_in)"))
+    tf.train.Checkpoint(model=build(old_py)).write(str(tmp_path / "old" / "ckpt"))
+    summary = format_summary(make_plan(tmp_path / "old" / "ckpt", new_py)).splitlines()
+    hint = [line for line in summary if "--old-model" in line]
+    assert hint == [
+        "  2 model variables initialized; no computation graph on the old side (an object-based "
+        "checkpoint): matched by names and --map only; give the .py that builds its model with "
+        "--old-model for the structure"
+    ]
+
+
+def test_a_checkpoint_given_beside_its_meta_points_to_the_meta(tmp_path):
+    from graphdiff.view.summary import format_summary
+
+    ckpt = save_checkpoint(tmp_path / "old", lambda: dense(dense(inputs(4), 8, "A"), 3, "B"))
+    graph = tmp_path / "new_graph.py"
+    graph.write_text(
+        f"import sys\nsys.path.insert(0, {str(REPO / 'tests')!r})\n"
+        "from graphs import dense, inputs\ndense(dense(inputs(4), 8, 'enc'), 3, 'B')\n"
+    )
+    for given in (ckpt, ckpt + ".index"):
+        plan = make_plan(given, graph, output_prefix=str(tmp_path / "new" / "model.ckpt"))
+        assert plan.entry("enc/w").action == INITIALIZE
+        assert f"plan from {ckpt}.meta, beside it" in plan.entry("enc/w").reason
+        summary = format_summary(plan)
+        assert "2 model variables initialized; no computation graph" in summary
+        assert f"plan from {ckpt}.meta, beside it, to match by structure" in summary
+
+
+def test_a_picture_without_edges_for_a_traced_model_says_why_in_one_line(tmp_path):
+    """A tf.Module computing in one scope: its ops cannot be given to its variables' scopes, so
+    no edges; the picture says so instead of drawing a graph without data flow in silence."""
+    from graphdiff.view.render import render_plan
+
+    old_py = write_model(tmp_path / "old", MODULE.replace("{heads}", "1"))
+    new_py = write_model(tmp_path / "new", MODULE.replace("{heads}", "2"))
+    tf.train.Checkpoint(model=build(old_py)).write(str(tmp_path / "old" / "ckpt"))
+    plan = make_plan(tmp_path / "old" / "ckpt", new_py, old_model=old_py)
+    notes: list[str] = []
+    render_plan(plan, tmp_path / "diff.dot", on_note=notes.append)
+    assert notes == [
+        "no data-flow edges: the traced ops of the old model and the new graph are not named by "
+        "their variables' scopes (one scope computes with several layers' variables)"
+    ]

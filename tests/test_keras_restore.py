@@ -8,6 +8,7 @@ built new model the way a user would, with no warning allowed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -187,3 +188,32 @@ def test_an_identical_layer_among_counted_names_is_left_to_the_user(tmp_path):
     settled = make_plan(old, new_py, old_model=old_py, options=Options(maps=("dense_1=dense_2",)))
     assert settled.entry("dense_2/kernel").source == "dense_1/kernel"
     assert settled.entry("dense_1/kernel").action == INITIALIZE
+
+
+def test_the_picture_of_a_keras_plan_draws_the_data_flow_in_data_order(tmp_path):
+    """Traced ops (`functional_1/extra_1/MatMul`) are placed in their variables' scopes
+    (`extra/kernel`): both sides get data-flow edges, and boxes follow the data, not the
+    alphabet (they had no edges and stood a, b, extra, head)."""
+    from graphdiff.view.diffview import build_view
+    from graphdiff.view.render import render_plan
+
+    case = CASES[0]  # a -> b -> head; extra inserted between a and b
+    old_py = write_model(tmp_path / "old", case.old)
+    new_py = write_model(tmp_path / "new", case.new)
+    old, _ = _old_weights("weights_h5", old_py, tmp_path)
+    plan = make_plan(old, new_py, old_model=old_py)
+    notes: list[str] = []
+    dot = render_plan(plan, tmp_path / "diff.dot", on_note=notes.append).read_text()
+    flows = set(re.findall(r'"(old|new)\u2236(\w+)" -> "\1\u2236(\w+)" \[arrowsize', dot))
+    assert flows == {
+        ("old", "a", "b"),
+        ("old", "b", "head"),
+        ("new", "a", "extra"),
+        ("new", "extra", "b"),
+        ("new", "b", "head"),
+    }
+    assert notes == []
+    ordered = [line.split("\u2236", 1)[1].split('"')[0] for line in dot.splitlines()
+               if re.match(r'\s*"new\u2236\w+" \[', line)]  # fmt: skip
+    assert ordered == ["a", "extra", "b", "head"]
+    assert [b.key for b in build_view(plan).boxes("new")] == ["a", "b", "extra", "head"]

@@ -131,6 +131,31 @@ def test_moved_inputs_are_found_with_flags_and_still_checked(tmp_path):
     assert not (tmp_path / "o2").exists()
 
 
+def test_render_finds_moved_inputs_with_the_flags_apply_takes(tmp_path):
+    """render reads the plan's graphs for its edges: when they moved, the same --checkpoint
+    and --new-graph as apply's say where (render had neither)."""
+    ckpt, new_graph = project(tmp_path / "project")
+    plan = tmp_path / "plan.json"
+    assert graphdiff("plan", f"{ckpt}.meta", new_graph, "-o", plan).returncode == 0
+    shutil.move(tmp_path / "project", tmp_path / "moved")
+    old, graph = tmp_path / "moved" / "old" / "model.ckpt", tmp_path / "moved" / "new_graph.py"
+    lost = graphdiff("render", plan, "-o", tmp_path / "lost.dot")
+    assert lost.returncode == 0 and "no data-flow edges" in lost.stderr, lost.stderr
+    found = graphdiff(
+        "render", plan, "-o", tmp_path / "found.dot", "--checkpoint", old, "--new-graph", graph
+    )
+    assert found.returncode == 0 and found.stderr == "", found.stderr
+    dot = (tmp_path / "found.dot").read_text()
+    assert 'id="flow:old:A->old:B"' in dot and 'id="flow:new:A->new:C"' in dot
+    other = tmp_path / "other.py"
+    other.write_text(graph.read_text() + "# edited\n")
+    one_line_error(
+        graphdiff("render", plan, "-o", tmp_path / "x.dot", "--new-graph", other),
+        str(other),
+        "is not the new-graph file the plan was made from",
+    )
+
+
 # --- reproducible plans --------------------------------------------------------------------------
 
 TOWERS = """

@@ -23,6 +23,9 @@ def test_keras_seed_sample_restores_a_tf1_checkpoint_into_keras(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "load_weights: 0 warning(s); Output1 differs by at most 0.00e+00" in result.stdout
     assert (tmp_path / "new" / "model.weights.h5").is_file()
+    # graphdiff verify: A's output and Output1 computed alike by both, bit for bit
+    assert "  = B  [2, 3]  bit for bit\n      old: B/Output1:0\n" in result.stdout
+    assert "Verify: 2 identical, 0 within tolerance, 0 differ." in result.stdout
 
 
 def test_keras_insert_sample_puts_every_layer_where_it_belongs(tmp_path):
@@ -35,3 +38,6 @@ def test_keras_insert_sample_puts_every_layer_where_it_belongs(tmp_path):
     assert holds["bottleneck"] == ["initialized"] or holds["bottleneck"][-1] == "initialized"
     assert holds["decoder"] == ["old", "decoder"]
     assert holds["head"] == ["old", "head"]
+    # graphdiff verify: the decoder and head fed what they read before the bottleneck came
+    assert "  = head  [2, 16]  bit for bit (after a cut)\n" in result.stdout
+    assert "Verify: 2 identical, 0 within tolerance, 0 differ." in result.stdout

@@ -78,7 +78,7 @@ def test_the_fast_validator_agrees_with_jsonschema(path):
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_invalid_examples_fail_and_are_refused_when_read(path):
     assert schema_errors(json.loads(path.read_text()))
-    fault = "not a valid graphdiff plan: at \\$"
+    fault = "not a valid graphdiff plan: (at \\$|variable |unused key )"
     if path.stem == "wrong_format_version":  # format 3: a newer graphdiff's, not a broken one
         fault = "made by graphdiff .* \\(plan format 3\\).*: upgrade graphdiff to read it"
     with pytest.raises(BadInput, match=f"{path}: {fault}"):
@@ -122,3 +122,22 @@ def _places(node, prefix=()):
         yield (*prefix, key)
         if isinstance(value, dict | list):
             yield from _places(value, (*prefix, key))
+
+
+def test_a_fault_in_a_hand_edited_entry_names_the_variable_or_key(tmp_path):
+    """A reviewer edits a plan by variable name, not by index ($.variables[4].source)."""
+    document = json.loads((EXAMPLES / "valid" / "sample.json").read_text())
+    first = document["variables"][0]
+    first["action"] = "copy"
+    document["unused"][0]["reason"] = 7
+    errors = schema_errors(document)
+    assert sorted(errors) == [
+        f"unused key {document['unused'][0]['key']}, reason: 7 is not of type 'string' "
+        "(at $.unused[0].reason)",
+        f"variable {first['name']}, action: 'copy' is not one of ['restore', 'initialize'] "
+        "(at $.variables[0].action)",
+    ]
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(BadInput, match="not a valid graphdiff plan: (variable|unused key) "):
+        read_plan(path)

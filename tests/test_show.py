@@ -61,6 +61,8 @@ def test_text_lists_each_scope_with_its_symbol_source_and_counts():
 
 
 def test_text_says_what_needs_a_look():
+    """Each line says why: a decision gives the matcher's reason before the candidates (the
+    keras_insert sample's new layer was flagged with no word why)."""
     choice = VariableEntry(
         name="head/w",
         dtype="float32",
@@ -77,7 +79,7 @@ def test_text_says_what_needs_a_look():
     text = format_text(build_view(plan))
     look = text.split("needs a look\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert look == [
-        "  decision  head/w: initialized; candidates cls/w, box/w",
+        "  decision  head/w: initialized (two heads of one shape); candidates cls/w, box/w",
         "  shape     tower/B/biases: shape [4] taken from 'B/biases'",
         "  rule      r1: prefix B \u2192 tower/B (inferred, 2 variables; thin evidence: check it)",
         "  policy    tail/w: excluded by --exclude 'tail'",
@@ -267,3 +269,16 @@ def test_render_of_a_hand_edited_plan_that_lists_a_used_key_as_unused(run_cli, t
     assert count_line(result.stdout) == (5, 3, 3)
     a_row = next(line for line in result.stdout.splitlines() if line.startswith("  ~ A "))
     assert "unused" not in a_row
+
+
+def test_focus_lists_a_leaf_scopes_variables_as_the_picture_does():
+    """`show --focus` is 'as for render': a scope without child scopes lists its variables with
+    shape, action, source and method (the picture's box even says 'graphdiff show lists them')."""
+    text = format_text(build_view(sample_plan(), focus="tower/B"))
+    rows = text.split("scopes (", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    assert rows[1:] == [
+        "      weights  [4,4]          \u2190 B/weights (inferred rule)",
+        "      biases   [4] from ckpt  \u2190 B/biases (inferred rule)",
+    ]
+    ascii_text = format_text(build_view(sample_plan(), focus="tower/B"), ascii_only=True)
+    assert "      weights  [4,4]          <- B/weights (inferred rule)" in ascii_text

@@ -221,7 +221,8 @@ def test_the_summary_names_the_conflicts(cls_first):
         "det could give them too" in text
     )
     assert "rule (inferred, cls, 15 variables): (root)/ -> FeatureExtractor/" in text
-    assert "removed: cls:resnet/logits, det:FeatureExtractor" in text
+    assert "removed: cls:resnet/logits\n" in text
+    assert "not taken: det:FeatureExtractor\n" in text  # the new graph has it, from cls
 
 
 # --- the command line: NAME=OLD, and what it refuses ------------------------------------------
@@ -331,3 +332,26 @@ def test_a_plan_naming_an_undeclared_source_is_refused(cls_first, tmp_path):
     path.write_text(json.dumps(document))
     with pytest.raises(BadInput, match="names source 'dte', which the plan does not declare"):
         read_plan(path)
+
+
+def test_a_shape_left_undefined_comes_from_the_source_that_has_it(detector_runs, tmp_path):
+    new = tmp_path / "undefined.py"
+    new.write_text(
+        "import tensorflow as tf\nv1 = tf.compat.v1\n"
+        "v1.get_variable('BoxPredictor/box/biases')\n"
+        "v1.get_variable('head/biases')\n"
+    )
+    from graphdiff.plan import Options
+
+    plan = make_plan(
+        {"cls": detector_runs.classifier + ".meta", "det": detector_runs.detector + ".meta"},
+        new,
+        options=Options(maps=("cls:resnet/logits=head",)),
+    )
+    box, head = plan.entry("BoxPredictor/box/biases"), plan.entry("head/biases")
+    assert (box.source_name, box.shape, box.shape_resolution.source_name) == ("det", (8,), "det")
+    assert (head.source_name, head.shape) == ("cls", (5,))
+    assert (head.shape_resolution.source_name, head.shape_resolution.source) == (
+        "cls",
+        "resnet/logits/biases",
+    )

@@ -524,7 +524,9 @@ def corpus(tmp_path_factory):
 CORPUS_CASES = {
     # case: the new tensors compared (each against the old tensor of the same value)
     "inception_v1_renamed": ["GoogLeNet/Logits/Predictions/Reshape_1:0"],  # tf_slim, renamed
-    "inserted_moved": ["model/enc1/Relu:0"],  # moved under model/, a block inserted after enc1
+    # moved under model/, a block inserted after enc1: enc2 and the head are fed what they read
+    # before (a cut at enc_extra's output), so the logits compare too
+    "inserted_moved": ["model/enc1/Relu:0", "model/logits/add:0"],
     "towers_one_new_head": ["tower_1/Mean:0", "tower_0/logits/add:0"],  # one tower re-headed
     "resnet50_new_head": ["resnet_v1_50/pool5:0"],  # tf_slim, head swap: the features before it
 }

@@ -95,7 +95,7 @@ def apply_plan(
         from graphdiff.formats.model_writer import apply_to_model
 
         output = plan.output_prefix if output_prefix is None else output_prefix
-        return apply_to_model(plan, output, force, where, verify, messages)
+        return apply_to_model(plan, output, force, where, verify, messages, after_write)
     prefix = checked_prefix(plan.output_prefix if output_prefix is None else output_prefix)
     for old in plan.provenance.old_sources:
         if storage.same_path(old.checkpoint_prefix, prefix):

@@ -44,7 +44,7 @@ def keras_source(path: str, kind: str, old_model: str | None) -> Source:
                 old_model, "--old-model builds a tf.Module; Keras weights come from a Keras model"
             )
     elif path.endswith(".keras"):
-        built = _model_of_archive(path)
+        built = model_of_archive(path)
     else:
         raise BadInput(
             path,
@@ -73,7 +73,8 @@ def keras_source(path: str, kind: str, old_model: str | None) -> Source:
     )
 
 
-def _model_of_archive(path: str) -> BuiltModel:
+def model_of_archive(path: str) -> BuiltModel:
+    """The model a .keras archive's config builds, its weights loaded (load_model)."""
     keras = keras_module(path)
     keras.backend.clear_session()
     try:

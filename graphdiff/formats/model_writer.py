@@ -34,8 +34,12 @@ from graphdiff.transforms import apply_transforms, transformed_spec
 H5_SUFFIX = ".weights.h5"
 
 
-def apply_to_model(plan: Plan, output: str, force: bool, where: str, verify: bool, messages):
-    """Write the plan's model weights at `output` (checked, staged, published); return it."""
+def apply_to_model(
+    plan: Plan, output: str, force: bool, where: str, verify: bool, messages, after_write=None
+):
+    """Write the plan's model weights at `output` (checked, staged, published); return it.
+    `after_write(staged)` runs on the staged file (or prefix) before it is published; if it
+    raises, nothing is published (apply --verify-outputs)."""
     keras_target = plan.provenance.new_graph_kind == NEW_KERAS
     output = _checked_output(output, keras_target)
     for old in plan.provenance.old_sources:
@@ -52,12 +56,21 @@ def apply_to_model(plan: Plan, output: str, force: bool, where: str, verify: boo
     values = _restored_values(plan, target, where)
     for name, value in values.items():
         target.variables[name].variable.assign(value)
+
+    def then_check(save):
+        def write(staged: str) -> None:
+            save(staged)
+            if after_write is not None:
+                after_write(staged)
+
+        return write
+
     if keras_target:
-        _publish_file(output, lambda path: _save_keras(target, path, plan, values, verify), force)
+        save = then_check(lambda path: _save_keras(target, path, plan, values, verify))
+        _publish_file(output, save, force)
     else:
-        write_atomically(
-            output, lambda prefix: _save_module(target, prefix, values, verify, plan), force
-        )
+        save = then_check(lambda prefix: _save_module(target, prefix, values, verify, plan))
+        write_atomically(output, save, force)
     return output
 
 

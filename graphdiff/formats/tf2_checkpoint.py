@@ -125,6 +125,26 @@ def tf2_source(prefix: str, specs: dict[str, TensorSpec], old_model: str | None,
     )
 
 
+def model_root(prefix: str, model, old_model: str) -> str:
+    """The child of the checkpoint's root that holds `model` ("" for the root itself), as
+    planning found it; BadInput naming the checkpoint when none does."""
+    graph = object_graph(prefix)
+    if graph is None:
+        raise BadInput(prefix, "a name-based checkpoint (no object graph): not the plan's source")
+    if isinstance(model, _keras_model()):
+        variables = keras_variables(model)
+    else:
+        variables = module_variables(model, "")
+    wanted = {id(v.variable) for v in variables.values()}
+    return _attach(graph, model, wanted, old_model, prefix)[0]
+
+
+def _keras_model():
+    import keras
+
+    return keras.Model
+
+
 def tree_names(graph) -> tuple[dict[int, str], dict[int, Role]]:
     """Node id -> object path (the model's side first) and -> role, for every node reached.
 

@@ -1,15 +1,19 @@
 """A Keras model or a tf.Module as a DAG: trace its forward pass, then name its variables.
 
-`trace_dag(built, variables)` traces `model(inputs, training=False)` (a tf.Module: `module(...)`)
-with `tf.function(...).get_concrete_function(signature)`. In the traced graph a variable is a
+`trace_dag(built, variables)` traces `model(inputs, training=False)` (a tf.Module:
+`module(...)`, with `training=False` when its call takes a `training` argument) with
+`tf.function(...).get_concrete_function(signature)`. In the traced graph a variable is a
 captured resource placeholder; `graph.captures` pairs each placeholder with the tensor it
 captured, a variable's resource handle, so the placeholder becomes a VarHandleOp node named as
 the plan names that variable, with its dtype and shape, and the DAG follows graph_model's
 conventions. Calls of nested tf.functions are inlined first (grappler's function inliner), so
 the matcher walks one flat graph. A variable the forward pass never reads is a lone node.
+`traced_graph` gives the flat GraphDef both ways, named and runnable (graphdiff verify runs it).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import networkx as nx
 
@@ -26,24 +30,37 @@ OTHER_RESOURCE = "CapturedResource"  # captured, but no variable the plan knows:
 
 def trace_dag(built: BuiltModel, variables: dict[str, ModelVariable]) -> nx.DiGraph:
     """The DAG of the model's forward pass; BadInput naming the file when it cannot be traced."""
+    return concrete_dag(trace_model(built), variables)
+
+
+def trace_model(built: BuiltModel):
+    """The concrete function of the model's forward pass (`training=False`); BadInput naming
+    the file when its inputs are unknown or it cannot be traced with them."""
     if built.signature is None:
         raise BadInput(
             built.file,
             "cannot trace the model: its inputs are unknown; define input_signature() in the "
             "file, returning a tf.TensorSpec per input of the model's call",
         )
-    return concrete_dag(_concrete_function(built), variables)
+    return _concrete_function(built)
+
+
+@dataclass
+class Traced:
+    """A traced forward pass as a GraphDef, twice: `named` (the DAG's: captured variables are
+    VarHandleOp nodes under the plan's names) and `flat` (TensorFlow's names, runnable).
+    `renamed`: flat node name -> named one, where they differ; `captured`: flat placeholder of
+    a capture -> the plan name of its variable (None: another resource, or a captured value)."""
+
+    named: object  # GraphDef
+    flat: object  # GraphDef
+    renamed: dict[str, str]
+    captured: dict[str, str | None]
 
 
 def concrete_dag(concrete, variables: dict[str, ModelVariable]) -> nx.DiGraph:
     """The DAG of a traced (or loaded) concrete function, its captured variables named."""
-    graph_def = _flat_graph_def(concrete)
-    names = {id(resource_handle(v.variable)): name for name, v in variables.items()}
-    captured = {
-        internal.op.name: names.get(id(external)) for external, internal in concrete.graph.captures
-    }
-    graph_def = _name_variables(graph_def, captured, variables)
-    dag = graph_to_dag(graph_def)
+    dag = graph_to_dag(traced_graph(concrete, variables).named)
     for name, variable in variables.items():
         if name not in dag:
             attrs = dict(op="VarHandleOp", dtype=variable.dtype, shape=variable.shape)
@@ -51,12 +68,24 @@ def concrete_dag(concrete, variables: dict[str, ModelVariable]) -> nx.DiGraph:
     return dag
 
 
+def traced_graph(concrete, variables: dict[str, ModelVariable]) -> Traced:
+    """The flat (calls inlined) GraphDef of `concrete`, and the same with variables named."""
+    flat = _flat_graph_def(concrete)
+    names = {id(resource_handle(v.variable)): name for name, v in variables.items()}
+    captured = {
+        internal.op.name: names.get(id(external)) for external, internal in concrete.graph.captures
+    }
+    named, renamed = _name_variables(flat, captured, variables)
+    return Traced(named, flat, renamed, captured)
+
+
 def _concrete_function(built: BuiltModel):
     tf = tensorflow()
     model = built.model
+    training = _takes_training(model) if built.kind != KERAS else True
 
     def forward(*args):
-        return model(*args, training=False) if built.kind == KERAS else model(*args)
+        return model(*args, training=False) if training else model(*args)
 
     try:
         with collected(built.messages):
@@ -68,6 +97,20 @@ def _concrete_function(built: BuiltModel):
             f"the model cannot be traced with inputs {_describe(built.signature)}: "
             f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": "),
         ) from None
+
+
+def _takes_training(module) -> bool:
+    """A tf.Module whose call has a `training` parameter is traced with training=False."""
+    import inspect
+
+    call = type(module).__call__
+    if getattr(call, "input_signature", None) is not None:
+        return False  # a tf.function with a signature takes what the signature says
+    call = getattr(call, "python_function", call)  # a tf.function's own Python function
+    try:
+        return "training" in inspect.signature(call).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _describe(signature) -> str:
@@ -156,7 +199,7 @@ def _name_variables(graph_def, captured: dict, variables: dict[str, ModelVariabl
             node.input[i] = _renamed_ref(ref, renamed)
         if original in captured:
             _as_variable(tf, node, captured[original], variables, renamed)
-    return out
+    return out, renamed
 
 
 def _as_variable(tf, node, name, variables, renamed) -> None:

@@ -1,8 +1,9 @@
 """The values fed to both graphs: deterministic, the same array for an input and its old pair.
 
 Takes the inputs each graph needs (sources upstream of the compared tensors), their pairing,
-both live tf.Graphs (for static shapes) and the user's `--feed` arrays; gives one feed dict per
-graph and a line per fed tensor for the report.
+both Sides (their tf.Graphs give static shapes) and the user's `--feed` arrays; gives one feed
+dict per graph and a line per fed tensor for the report. A cut (cuts.py) is fed the value its
+old tensor had in the old graph's run.
 
 Generated values, from a generator seeded by the input's name: floats uniform in [0, 1);
 booleans False (a training flag off: inference mode); strings b"graphdiff"; integers in
@@ -23,6 +24,7 @@ import numpy as np
 
 from graphdiff.errors import BadInput
 from graphdiff.tf_import import tensorflow
+from graphdiff.verify.report import CUT_ORIGIN
 
 BATCH, OTHER_DIMENSION, DEFAULT_BOUND = 2, 32, 4
 _PASS_INDICES = frozenset(
@@ -58,7 +60,7 @@ class FedInput:
     old: str | None
     dtype: str
     shape: tuple[int, ...]
-    origin: str  # "generated", "False (inference mode)", or the .npy file
+    origin: str  # "generated", "False (inference mode)", the .npy file, or a cut's old tensor
 
 
 def load_array(name: str, value) -> tuple[np.ndarray, str]:
@@ -118,18 +120,19 @@ def _header(stream, path: Path, name: str) -> tuple[tuple[int, ...], np.dtype, i
 
 
 class FeedBuilder:
-    """Feeds for both graphs; `for_new`/`for_old` add the outputs of one source op.
+    """Feeds for both sides, keyed by tensor names of their views; `for_new`/`for_old` add
+    the outputs of one source op, `cut` records a new tensor fed an old tensor's value.
 
     An old input and every new input paired with it get one array, made from all their static
     shapes and index ranges (or the one --feed array given for any of them).
     """
 
-    def __init__(self, new_graph, old_graph, pairs: dict[str, str], given: dict):
-        self.new_graph, self.old_graph = new_graph, old_graph
+    def __init__(self, new, old, pairs: dict[str, str], given: dict):
+        self.new, self.old = new, old  # Sides
         self.pairs = pairs  # new source op -> old source op
         self.partners: dict[str, list[str]] = {}  # old source op -> new source ops
-        for new, old in pairs.items():
-            self.partners.setdefault(old, []).append(new)
+        for new_op, old_op in pairs.items():
+            self.partners.setdefault(old_op, []).append(new_op)
         self.given = given  # new tensor name -> (array, origin)
         self.new_feed: dict[str, np.ndarray] = {}
         self.old_feed: dict[str, np.ndarray] = {}
@@ -138,46 +141,55 @@ class FeedBuilder:
 
     def for_new(self, op: str) -> None:
         old = self.pairs.get(op)
-        for port, tensor in enumerate(self.new_graph.get_operation_by_name(op).outputs):
-            key = ("old", f"{old}:{port}") if old else ("new", tensor.name)
-            self.new_feed[tensor.name] = self._array(key)
+        for port in range(len(self.new.operation(op).outputs)):
+            key = ("old", f"{old}:{port}") if old else ("new", f"{op}:{port}")
+            self.new_feed[f"{op}:{port}"] = self._array(key)
 
     def for_old(self, op: str) -> None:
-        for tensor in self.old_graph.get_operation_by_name(op).outputs:
-            self.old_feed[tensor.name] = self._array(("old", tensor.name))
+        for port in range(len(self.old.operation(op).outputs)):
+            self.old_feed[f"{op}:{port}"] = self._array(("old", f"{op}:{port}"))
+
+    def cut(self, new: str, old: str, value: np.ndarray) -> np.ndarray:
+        """New tensor `new` is to be fed `value`, what old tensor `old` had in the old graph's
+        run (recorded for the report; the caller feeds it with the frontier's pairs only)."""
+        dtype = self.new.tensor(new).dtype.name
+        origin = f"{CUT_ORIGIN} {old}"
+        self.fed[(new, old)] = FedInput(new, old, dtype, np.shape(value), origin)
+        return value
 
     def _array(self, key: tuple[str, str]) -> np.ndarray:
         if key not in self._arrays:
             side, name = key
             if side == "new":
-                news, old = [self.new_graph.get_tensor_by_name(name)], None
+                news, old = [(name, self.new.tensor(name))], None
             else:
                 op, port = name.rsplit(":", 1)
                 news = [
-                    self.new_graph.get_tensor_by_name(f"{new}:{port}")
+                    (f"{new}:{port}", self.new.tensor(f"{new}:{port}"))
                     for new in self.partners.get(op, ())
                 ]
-                old = self.old_graph.get_tensor_by_name(name)
+                old = (name, self.old.tensor(name))
             self._arrays[key] = self._make(news, old)
         return self._arrays[key]
 
     def _make(self, news: list, old) -> np.ndarray:
-        tensors = [*news, *([old] if old is not None else [])]
-        given = [tensor.name for tensor in news if tensor.name in self.given]
+        tensors = [tensor for _, tensor in news] + ([old[1]] if old is not None else [])
+        given = [name for name, _ in news if name in self.given]
+        old_name = old[0] if old is not None else None
         if len(given) > 1:
             raise BadInput(
                 "--feed",
-                f"{given[0]} and {given[1]} stand for the same old input {old.name}: "
+                f"{given[0]} and {given[1]} stand for the same old input {old_name}: "
                 "give an array for one of them",
             )
         if given:
             array, origin = self.given[given[0]]
             check_given(array, origin, tensors)
         else:
-            array, origin = _generate(tensors)
-        label = ", ".join(tensor.name for tensor in news) or None
-        self.fed[(label, old.name if old is not None else None)] = FedInput(
-            label, old.name if old is not None else None, tensors[0].dtype.name, array.shape, origin
+            array, origin = _generate(tensors, old_name or news[0][0])
+        label = ", ".join(name for name, _ in news) or None
+        self.fed[(label, old_name)] = FedInput(
+            label, old_name, tensors[0].dtype.name, array.shape, origin
         )
         return array
 
@@ -204,11 +216,11 @@ def check_given(array: np.ndarray, origin: str, tensors) -> None:
             )
 
 
-def _generate(tensors) -> tuple[np.ndarray, str]:
+def _generate(tensors, seed_name: str) -> tuple[np.ndarray, str]:
     tf = tensorflow()
     dtype = tensors[0].dtype
     shape = _concrete_shape(tensors)
-    rng = np.random.default_rng(zlib.crc32(tensors[-1].name.encode()))
+    rng = np.random.default_rng(zlib.crc32(seed_name.encode()))
     if dtype == tf.bool:
         return np.zeros(shape, bool), "False (inference mode)"
     if dtype == tf.string:

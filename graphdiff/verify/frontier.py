@@ -9,8 +9,10 @@ The frontier is every tensor of the new forward graph that is shared, has a rest
 upstream, is not itself a variable's value, and has a consumer that is not shared (or none):
 the last shared tensor on each path, such as the old outputs when the head is unchanged and the
 features before a new head. Tensors inside a v1 cond branch are left out (the branch may not
-run). A restored variable never pairs with anything but the checkpoint key the plan names, and
-one the plan transforms (cast, reshape, grow) with nothing.
+run). Where a restored layer is fed something new (a layer inserted before it), the new input
+is cut (cuts.py): fed what the old layer read, so that what follows is shared again. A
+restored variable never pairs with anything but the checkpoint key the plan names, and one the
+plan transforms (cast, reshape, grow) with nothing.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from graphdiff.formats.trace import OTHER_RESOURCE
 from graphdiff.graph_model import VARIABLE_OPS
 from graphdiff.plan import Plan
+from graphdiff.verify.cuts import MAX_ROUNDS, computed_from, cut_index, find_cuts
 from graphdiff.verify.inputs import DT_BOOL, Source, pair_sources, sources_of
 from graphdiff.verify.values import (
     GraphView,
@@ -41,21 +45,42 @@ class TensorPair:
     new: str  # "op:port"
     old: str
     same_ops: bool  # both computed by the same ops from paired sources: compare bit for bit
+    how: str = "same_ops"  # "same_ops" (the frontier), "given" (--tensor), "outputs" (pairs.py)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A tensor of the new graph fed the value an old tensor has (module docstring)."""
+
+    new: str  # "op:port"
+    old: str
 
 
 class Correspondence:
     """Both graphs numbered together; see the module docstring."""
 
     def __init__(
-        self, plan: Plan, old: GraphView, new: GraphView, old_parts: dict, fed=(), old_outputs=None
+        self,
+        plan: Plan,
+        old: GraphView,
+        new: GraphView,
+        old_parts: dict,
+        fed=(),
+        old_outputs=None,
+        fits=None,
+        inputs=None,
     ):
         """`old_outputs`: op -> how many outputs it has in the old graph (a port the old graph
-        never reads is still a tensor a new op may read); without it, the ports read."""
+        never reads is still a tensor a new op may read); without it, the ports read.
+        `fits(new_tensor, old_tensor)`: whether an old tensor's value may be fed to a new one
+        (dtype and static shape); without it, no cut is made. `inputs`: new input op -> the
+        old input op it stands for, as the user paired them (--input)."""
         self.old, self.new = old, new
         self.old_outputs = old_outputs or {}
-        self.old_sources = sources_of(old, set(fed))
-        self.new_sources = sources_of(new, set(fed))
-        self.source_pairs = pair_sources(self.new_sources, self.old_sources)
+        inputs = dict(inputs or {})
+        self.old_sources = sources_of(old, set(fed) | set(inputs.values()))
+        self.new_sources = sources_of(new, set(fed) | set(inputs))
+        self.source_pairs = pair_sources(self.new_sources, self.old_sources, inputs)
         self.entry_of = _restored_ops(plan, new)  # new variable op -> plan entry name
         table = Numbering()
         old_seeds = _old_variable_seeds(old, old_parts)
@@ -70,6 +95,36 @@ class Correspondence:
         self.new_depth = _branch_depth(new)
         self.old_index = self._index_old()
         self.old_ids = {value[0] for value in self.old_index}
+        self.cuts: dict[str, Cut] = {}  # new tensor -> its cut
+        self.cut_ops: set[str] = set()
+        self._uncut = self.new_values
+        if fits is not None:
+            self._cut(
+                fits,
+                lambda cuts: number_values(
+                    new, new_seeds, table, old=False, false=new_false, cuts=cuts
+                ),
+            )
+
+    def _cut(self, fits, renumber) -> None:
+        """Cut the new graph where a restored layer is fed something new (cuts.py)."""
+        anchored = computed_from(self.new, self.entry_of)
+        new_from_inputs = computed_from(self.new, self.new_sources)
+        old_from_inputs = computed_from(self.old, self.old_sources)
+        index = cut_index(self.old, self.old_values, self.old_depth, old_from_inputs)
+        cuts: dict[tuple[str, int], Value] = {}
+        for _ in range(MAX_ROUNDS):
+            found = find_cuts(self, index, fits, anchored, new_from_inputs)
+            found = {t: o for t, o in found.items() if t not in self.cuts}
+            if not found:
+                break
+            for tensor, old_tensor in found.items():
+                op, port = tensor.rsplit(":", 1)
+                old_op, old_port = old_tensor.rsplit(":", 1)
+                cuts[(op, int(port))] = self.old_values.of(old_op, int(old_port))
+                self.cuts[tensor] = Cut(tensor, old_tensor)
+                self.cut_ops.add(op)
+            self.new_values = renumber(cuts)
 
     def _fed_false(self, fed: set[str]) -> tuple[set[str], set[str]]:
         """The boolean inputs fed False (no --feed array for them or their pairs)."""
@@ -100,6 +155,10 @@ class Correspondence:
     def shared(self, op: str) -> bool:
         """The new op computes a value the old forward graph computes."""
         return self.new_values.of(op, 0)[0] in self.old_ids
+
+    def shared_uncut(self, op: str) -> bool:
+        """`shared`, computed from the inputs alone (no tensor fed an old value)."""
+        return self._uncut.of(op, 0)[0] in self.old_ids
 
     def old_tensor(self, op: str, port: int) -> str | None:
         """The old tensor equal to new `op:port`: same name first, then the last in graph order."""
@@ -159,20 +218,39 @@ class Correspondence:
             and self.new_values.of(name, 0)[0] not in self.variable_ids
             and not self.new_depth[name]
             and not self.new_values.may_not_run(name)
+            and name not in self.cut_ops
         )
 
     def same_ops(self, new: tuple[str, int], old: tuple[str, int]) -> bool:
         value = self.new_values.of(*new)
         return value[0] >= 0 and value == self.old_values.of(*old)
 
-    def restored_upstream(self, ops) -> list[str]:
-        """Plan entries (restored variables) upstream of the new ops, in plan order."""
-        found = {self.entry_of[op] for op in upstream_ops(self.new, ops) if op in self.entry_of}
+    def restored_upstream(self, ops, through_cuts: bool = False) -> list[str]:
+        """Plan entries (restored variables) upstream of the new ops, in plan order (not past
+        a cut, unless asked: what is upstream of a fed tensor does not run)."""
+        upstream = upstream_ops(self.new, ops, stop=() if through_cuts else self.cut_ops)
+        found = {self.entry_of[op] for op in upstream if op in self.entry_of}
         return [name for name in dict.fromkeys(self.entry_of.values()) if name in found]
 
-    def sources_upstream(self, view: GraphView, ops) -> list[str]:
+    def cut_upstream(self, tensor: str) -> bool:
+        """A cut is upstream of new `tensor` (it is computed from an old value fed in)."""
+        upstream = upstream_ops(self.new, [tensor.rsplit(":", 1)[0]], stop=self.cut_ops)
+        return bool(upstream & self.cut_ops)
+
+    def fully_restored(self, op: str) -> bool:
+        """Every variable upstream of new `op` (computed from the inputs alone) is restored by
+        the plan, and nothing upstream is a resource verify cannot fill."""
+        upstream = upstream_ops(self.new, [op])
+        return bool(upstream & set(self.entry_of)) and all(
+            name in self.entry_of
+            for name in upstream
+            if self.new.op(name) in VARIABLE_OPS or self.new.op(name) == OTHER_RESOURCE
+        )
+
+    def sources_upstream(self, view: GraphView, ops, through_cuts: bool = False) -> list[str]:
         sources = self.new_sources if view is self.new else self.old_sources
-        found = upstream_ops(view, ops, control=True)
+        stop = self.cut_ops if view is self.new and not through_cuts else ()
+        found = upstream_ops(view, ops, control=True, stop=stop)
         return [op for op in view.order if op in found and op in sources]
 
     def source(self, view: GraphView, name: str) -> Source:
@@ -183,12 +261,15 @@ def _variable_ops(view: GraphView) -> list[str]:
     return [name for name in view.order if view.op(name) in VARIABLE_OPS]
 
 
-def upstream_ops(view: GraphView, ops, control: bool = False) -> set[str]:
-    """The ops whose outputs `ops` read through data inputs (and control inputs, if asked)."""
+def upstream_ops(view: GraphView, ops, control: bool = False, stop=()) -> set[str]:
+    """The ops whose outputs `ops` read through data inputs (and control inputs, if asked),
+    not walking past the ops in `stop` (cut: fed, so what they read does not run)."""
     seen = set(ops)
     queue = deque(seen)
     while queue:
         name = queue.popleft()
+        if name in stop:
+            continue
         producers = [producer for producer, _ in view.inputs(name)]
         if control:
             producers += view.dag.nodes[name]["control_inputs"]
@@ -261,4 +342,4 @@ def _has_variable_upstream(view: GraphView) -> dict[str, bool]:
     return found
 
 
-__all__ = ["Correspondence", "TensorPair", "Values", "upstream_ops"]
+__all__ = ["Correspondence", "Cut", "TensorPair", "Values", "upstream_ops"]

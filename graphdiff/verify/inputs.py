@@ -6,11 +6,11 @@ and their pairing. A source is an op whose outputs verify feeds: a placeholder; 
 `--feed` (others compute their default); and the outputs of tf.data iterators and of queues,
 fed like placeholders so that no input pipeline runs.
 
-Pairing, most certain first: the same name with the same dtypes and compatible static shapes;
-then, among the sources left of one kind and dtypes, the i-th new with the i-th old in graph
-order when both sides have as many (inputs renamed), or every new one with the old one when the
-old side has one left (towers, each with its own copy of the input). Whatever is left pairs
-with nothing: what it feeds is not compared.
+Pairing, most certain first: the pairs the user gives (`--input NEW=OLD`); the same name with
+the same dtypes and compatible static shapes; then, among the sources left of one kind and
+dtypes, the i-th new with the i-th old in graph order when both sides have as many (inputs
+renamed), or every new one with the old one when the old side has one left (towers, each with
+its own copy of the input). Whatever is left pairs with nothing: what it feeds is not compared.
 
 A pairing only says which inputs are fed the same array, so it can never make a difference
 pass unseen: at worst, a pairing nobody meant makes tensors differ or leaves them uncompared.
@@ -89,9 +89,14 @@ def compatible(a: Shape, b: Shape) -> bool:
     return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
-def pair_sources(new: dict[str, Source], old: dict[str, Source]) -> dict[str, str]:
-    """new source -> old source it stands for (module docstring)."""
-    pairs = {name: name for name, source in new.items() if name in old and _fits(source, old[name])}
+def pair_sources(
+    new: dict[str, Source], old: dict[str, Source], given: dict[str, str] | None = None
+) -> dict[str, str]:
+    """new source -> old source it stands for (module docstring); `given` pairs come first."""
+    pairs = {n: o for n, o in (given or {}).items() if n in new and o in old}
+    for name, source in new.items():
+        if name not in pairs and name in old and _fits(source, old[name]):
+            pairs[name] = name
     new_left, old_left = defaultdict(list), defaultdict(list)
     for name, source in new.items():
         if name not in pairs:

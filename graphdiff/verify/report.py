@@ -19,6 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 IDENTICAL, WITHIN, DIFFERS = "identical", "within_tolerance", "differs"
+CUT_ORIGIN = "cut: fed the old graph's"  # an input that is a cut (frontier.py), not a source
+_PAIRED = {
+    "given": " (named with --tensor)",
+    "outputs": " (model outputs, computed from the inputs)",
+    "same_ops_after_cut": " (after a cut)",
+}
 Tolerance = tuple[float, float] | None  # (atol, rtol); None: bit for bit
 
 
@@ -34,6 +40,7 @@ class TensorCheck:
     restored_upstream: tuple[str, ...] = ()  # new variables restored upstream, plan order
     suspects: tuple[str, ...] = ()  # of those, the ones not holding their source's value
     old_shape: tuple[int, ...] | None = None
+    paired: str = "same_ops"  # "same_ops" (frontier), "same_ops_after_cut", "given", "outputs"
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ def _check_json(check: TensorCheck) -> dict:
         "max_rel_diff": json_number(check.max_rel_diff),
         "verdict": check.verdict,
         "compared": check.compared,
+        "paired": check.paired,
         "restored_upstream": len(check.restored_upstream),
         "suspects": list(check.suspects),
     }
@@ -170,6 +178,7 @@ def format_text(report: VerifyReport) -> str:
     for check in report.tensors:
         lines.append(
             f"  {_SYMBOL[check.verdict]} {check.new}  {_shape(check.shape)}  {_how(check)}"
+            + _PAIRED.get(check.paired, "")
         )
         if check.old != check.new:
             lines.append(f"      old: {check.old}")
@@ -177,7 +186,9 @@ def format_text(report: VerifyReport) -> str:
             lines.append(f"      {_explanation(check)}")
     for fed in report.inputs:
         name = fed.new or f"{fed.old} (old graph only)"
+        cut = fed.origin.startswith(CUT_ORIGIN)
         partner = f" (old {fed.old})" if fed.new and fed.old and fed.old != fed.new else ""
+        partner = "" if cut else partner
         lines.append(f"input {name} {fed.dtype} {_shape(fed.shape)}: {fed.origin}{partner}")
     if report.not_compared:
         lines.append(
@@ -191,7 +202,7 @@ def format_text(report: VerifyReport) -> str:
         )
     if report.variables_checked:
         lines.append(
-            f"restored variables upstream, read from both checkpoints: {report.variables_checked}"
+            f"restored variables upstream, read from both sides: {report.variables_checked}"
             f", {len(report.variables_differing)} not holding their source's value"
             + (f": {_some(report.variables_differing)}" if report.variables_differing else "")
         )

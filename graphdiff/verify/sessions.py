@@ -1,51 +1,58 @@
-"""Both graphs as TensorFlow runs them, one after the other.
+"""TF1 graphs as verify runs them, and `run`, which runs any Side once.
 
-Takes the plan; gives the old graph (imported from the plan's old `.meta`, with the Saver it
-recorded) and the new graph (built from the plan's graph file as `apply` builds it, with a
-Saver of every variable the plan covers), and `run`, which restores a checkpoint into a fresh
-session of one graph, runs one forward pass that fetches the tensors asked for, and closes
-the session. Only the fetched tensors' upstream runs: no update op, no iterator, no queue.
-Every TensorFlow failure becomes a BadInput naming the file at fault.
+Takes the plan; gives the old side (imported from the plan's old `.meta`, restored by the
+Saver it recorded) and the new side (built from the plan's graph file as `apply` builds it,
+restored by a Saver of every variable the plan covers). `run` puts a side's values into a
+fresh session of its graph, runs one forward pass that fetches the tensors asked for, and
+closes the session. Only the fetched tensors' upstream runs: no update op, no iterator, no
+queue. Every TensorFlow failure becomes a BadInput naming the file at fault.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from graphdiff.apply.executor import planned_shapes
 from graphdiff.apply.initial_values import clear_devices, op_error_text
 from graphdiff.apply.targets import check_coverage, targets_of
+from graphdiff.bundle.reader import BundleReader
 from graphdiff.errors import BadInput
+from graphdiff.loading import read_meta_graph
 from graphdiff.new_graph import build_new_graph
+from graphdiff.partitions import partitions_in_meta
 from graphdiff.plan import Plan
 from graphdiff.tf_import import tensorflow
+from graphdiff.verify.sides import Side
+from graphdiff.verify.values import view_of
 
 
-@dataclass
-class Loaded:
-    graph: object  # tf.Graph
-    saver: object  # tf.compat.v1.train.Saver
-    label: str  # the file the graph came from, for messages
-    graph_def: object  # the GraphDef before verify added anything (its Saver, reads)
-
-
-def old_graph(meta, meta_path: str) -> Loaded:
-    """The old graph from its MetaGraphDef, devices cleared, with its own Saver."""
+def old_side(plan: Plan) -> Side:
+    """The old graph from the plan's `.meta`, devices cleared, restored by its own Saver."""
     tf = tensorflow()
+    path = plan.provenance.old_meta.path
+    meta = read_meta_graph(path)
     tf.compat.v1.disable_eager_execution()
     graph = tf.Graph()
     with graph.as_default():
         try:
             saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
         except Exception as error:  # TensorFlow raises a zoo of types here
-            raise BadInput(meta_path, f"cannot be imported: {first_line(error)}") from None
+            raise BadInput(path, f"cannot be imported: {first_line(error)}") from None
     if saver is None:
-        raise BadInput(meta_path, "has no variables: there is nothing restored to verify")
-    return Loaded(graph, saver, meta_path, meta.graph_def)
+        raise BadInput(path, "has no variables: there is nothing restored to verify")
+    prefix = plan.provenance.checkpoint_prefix
+    return Side(
+        label=path,
+        view=view_of(meta.graph_def),
+        graph=graph,
+        prepare=_restore(saver, prefix, path),
+        values=_Bundle(prefix),
+        checkpoint=prefix,
+        parts=partitions_in_meta(meta),
+    )
 
 
-def new_graph(plan: Plan, where: str) -> Loaded:
-    """The new graph built from the plan's graph file; BadInput if the plan does not cover it."""
+def new_side(plan: Plan, applied: str, where: str) -> Side:
+    """The new graph built from the plan's graph file, restored from `applied` by a Saver of
+    every variable the plan covers; BadInput if the plan does not cover the graph."""
     tf = tensorflow()
     graph_file = plan.provenance.new_graph.path
     built = build_new_graph(graph_file, shape_for=planned_shapes(plan))
@@ -56,28 +63,73 @@ def new_graph(plan: Plan, where: str) -> Loaded:
     variables = [variable for target in targets.values() for variable in target.variables]
     with built.graph.as_default():
         saver = tf.compat.v1.train.Saver(var_list=variables, allow_empty=True, name="graphdiff")
-    return Loaded(built.graph, saver, graph_file, graph_def)
+    return Side(
+        label=graph_file,
+        view=view_of(graph_def),
+        graph=built.graph,
+        prepare=_restore(saver, applied, graph_file),
+        values=_Bundle(applied),
+        checkpoint=applied,
+    )
 
 
-def run(loaded: Loaded, prefix: str, fetches: list[str], feeds: dict) -> list:
-    """Restore `prefix` into `loaded.graph` and fetch `fetches` (tensor names) once."""
-    tf = tensorflow()
-    config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
-    with tf.compat.v1.Session(graph=loaded.graph, config=config) as session:
+class _Bundle:
+    """A checkpoint's tensors by key, the reader opened on first use."""
+
+    def __init__(self, prefix: str):
+        self.prefix, self._reader = prefix, None
+
+    @property
+    def reader(self) -> BundleReader:
+        if self._reader is None:
+            self._reader = BundleReader(self.prefix)
+        return self._reader
+
+    def array(self, key: str):
+        if self.reader.entry(key) is None:
+            raise KeyError(key)
+        return self.reader.array(key)
+
+
+def _restore(saver, prefix: str, label: str):
+    def prepare(session) -> None:
+        tf = tensorflow()
         try:
-            loaded.saver.restore(session, prefix)
+            saver.restore(session, prefix)
         except (tf.errors.OpError, ValueError) as error:
             raise BadInput(
-                prefix, f"cannot be restored into the graph of {loaded.label}: {first_line(error)}"
+                prefix, f"cannot be restored into the graph of {label}: {first_line(error)}"
             ) from None
-        try:
-            return session.run(fetches, feed_dict=feeds)
-        except tf.errors.OpError as error:
-            raise BadInput(
-                loaded.label,
-                f"its graph fails on the inputs verify gives it: {first_line(error)}; "
-                "give inputs with --feed NAME=FILE.npy",
-            ) from None
+
+    return prepare
+
+
+def run(side: Side, groups: list[tuple[list[str], dict]]) -> list[list]:
+    """Put the side's values into a fresh session of its graph and run it once per group of
+    (fetches, feeds) (view tensor names), one forward pass each; an empty group is not run."""
+    tf = tensorflow()
+    config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+    with tf.compat.v1.Session(graph=side.graph, config=config) as session:
+        side.prepare(session)
+        results = []
+        for fetches, feeds in groups:
+            if not fetches:
+                results.append([])
+                continue
+            try:
+                results.append(
+                    session.run(
+                        [side.run_name(name) for name in fetches],
+                        feed_dict={side.run_name(name): value for name, value in feeds.items()},
+                    )
+                )
+            except tf.errors.OpError as error:
+                raise BadInput(
+                    side.label,
+                    f"its graph fails on the inputs verify gives it: {first_line(error)}; "
+                    "give inputs with --feed NAME=FILE.npy",
+                ) from None
+        return results
 
 
 def first_line(error: Exception) -> str:

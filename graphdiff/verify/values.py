@@ -15,7 +15,13 @@ What never gets a shared id (so the frontier stops before it):
 - ops with a control input on a variable update, which may read the updated value.
 
 Reads (Identity, ReadVariableOp, Snapshot, StopGradient) are transparent: a read of a variable
-has the variable's id, so resource and reference variables compare equal.
+has the variable's id, so resource and reference variables compare equal. Additions are one
+operation whatever op wrote them: `BiasAdd` (channels last), `AddV2` and `Add` of the same two
+values, in either order, give the same bits (one IEEE addition per element), as do `Mul` of
+two values in either order; so a TF1 layer's `matmul + b` and a Keras Dense's `BiasAdd` agree.
+
+Cuts: `cuts` maps a tensor of the new graph to the old value it is fed (frontier.py finds them:
+a layer whose input is new, fed what the old layer read); the tensor then has that value.
 
 Inference mode: a v1 cond (Switch ... Merge) whose predicate is an input fed False (a training
 flag) runs its false branch only. The Switch passes its data on to that branch, the other
@@ -126,15 +132,26 @@ class Values:
 
 
 def number_values(
-    view: GraphView, seeds: dict[str, tuple], table: Numbering, *, old: bool, false=frozenset()
+    view: GraphView,
+    seeds: dict[str, tuple],
+    table: Numbering,
+    *,
+    old: bool,
+    false=frozenset(),
+    cuts: dict[tuple[str, int], Value] | None = None,
 ) -> Values:
     """Value ids for every op of `view`; `seeds` give sources (variables, inputs) their keys.
 
     The old graph (`old=True`) adds its keys to the table; the new graph only looks them up,
     so an op of the new graph has an old id exactly when the old graph computes the same.
-    `false`: the sources fed False (module docstring, inference mode).
+    `false`: the sources fed False (module docstring, inference mode); `cuts`: tensors fed an
+    old value (module docstring).
     """
     number = table.intern if old else table.lookup
+    cuts = cuts or {}
+    cut_ports: dict[str, list[int]] = {}
+    for op_name, port in cuts:
+        cut_ports.setdefault(op_name, []).append(port)
     values = Values()
     for name in view.order:
         op, inputs = view.op(name), view.inputs(name)
@@ -148,14 +165,33 @@ def number_values(
         elif op in TRANSPARENT and inputs:
             values.alias[(name, 0)] = values.of(*inputs[0])
         else:
-            key = (op, view.digests[name], tuple(values.of(*i) for i in inputs))
-            values.ids[name] = number(key)
+            values.ids[name] = number(op_key(view, name, [values.of(*i) for i in inputs]))
+        for port in cut_ports.get(name, ()):
+            values.alias[(name, port)] = cuts[(name, port)]
         _follow_branches(values, name, op, inputs)
         controls = view.dag.nodes[name]["control_inputs"]
         if any(c in values.dead_ops for c in controls):
             values.dead_ops.add(name)  # a constant pinned to a dead branch's pivot
         _count_unsure(values, name, op, [p for p, _ in inputs] + list(controls))
     return values
+
+
+HOLE: Value = (-(2**62), 0)  # an input left open, in frontier.py's index of cut candidates
+_ADDITIONS = frozenset({"AddV2", "Add", "BiasAdd"})
+
+
+def op_key(view: GraphView, name: str, inputs: list[Value]) -> tuple:
+    """What an op computes: its type, its attributes and its inputs' values (module
+    docstring: additions and products of two values are one key, in either order)."""
+    op = view.op(name)
+    if len(inputs) == 2 and (op in _ADDITIONS or op == "Mul"):
+        attrs = view.nodes[name].attr
+        layout = attrs["data_format"].s if "data_format" in attrs else b""
+        channels_last = op != "BiasAdd" or layout in (b"", b"NHWC")
+        if channels_last:
+            kind = "+" if op in _ADDITIONS else "*"
+            return (kind, attrs["T"].type, tuple(sorted(inputs)))
+    return (op, view.digests[name], tuple(inputs))
 
 
 def _follow_branches(values: Values, name: str, op: str, inputs) -> None:

@@ -37,11 +37,13 @@ class GraphFlow:
     """The forward ops of one graph in topological order, each with its data inputs."""
 
     ops: tuple[tuple[str, tuple[str, ...]], ...]
+    unplaced: bool = False  # a trace whose ops no variable scope could be given: no edges
 
     def under(self, prefix: str) -> GraphFlow:
         """The same flow with every op's name under `prefix` (a named source's `cls:/`)."""
         return GraphFlow(
-            tuple((prefix + op, tuple(prefix + i for i in inputs)) for op, inputs in self.ops)
+            tuple((prefix + op, tuple(prefix + i for i in inputs)) for op, inputs in self.ops),
+            self.unplaced,
         )
 
     def edges(self, units: dict[str, str], root_names: frozenset[str] = frozenset()) -> set:
@@ -152,20 +154,35 @@ def read_flows(plan: Plan) -> Flows:
             olds.append(flow if old.name is None else flow.under(f"{old.name}{SOURCE_MARK}"))
         except (GraphdiffError, ImportError, OSError) as error:
             faults.append(" ".join(str(error).split()))
-    sides["old"] = GraphFlow(tuple(op for flow in olds for op in flow.ops)) if olds else None
+    sides["old"] = (
+        GraphFlow(tuple(op for f in olds for op in f.ops), all(f.unplaced for f in olds))
+        if olds
+        else None
+    )
     try:
         new = provenance.new_graph
         sides["new"] = _cached(new, lambda: _read_new(plan, new))
     except (GraphdiffError, ImportError, OSError) as error:
         sides["new"] = None
         faults.append(" ".join(str(error).split()))
+    unplaced = [
+        "new graph" if side == "new" else "old model"
+        for side, flow in sides.items()
+        if flow is not None and flow.unplaced
+    ]
+    if unplaced:
+        faults.append(
+            f"the traced ops of the {' and the '.join(unplaced)} are not named by their "
+            "variables' scopes (one scope computes with several layers' variables)"
+        )
     note = None
     if faults:
+        edgeless = [side for side, flow in sides.items() if flow is None or flow.unplaced]
         what = (
             "no data-flow edges"
-            if sides["old"] is None and sides["new"] is None
+            if len(edgeless) == 2
             else "data-flow edges on one side only"
-            if None in (sides["old"], sides["new"])
+            if edgeless
             else "data-flow edges of some sources only"
         )
         note = f"{what}: " + "; ".join(faults)
@@ -196,7 +213,7 @@ def _read_old(old: OldSource, fingerprint: FileFingerprint) -> GraphFlow:
 
     if old.old_kind != "tf1_meta":
         with _quiet():
-            return _forward_ops(_other_old_dag(old))
+            return _forward_ops(_other_old_dag(old), traced=True)
     return _forward_ops(graph_to_dag(read_meta_graph(fingerprint.path).graph_def))
 
 
@@ -207,7 +224,7 @@ def _read_new(plan: Plan, fingerprint: FileFingerprint) -> GraphFlow:
         from graphdiff.formats.model_target import model_new_model
 
         with _quiet():
-            return _forward_ops(model_new_model(fingerprint.path).dag)
+            return _forward_ops(model_new_model(fingerprint.path).dag, traced=True)
     from graphdiff.new_graph import build_new_graph
 
     shapes = {e.name: e.shape_resolution.shape for e in plan.variables if e.shape_resolution}
@@ -234,15 +251,65 @@ def _quiet():
             yield
 
 
-def _forward_ops(dag) -> GraphFlow:
+def _forward_ops(dag, traced: bool = False) -> GraphFlow:
+    """The forward ops; a traced graph's (Keras, tf.Module) renamed into its variables' scopes
+    (`functional_1/A_1/MatMul` -> `A/MatMul`), where boxes can find them."""
     import networkx as nx
 
     from graphdiff.match.alignment import forward_graph
 
     nodes = forward_graph(dag).nodes
     forward = dag.subgraph(nodes)
+    rename = _in_variable_scopes(dag) if traced else {}
     ops = []
     for name in nx.lexicographical_topological_sort(forward):
         inputs = tuple(dict.fromkeys(p for p, _ in dag.nodes[name]["inputs"] if p in nodes))
-        ops.append((name, inputs))
-    return GraphFlow(tuple(ops))
+        ops.append((_renamed(name, rename), tuple(_renamed(i, rename) for i in inputs)))
+    scoped = any(d.get("op") in _VARIABLE_OPS and "/" in n for n, d in dag.nodes(data=True))
+    return GraphFlow(tuple(ops), unplaced=traced and scoped and not rename)
+
+
+_VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable"})
+_READS = frozenset({"ReadVariableOp", "Identity", "Cast"})
+
+
+def _in_variable_scopes(dag) -> dict[str, str]:
+    """Traced op scope -> the scope of the variables its ops use (`functional_1/A_1` -> `A`).
+
+    A trace names ops by call (`functional_1/A_1/MatMul`), not by the variables' paths
+    (`A/kernel`): the ops that first use a variable's value (past reads and casts) say which
+    traced scope is that variable's layer. A traced scope whose ops use variables of two
+    scopes (a subclassed model computing in one scope) is left unnamed: no edge beats a wrong
+    one."""
+    found: dict[str, set[str]] = {}
+    for name, data in dag.nodes(data=True):
+        if data.get("op") not in _VARIABLE_OPS or "/" not in name:
+            continue
+        for user in _users(dag, name):
+            if "/" in user:
+                found.setdefault(user.rsplit("/", 1)[0], set()).add(name.rsplit("/", 1)[0])
+    return {traced: scopes.pop() for traced, scopes in found.items() if len(scopes) == 1}
+
+
+def _users(dag, variable: str) -> set[str]:
+    """The ops that compute with the variable's value: its consumers past reads and casts."""
+    users, frontier, seen = set(), [variable], {variable}
+    while frontier:
+        for consumer in dag.successors(frontier.pop()):
+            if consumer in seen:
+                continue
+            seen.add(consumer)
+            if dag.nodes[consumer].get("op") in _READS:
+                frontier.append(consumer)
+            else:
+                users.add(consumer)
+    return users
+
+
+def _renamed(name: str, rename: dict[str, str]) -> str:
+    parts = name.split("/")
+    for end in range(len(parts) - 1, 0, -1):
+        scope = rename.get("/".join(parts[:end]))
+        if scope is not None:
+            return "/".join([scope, *parts[end:]])
+    return name

@@ -163,7 +163,7 @@ def _detail(box: Box) -> str:
     rows = []
     for item in box.items[:DETAIL_ROWS]:
         colour = DECISION_COLOUR if "decision" in item.flags else None
-        cells = (item.name[cut:], _shape(item), variable_fate(item))
+        cells = (item.name[cut:], variable_shape(item), variable_fate(item))
         rows.append(
             "<TR>" + "".join(f'<TD ALIGN="LEFT">{_small(c, colour)}</TD>' for c in cells) + "</TR>"
         )
@@ -173,7 +173,7 @@ def _detail(box: Box) -> str:
     return _table(rows, cellpadding="2", bgcolor="white")
 
 
-def _shape(item: Item) -> str:
+def variable_shape(item: Item) -> str:
     shape = "?" if item.shape is None else "[" + ",".join(map(str, item.shape)) + "]"
     return shape + (" from ckpt" if "resolved" in item.flags else "")
 
@@ -239,7 +239,7 @@ def title_lines(view: View) -> list[str]:
 def focus_line(focus: dict[str, str | None]) -> str:
     """Which scope each side opens; a side with none says why, not '(nothing)'."""
     old, new = focus["old"], focus["new"]
-    old = display_name(old) if old else old
+    old = ", ".join(display_name(part) for part in old.split(", ")) if old else old
     if old and new:
         return f"focus: checkpoint {old}, new graph {new}"
     if new:

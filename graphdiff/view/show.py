@@ -18,8 +18,14 @@ from graphdiff.console import ASCII_MARKS
 from graphdiff.view.boxes import Box
 from graphdiff.view.diffview import View, describe, describe_rule, merged_unused
 from graphdiff.view.quantities import compact, plural
-from graphdiff.view.render_labels import UNUSED_GROUPS, count_lines, title_lines
-from graphdiff.view.scopetree import Item, display_name, source_of, within_source
+from graphdiff.view.render_labels import (
+    UNUSED_GROUPS,
+    count_lines,
+    title_lines,
+    variable_fate,
+    variable_shape,
+)
+from graphdiff.view.scopetree import ROOT, Item, display_name, source_of, within_source
 
 SYMBOL = {"shared": "=", "partial": "~", "new": "+", "removed": "-"}
 LOOK_LINES = 10
@@ -97,9 +103,27 @@ def _scope_lines(view: View, ascii_only: bool = False) -> list[str]:
         rows = [(b, label.translate(ASCII_MARKS), s.translate(ASCII_MARKS)) for b, label, s in rows]
     width = max((len(label) for _, label, _ in rows), default=0)
     source_width = max((len(s) for _, _, s in rows), default=0)
+    lines = []
+    for box, label, source in rows:
+        lines.append(
+            f"  {SYMBOL[box.status]} {label:<{width}}  {source:<{source_width}}  {_counts(box)}"
+        )
+        if box.detail:
+            lines += _variable_lines(box, ascii_only)
+    return lines
+
+
+def _variable_lines(box: Box, ascii_only: bool) -> list[str]:
+    """A focused scope without child scopes: each variable, its shape, and what happens to it
+    and why, as the picture lists them (here all of them)."""
+    cut = 0 if box.key == ROOT else len(box.key) + 1
+    cells = [(i.name[cut:], variable_shape(i), variable_fate(i)) for i in box.items]
+    if ascii_only:
+        cells = [tuple(c.translate(ASCII_MARKS) for c in row) for row in cells]
+    name_width = max((len(name) for name, _, _ in cells), default=0)
+    shape_width = max((len(shape) for _, shape, _ in cells), default=0)
     return [
-        f"  {SYMBOL[box.status]} {label:<{width}}  {source:<{source_width}}  {_counts(box)}"
-        for box, label, source in rows
+        f"      {name:<{name_width}}  {shape:<{shape_width}}  {fate}" for name, shape, fate in cells
     ]
 
 
@@ -209,7 +233,9 @@ def needs_a_look(view: View) -> list[Look]:
 
 
 def _candidates(item: Item) -> str:
-    return "initialized; candidates " + ", ".join(item.entry.candidates)
+    """Why the matcher would not choose, then among what: a decision needs both."""
+    why = item.entry.reason.strip()
+    return f"initialized ({why}); candidates " + ", ".join(item.entry.candidates)
 
 
 def _resolution(item: Item) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from graphdiff.formats.base import NO_GRAPH
 from graphdiff.match.rules import describe
 from graphdiff.plan import Plan
 from graphdiff.view.quantities import plural
@@ -15,13 +16,14 @@ def format_summary(plan: Plan) -> str:
         f"{len(restored)} of {plural(len(plan.variables), 'variable')} restored, "
         f"{len(initialized)} initialized; {plural(len(plan.unused), 'checkpoint key')} unused"
     ]
+    lines += _graph_notes(initialized)
     methods = Counter(e.match.method for e in restored if e.match)
     if methods:
         lines.append("  matched by: " + ", ".join(f"{m} {n}" for m, n in methods.most_common()))
-    for status in ("shared", "partial", "new", "removed"):
+    for status in ("shared", "partial", "new", "removed", "not_taken"):
         scopes = [s for s in plan.scopes if s.status == status]
         if scopes:
-            lines.append(f"  {status}: " + _scope_list(status, scopes))
+            lines.append(f"  {status.replace('_', ' ')}: " + _scope_list(status, scopes))
     for rule in plan.rules:
         support = plural(rule.support, "variable")
         source = f"{rule.source_name}, " if rule.source_name else ""
@@ -46,6 +48,34 @@ def format_summary(plan: Plan) -> str:
         if e.role == "model" and not e.reason.startswith("new:") and not e.alternatives
     )
     return "\n".join(lines)
+
+
+def _graph_notes(initialized) -> list[str]:
+    """Why a plan restores less than it could, once: the old side read without its graph
+    (an object-based checkpoint without --old-model, a checkpoint given instead of its .meta),
+    as the reasons of the model variables it left initialized say."""
+    notes: dict[str, int] = {}
+    for entry in initialized:
+        note = _note_in(entry.reason) if entry.role == "model" else None
+        if note:
+            notes[note] = notes.get(note, 0) + 1
+    return [f"  {plural(n, 'model variable')} initialized; {note}" for note, n in notes.items()]
+
+
+def _note_in(reason: str) -> str | None:
+    """The graph note a reason carries in parentheses (it may hold parentheses itself)."""
+    start = reason.find(NO_GRAPH)
+    if start < 0:
+        return None
+    depth = 0
+    for end in range(start, len(reason)):
+        if reason[end] == "(":
+            depth += 1
+        elif reason[end] == ")":
+            if depth == 0:
+                return reason[start:end]
+            depth -= 1
+    return reason[start:]
 
 
 def conflict_lines(plan: Plan) -> list[str]:

@@ -4,7 +4,8 @@
 #   bash samples/keras_insert/run.sh [WORK_DIR]      (default: out/keras_insert under the repository)
 #
 # Trains the old model into WORK_DIR/old.weights.h5 unless it is there, plans and applies into
-# new_model.py, then shows what Keras's load_weights and graphdiff each put into every layer.
+# new_model.py, then shows what Keras's load_weights and graphdiff each put into every layer, and
+# runs both models on the same inputs (graphdiff verify).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -32,6 +33,8 @@ graphdiff plan "$work/old.weights.h5" "$here/new_model.py" --old-model "$here/ol
   -o "$work/plan.json" --output-prefix "$work/new/model.weights.h5"
 graphdiff apply "$work/plan.json" --force --verify >/dev/null
 (cd "$here" && "$python" compare.py "$work/old.weights.h5" "$work/new/model.weights.h5" 2>/dev/null)
+echo
+graphdiff verify "$work/plan.json"
 
 cat <<DONE
 

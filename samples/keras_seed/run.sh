@@ -5,7 +5,8 @@
 #   bash samples/keras_seed/run.sh [WORK_DIR]      (default: out/keras_seed under the repository)
 #
 # Trains the seed's old TF1 graph into WORK_DIR/old/ unless a checkpoint is already there,
-# plans and applies into samples/keras_seed/new_model.py, then checks Output1 against TF1.
+# plans and applies into samples/keras_seed/new_model.py, then checks Output1 against TF1, by hand
+# (check.py) and with graphdiff verify.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -34,6 +35,7 @@ graphdiff plan "$work/old/model.ckpt.meta" samples/keras_seed/new_model.py \
   -o "$work/plan.json" --output-prefix "$work/new/model.weights.h5"
 graphdiff apply "$work/plan.json" --force --verify >/dev/null
 "$python" samples/keras_seed/check.py "$work/old/model.ckpt" "$work/new/model.weights.h5" 2>/dev/null
+graphdiff verify "$work/plan.json"
 
 cat <<DONE
 

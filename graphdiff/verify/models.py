@@ -1,0 +1,218 @@
+"""Keras 3 models and tf.Modules as verify runs them: built, loaded as a user loads, traced.
+
+`new_side(plan, applied)` builds the new model from its `build_model()` and loads the applied
+file the way a user would: `model.load_weights(path)` (a Keras warning is a refusal) or
+`tf.train.Checkpoint(model=module).read(prefix)`. `old_side(plan)` builds the model the plan
+came from and loads the plan's source with Keras's or TensorFlow's own loader, not through
+the plan's own reading of it: a `.weights.h5` into the `--old-model`'s model (`load_weights`),
+a `.keras` archive (`load_model`, or `load_weights` into the `--old-model`'s), an object-based
+checkpoint into the `--old-model`'s model under the object that holds it
+(`tf.train.Checkpoint(...).read`).
+
+Either way the model is traced as the matcher traces it (formats/trace.py, `training=False`)
+and becomes a Side: the traced graph with variables under the plan's names (to number), the
+same graph imported into a tf.Graph of its own (to run), where every captured variable is a
+variable assigned the value the loaded model holds and every captured value a constant, and
+the model's outputs by name (a dict's keys, a Keras model's output names).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphdiff.errors import BadInput
+from graphdiff.formats.base import KERAS_ARCHIVE, KERAS_WEIGHTS, NEW_KERAS
+from graphdiff.formats.model_target import built_target
+from graphdiff.formats.model_variables import (
+    MODULE_ROOT,
+    keras_variables,
+    module_variables,
+    resource_handle,
+)
+from graphdiff.formats.python_model import KERAS, BuiltModel, build_model
+from graphdiff.formats.trace import trace_model, traced_graph
+from graphdiff.messages import collected
+from graphdiff.plan import Plan
+from graphdiff.tf_import import tensorflow
+from graphdiff.verify.sessions import first_line
+from graphdiff.verify.sides import Side
+from graphdiff.verify.values import view_of
+
+
+class ModelValues:
+    """The values a loaded model holds, by the plan's names (`array(name)`)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self._arrays = arrays
+
+    def array(self, name: str) -> np.ndarray:
+        return self._arrays[name]
+
+
+def new_side(plan: Plan, applied: str, where: str) -> Side:
+    """The new model with the applied file loaded into it, as a user loads it."""
+    from graphdiff.formats.model_writer import check_model
+
+    file = plan.provenance.new_graph.path
+    target = built_target(file)
+    check_model(plan, target, where)
+    if plan.provenance.new_graph_kind == NEW_KERAS:
+        _load_weights(target.built.model, applied, file)
+    else:
+        _read_checkpoint({MODULE_ROOT: target.built.model}, applied, file)
+    return _side(target.built, target.variables, file, applied)
+
+
+def old_side(plan: Plan) -> Side:
+    """The model the plan's source was saved from, with the source loaded into it."""
+    provenance = plan.provenance
+    source = provenance.checkpoint_prefix
+    old_model = provenance.old_model.path if provenance.old_model else None
+    if provenance.old_kind == KERAS_ARCHIVE and old_model is None:
+        from graphdiff.formats.keras_source import model_of_archive
+
+        built = model_of_archive(source)  # load_model: the archive's weights are in it
+        return _side(built, keras_variables(built.model), source, source)
+    built = build_model(old_model, "--old-model")
+    if provenance.old_kind == KERAS_WEIGHTS or provenance.old_kind == KERAS_ARCHIVE:
+        _load_weights(built.model, source, old_model)
+        return _side(built, keras_variables(built.model), old_model, source)
+    from graphdiff.formats.tf2_checkpoint import model_root
+
+    root = model_root(source, built.model, old_model)
+    if built.kind == KERAS:
+        variables = keras_variables(built.model)
+    else:
+        variables = module_variables(built.model, root)
+    _read_checkpoint({root or "root": built.model}, source, old_model)
+    return _side(built, variables, old_model, source)
+
+
+def _load_weights(model, path: str, model_file: str) -> None:
+    heard: list[str] = []
+    try:
+        with collected(heard):
+            model.load_weights(path)
+    except Exception as error:  # Keras raises many kinds for a file of another model
+        raise BadInput(
+            path, f"load_weights into the model of {model_file} fails: {first_line(error)}"
+        ) from None
+    if heard:
+        raise BadInput(path, f"load_weights into the model of {model_file} warns: {heard[0]}")
+
+
+def _read_checkpoint(objects: dict, prefix: str, model_file: str) -> None:
+    tf = tensorflow()
+    try:
+        status = tf.train.Checkpoint(**objects).read(prefix)
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as error:
+        raise BadInput(
+            prefix, f"does not restore the model of {model_file}: {first_line(error)}"
+        ) from None
+    status.expect_partial()  # an optimizer's state may be there too: not the model's
+
+
+def _side(built: BuiltModel, variables: dict, label: str, checkpoint: str) -> Side:
+    """Trace the loaded model; the Side that numbers and runs its forward pass."""
+    concrete = trace_model(built)
+    traced = traced_graph(concrete, variables)
+    values = {name: np.asarray(v.variable.numpy()) for name, v in variables.items()}
+    externals = {internal.op.name: external for external, internal in concrete.graph.captures}
+    named, flat = _with_captured_values(traced, externals)
+    graph, assignments = _runnable(flat, traced.captured, externals, variables, built.model)
+    run_names = {new: old for old, new in traced.renamed.items()}
+
+    def prepare(session) -> None:
+        assign_ops = [assign for assign, _, _ in assignments]
+        session.run(assign_ops, {placeholder: value for _, placeholder, value in assignments})
+
+    return Side(
+        label=str(label),
+        view=view_of(named),
+        graph=graph,
+        prepare=prepare,
+        values=ModelValues(values),
+        checkpoint=str(checkpoint),
+        run_names=run_names,
+        outputs=_outputs(built, concrete, traced.renamed),
+    )
+
+
+def _with_captured_values(traced, externals: dict):
+    """Both GraphDefs, each captured value (not a resource) a constant holding it: a
+    constant compares by value, as in a TF1 graph."""
+    tf = tensorflow()
+    original = {new: old for old, new in traced.renamed.items()}
+    graphs = []
+    for graph_def in (traced.named, traced.flat):
+        copy = tf.compat.v1.GraphDef()
+        copy.CopyFrom(graph_def)
+        for node in copy.node:
+            external = externals.get(original.get(node.name, node.name))
+            if external is not None and external.dtype != tf.resource:
+                node.op = "Const"
+                node.attr.clear()
+                node.attr["dtype"].type = external.dtype.as_datatype_enum
+                node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(external.numpy()))
+        graphs.append(copy)
+    return graphs
+
+
+def _runnable(flat, captured: dict, externals: dict, variables: dict, model):
+    """A tf.Graph running `flat`, each captured variable a VarHandleOp assigned from a
+    placeholder; gives the graph and (assign op, placeholder, value) per variable."""
+    tf = tensorflow()
+    by_handle = {id(resource_handle(v.variable)): v.variable for v in variables.values()}
+    for variable in getattr(model, "variables", ()):  # state the plan does not name
+        by_handle.setdefault(id(resource_handle(variable)), variable)
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.CopyFrom(flat)
+    held = {}
+    for node in graph_def.node:
+        external = externals.get(node.name)
+        if external is None or external.dtype != tf.resource:
+            continue
+        variable = by_handle.get(id(external))
+        if variable is None:
+            continue  # a table or another resource: what reads it cannot run (never shared)
+        dtype = tf.as_dtype(variable.dtype)
+        node.op = "VarHandleOp"
+        node.attr.clear()
+        node.attr["dtype"].type = dtype.as_datatype_enum
+        node.attr["shape"].shape.CopyFrom(tf.TensorShape(variable.shape).as_proto())
+        node.attr["shared_name"].s = node.name.encode()
+        held[node.name] = variable
+    values = {name: np.asarray(variable.numpy()) for name, variable in held.items()}
+    graph = tf.Graph()
+    assignments = []
+    with graph.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+        for name, value in values.items():
+            handle = graph.get_tensor_by_name(f"{name}:0")
+            placeholder = tf.compat.v1.placeholder(handle.op.get_attr("dtype"), value.shape)
+            assign = tf.raw_ops.AssignVariableOp(resource=handle, value=placeholder)
+            assignments.append((assign, placeholder, value))
+    return graph, assignments
+
+
+def _outputs(built: BuiltModel, concrete, renamed: dict) -> dict[str, str]:
+    """The model's outputs by name: a dict's keys (joined paths), a Keras model's output names,
+    else their places (`0`, `1`), or `output` for a single one."""
+    tf = tensorflow()
+    from tensorflow.python.util import nest
+
+    pairs = nest.flatten_with_joined_string_paths(concrete.structured_outputs)
+    tensors = [tensor for _, tensor in pairs if isinstance(tensor, tf.Tensor)]
+    names = [path for path, tensor in pairs if isinstance(tensor, tf.Tensor)]
+    keras_names = list(getattr(built.model, "output_names", None) or ())
+    is_dict = isinstance(concrete.structured_outputs, dict)
+    if built.kind == KERAS and not is_dict and len(keras_names) == len(tensors):
+        names = keras_names
+    elif len(tensors) == 1 and names == [""]:
+        names = ["output"]
+    outputs = {}
+    for name, tensor in zip(names, tensors, strict=True):
+        op = renamed.get(tensor.op.name, tensor.op.name)
+        outputs.setdefault(name, f"{op}:{tensor.value_index}")
+    return outputs
