@@ -88,6 +88,25 @@ _BRANCHES = (
     "MISSES: the two alike 1x1 branches (4 vars) left 'fits alike' after the shift; the "
     "concat's input order says which is which"
 )
+_ACT_LAYERS = (
+    "MISSES: old dense_1 (a ReLU layer after it) left 'fits alike' with the inserted dense_1 "
+    "(a tanh Activation layer after it)"
+)
+_PRELU = (
+    "MISSES: old dense_1 left 'fits alike' with the inserted dense (LeakyReLU after it, not PReLU)"
+)
+_RESIDUAL = (
+    "MISSES: the old residual block's convs (relu, then Add + ReLU) left 'fits alike' with "
+    "the inserted block's (elu, then Add + ELU)"
+)
+_LAYERNORM = (
+    "MISSES: old gelu dense_1 and its LayerNorm left 'fits alike' with the inserted silu "
+    "dense + LayerNorm"
+)
+_SHIFTED_CHAIN = (
+    "MISSES: every name shifted by a dense made first; the alike relu dense_1, dense_2 left "
+    "'fits alike' though the chain after d0 (unique shape) places them"
+)
 
 PENDING: dict[str, str] = {
     "seq_cnn_conv_inserted[weights.h5]": _INSERTED_TANH_CONV,
@@ -186,6 +205,24 @@ PENDING: dict[str, str] = {
     "parallel_branches_names_shifted[weights.h5]": _BRANCHES,
     "parallel_branches_names_shifted[keras]": _BRANCHES,
     "parallel_branches_names_shifted[tf2]": _BRANCHES,
+    "activation_layers_dense_inserted[weights.h5]": _ACT_LAYERS,
+    "activation_layers_dense_inserted[keras]": (
+        "WRONG: rule (root)/ -> sequential/ puts old dense_1 (ReLU after it) into the inserted "
+        "dense_1 (tanh after it); dense_2 and the head dense_3 left"
+    ),
+    "activation_layers_dense_inserted[tf2]": _ACT_LAYERS,
+    "prelu_block_inserted[weights.h5]": _PRELU,
+    "prelu_block_inserted[keras]": _PRELU,
+    "prelu_block_inserted[tf2]": _PRELU,
+    "residual_block_inserted[weights.h5]": _RESIDUAL,
+    "residual_block_inserted[keras]": _RESIDUAL,
+    "residual_block_inserted[tf2]": _RESIDUAL,
+    "layernorm_block_inserted[weights.h5]": _LAYERNORM,
+    "layernorm_block_inserted[keras]": _LAYERNORM,
+    "layernorm_block_inserted[tf2]": _LAYERNORM,
+    "every_name_shifted_chain[weights.h5]": _SHIFTED_CHAIN,
+    "every_name_shifted_chain[keras]": _SHIFTED_CHAIN,
+    "every_name_shifted_chain[tf2]": _SHIFTED_CHAIN,
 }
 
 WRONG = "WRONG"
