@@ -18,6 +18,7 @@ from detector_graphs import conv_beside_bn, save_run, tf, v1, write_new_graph
 from keras_models import build, load_into, save_weights, write_model
 
 from graphdiff.apply.executor import apply_plan
+from graphdiff.errors import BadInput
 from graphdiff.plan import INITIALIZE, RESTORE
 from graphdiff.plan_io import write_plan
 from graphdiff.planning import make_plan
@@ -265,3 +266,67 @@ def test_one_checkpoint_under_two_names_is_refused(detector_runs):
         detector_runs.new_graph,
     )
     one_line(result, f"b={detector_runs.detector}", "the checkpoint of source a")
+
+
+# --- the library, as its README section reads -----------------------------------------------
+
+
+def test_the_library_verifies_each_source(detector_runs, tmp_path):
+    """verify_plan compares one old graph: with several sources it says which call does each,
+    and that call takes a source that moved by its name, as `verify --old-checkpoint` does."""
+    import graphdiff
+
+    copy = tmp_path / "detection"
+    shutil.copytree(detector_runs.root / "detection", copy)
+    plan = make_plan(
+        {"cls": detector_runs.classifier + ".meta", "det": copy / "model.ckpt.meta"},
+        detector_runs.new_graph,
+        output_prefix=str(tmp_path / "out" / "model.ckpt"),
+    )
+    graphdiff.apply_plan(plan)
+    with pytest.raises(BadInput, match="graphdiff.verify_sources"):
+        graphdiff.verify_plan(plan)
+    moved = tmp_path / "moved"
+    copy.rename(moved)
+    verdicts = graphdiff.verify_sources(plan, old_checkpoint={"det": str(moved / "model.ckpt")})
+    assert [(v.name, v.report.verdict) for v in verdicts] == [
+        ("cls", "identical"),
+        ("det", "identical"),
+    ]
+
+
+def test_verify_flags_are_not_dropped_with_several_sources(detector_runs, tmp_path):
+    """--new-graph was ignored for a plan of several sources (verify then said the new graph
+    was missing and to give --new-graph); --input (inputs of one old graph) was dropped
+    silently, and --old-model took no source's name."""
+    import detector_graphs
+
+    new_graph = detector_graphs.write_new_detector(tmp_path / "new")
+    plan = make_plan(
+        {"cls": detector_runs.classifier + ".meta", "det": detector_runs.detector + ".meta"},
+        new_graph,
+        output_prefix=str(tmp_path / "out" / "model.ckpt"),
+    )
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    apply_plan(plan)
+    moved = tmp_path / "moved.py"
+    new_graph.rename(moved)
+    result = run_in_process("verify", path, "--new-graph", moved)
+    assert result.returncode == 0, result.stderr
+    assert "source cls:" in result.stdout
+    one_line(
+        run_in_process("verify", path, "--new-graph", moved, "--input", "images=images"),
+        "--input",
+        "several sources",
+    )
+    one_line(
+        run_in_process("verify", path, "--new-graph", moved, "--old-model", "x.py"),
+        "--old-model",
+        "give NAME=PATH",
+    )
+    one_line(
+        run_in_process("verify", path, "--new-graph", moved, "--old-model", "cls=x.py"),
+        "source cls",
+        "the plan was made without --old-model",
+    )

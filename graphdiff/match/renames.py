@@ -9,6 +9,7 @@ better-supported rule (or a plain same name) send this key, or this name, somewh
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 from graphdiff.match.rules import describe, rewrite
@@ -19,6 +20,7 @@ MIN_SUPPORT = 2  # a rename seen once is a coincidence, not a rule
 Edit = tuple[str, str, str]  # (kind, old, new)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def rename_edits(key: str, name: str) -> tuple[Edit, ...]:
     """The edits that turn checkpoint key `key` into new name `name` (empty when equal)."""
     old, new = key.split("/"), name.split("/")

@@ -4,10 +4,11 @@
    without names (alignment.py). A same-name match that both walks cleanly contradict (they
    put that name where another key was, on both sides) is withdrawn: the names were reused.
 2. Align again, with a third walk from the variables matched so far. Every free variable gets
-   the keys the walks propose; a variable whose one key another, undecided variable also fits
+   the keys the walks propose, or, in a chain of alike blocks, the keys the chain aligned with
+   gaps allows (chains.py); a variable whose one key another, undecided variable also fits
    is *contested* (a shifted chain). Variables vote for the rename edits all their possible
    keys agree on (renames.py), or for the choice the names of a whole chain of alike blocks
-   single out (chains.py: one rename explains a candidate of every block).
+   single out (chain_names.py: one rename explains a candidate of every block).
 3. For each free variable: the key the rename rules predict, if the structure does not place
    it elsewhere; else its one uncontested candidate, if no stronger rule or same name claims
    that key or name. Several takers of one key are towers when their renames are equally
@@ -32,7 +33,12 @@ from graphdiff.match.alignment import (
     through_reads,
     walk,
 )
-from graphdiff.match.chains import CountedNames, decisive_choices
+from graphdiff.match.chain_names import (
+    CountedNames,
+    decisive_choices,
+    release_counted_same_names,
+)
+from graphdiff.match.chains import chain_candidates
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.counted_names import settle_counted_layers
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
@@ -64,14 +70,27 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         if _by_order(*ends)
     }
     demoted |= settle_counted_layers(context, assignments, blind, weak)
+    counted = CountedNames(context.checkpoint, context.new_variables)
+    demoted |= release_counted_same_names(context, assignments, counted)
     anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
     # The walks from the inputs and the outputs do not read names: walked again, they would
     # give the same pairs. Only the walk from the variables matched so far is new.
     from_variables = walk(old, new, anchors, compatible)
     alignment = merge_walks({**blind_walks, "variables": from_variables})
     candidates = _variable_candidates(context, assignments, alignment)
-    contested = _contested(candidates, alignment)
-    counted = CountedNames(context.checkpoint, context.new_variables)
+    chains = chain_candidates(context, assignments, old, new)
+    _veto_parts_of_chain_blocks(assignments, candidates, chains)
+    chain = chains.candidates
+    for name, (keys, _, _) in chain.items():
+        if name in chains.narrowing:
+            candidates[name] = candidates.get(name, set()) & keys
+        else:
+            candidates[name] = set(keys)  # none: an inserted block, whatever a walk said
+    candidates = {name: keys for name, keys in candidates.items() if keys}
+    unsettled = {
+        name for name, (_, _, settled) in chain.items() if not settled and name in candidates
+    }
+    contested = _contested(candidates, unsettled)
     decided = decisive_choices(candidates, contested, counted)
     support = _votes(candidates, contested, decided)
     book = RenameBook(
@@ -82,7 +101,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         demoted,
         model_keys=context.old_models(),
     )
-    choices = _choose(context, assignments, alignment, candidates, contested, book, counted)
+    choices = _choose(context, assignments, alignment, candidates, contested, book, counted, chain)
     used_edits = _settle_choices(assignments, choices, book, demoted)
     rules = {
         edit: as_rule(edit, f"inferred-{i}", count)
@@ -90,6 +109,23 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     }
     _link_rules(assignments, choices, rules)
     return list(rules.values())
+
+
+def _veto_parts_of_chain_blocks(assignments, candidates, chains) -> None:
+    """Keys inside a block of an aligned chain go to that chain's blocks only (Chains.allows);
+    a variable outside it that the walks put only there is settled as new."""
+    for name in list(candidates):
+        vetoed = {k for k in candidates[name] if not chains.allows(name, k)}
+        if not vetoed:
+            continue
+        candidates[name] -= vetoed
+        if not candidates[name]:
+            blocks = ", ".join(sorted({f"'{chains.reserved[k]}'" for k in vetoed}))
+            reason = (
+                f"the graph puts it where parts of {blocks} were, a block of a chain of alike "
+                "blocks that goes whole to the new chain or nowhere"
+            )
+            assignments.refuse(name, reason, sorted(vetoed), final=True)
 
 
 def _link_rules(assignments: Assignments, choices, rules) -> None:
@@ -245,7 +281,7 @@ def _votes(candidates: dict[str, set[str]], contested: dict[str, set[str]], deci
     A clean pair votes for all its edits. Where the graph leaves a choice (several candidates,
     or a key other variables fit as well), only what all the choices agree on counts: a leaf
     renamed `weights` -> `kernel` survives a shifted chain; the shifted scope pairs do not.
-    A choice the names of the whole chain single out (`decided`, chains.py) counts in full.
+    A choice the names of the whole chain single out (`decided`, chain_names.py) counts in full.
     """
     votes: Counter = Counter()
     for name, keys in candidates.items():
@@ -263,13 +299,18 @@ def _votes(candidates: dict[str, set[str]], contested: dict[str, set[str]], deci
     return votes
 
 
-def _contested(candidates: dict[str, set[str]], alignment: Alignment) -> dict[str, set[str]]:
+def _contested(candidates: dict[str, set[str]], unsettled: set[str]) -> dict[str, set[str]]:
     """New variables whose one candidate key some other variable also fits, among others.
 
     That is the mark of a shifted chain (a block added or removed among look-alikes): the
     walk from one side pairs a block with its neighbour's key. Copies of one net (towers) are
-    not contested: each copy fits that key and nothing else.
+    not contested: each copy fits that key and nothing else. In a chain aligned with gaps
+    (`unsettled`: places some best alignment leaves empty), sharing the key is enough.
     """
+    proposers: dict[str, set[str]] = defaultdict(set)
+    for name, keys in candidates.items():
+        for key in keys:
+            proposers[key].add(name)
     contested = {}
     for name, keys in candidates.items():
         if len(keys) != 1:
@@ -277,8 +318,9 @@ def _contested(candidates: dict[str, set[str]], alignment: Alignment) -> dict[st
         key = next(iter(keys))
         rivals = {
             other
-            for other in alignment.proposers.get(key, ())
-            if other != name and len(candidates.get(other, ())) > 1
+            for other in proposers[key]
+            if other != name
+            and (len(candidates[other]) > 1 or name in unsettled or other in unsettled)
         }
         if rivals:
             contested[name] = rivals
@@ -352,7 +394,7 @@ def _layer_split(context, blind: Alignment, name: str, other_key: str) -> bool:
 
 
 def _choose(
-    context, assignments, alignment, candidates, contested, book, counted
+    context, assignments, alignment, candidates, contested, book, counted, chain
 ) -> dict[str, tuple]:
     """Each free primary's proposed key, with method and evidence; refusals go to assignments."""
     used = assignments.used_keys()
@@ -394,7 +436,7 @@ def _choose(
                 )
                 continue
             method = "structure" if predicted in keys else "inferred_rule"
-            choices[name] = (predicted, method, _evidence(alignment, book, name, predicted))
+            choices[name] = (predicted, method, _evidence(alignment, book, name, predicted, chain))
         elif len(keys) == 1:
             key = next(iter(keys))
             edits = rename_edits(key, name)
@@ -411,7 +453,7 @@ def _choose(
                     name, f"same place in the graph as '{key}', but {reason}", (key,)
                 )
                 continue
-            choices[name] = (key, "structure", _evidence(alignment, book, name, key))
+            choices[name] = (key, "structure", _evidence(alignment, book, name, key, chain))
         elif keys or alike.get(name):
             assignments.refuse(
                 name,
@@ -425,9 +467,11 @@ def _fits(context, name: str, key: str) -> bool:
     return context.unfit(name, key) is None
 
 
-def _evidence(alignment, book, name, key) -> tuple[Evidence, ...]:
+def _evidence(alignment, book, name, key, chain) -> tuple[Evidence, ...]:
     evidence = []
-    if (name, key) in alignment.how:
+    if name in chain and key in chain[name][0]:
+        evidence.append(Evidence("chain", chain[name][1]))
+    elif (name, key) in alignment.how:
         evidence.append(Evidence("data_path", alignment.how[(name, key)]))
     edits = rename_edits(key, name)
     if edits:

@@ -54,12 +54,8 @@ def _graph_notes(initialized) -> list[str]:
     """Why a plan restores less than it could, once: the old side read without its graph
     (an object-based checkpoint without --old-model, a checkpoint given instead of its .meta),
     as the reasons of the model variables it left initialized say."""
-    notes: dict[str, int] = {}
-    for entry in initialized:
-        note = _note_in(entry.reason) if entry.role == "model" else None
-        if note:
-            notes[note] = notes.get(note, 0) + 1
-    return [f"  {plural(n, 'model variable')} initialized; {note}" for note, n in notes.items()]
+    notes = (_note_in(e.reason) for e in initialized if e.role == "model")
+    return [f"  {note}" for note in dict.fromkeys(n for n in notes if n)]
 
 
 def _note_in(reason: str) -> str | None:
