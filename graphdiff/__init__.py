@@ -4,7 +4,8 @@
 `apply_plan` writes a checkpoint for the new graph from it; `restore_into_session` applies it
 to a live session, whose graph the user's own code builds within `resolved_shapes(plan)` (the
 shapes the plan took from the checkpoint); `render_plan` draws it; `verify_plan` runs the old
-and the new graph on the same inputs and compares what they share. TensorFlow and graphviz are
+and the new graph on the same inputs and compares what they share (`verify_sources`: each
+named source against its own old graph). TensorFlow and graphviz are
 imported only when one of them runs, so `import graphdiff` (and `graphdiff --help`) stays
 instant.
 """
@@ -23,6 +24,7 @@ _API = {
     "write_plan": "graphdiff.plan_io",
     "verify_plan": "graphdiff.verify",
     "VerifyReport": "graphdiff.verify",
+    "verify_sources": "graphdiff.source_verify",
     "Plan": "graphdiff.plan",
     "Options": "graphdiff.plan",
 }

@@ -214,7 +214,11 @@ def _verify_parser(commands) -> None:
         "--new-graph", metavar="FILE", help="where the plan's new-graph file is now, if it moved"
     )
     verify.add_argument(
-        "--old-model", metavar="FILE", help="where the plan's --old-model .py is now, if it moved"
+        "--old-model",
+        action="append",
+        metavar="[NAME=]FILE",
+        help="where the plan's --old-model .py is now, if it moved (NAME=FILE for a named "
+        "source; repeatable)",
     )
     verify.add_argument(
         "--tensor",
@@ -370,6 +374,11 @@ def _same_architecture(old, new: str, old_model):
         )
     if old_model is not None:
         raise BadInput("--same-architecture", "and --old-model both name OLD's model: give one")
+    if old.endswith(".meta"):
+        raise BadInput(
+            "--same-architecture",
+            f"is for Keras weights and object-based checkpoints; {old} carries its own graph",
+        )
     return new
 
 
@@ -492,8 +501,9 @@ def _verify(args) -> int:
             raise BadInput(flag, f"{twice}: given more than once")
     plan = read_plan(args.plan)
     moved = relocations(plan, args.old_checkpoint, "--old-checkpoint")
+    old_models = relocations(plan, args.old_model, "--old-model")
     if len(plan.provenance.old_sources) > 1:
-        return _verify_sources(args, plan, moved)
+        return _verify_sources(args, plan, moved, old_models)
     report = verify_plan(
         plan,
         args.checkpoint,
@@ -505,20 +515,19 @@ def _verify(args) -> int:
         plan_path=args.plan,
         old_checkpoint=moved,
         new_graph=args.new_graph,
-        old_model=args.old_model,
+        old_model=old_models,
     )
     return _report_verify(report, args.format)
 
 
-def _verify_sources(args, plan, moved) -> int:
+def _verify_sources(args, plan, moved, old_models) -> int:
     """verify for several sources: each source's part against its own old graph."""
-    from graphdiff.apply.fingerprints import with_inputs_at
     from graphdiff.source_verify import first_failure, sources_json, sources_text, verify_sources
 
-    if args.tensor:
-        raise BadInput("--tensor", "names tensors of one old graph; this plan has several sources")
-    if moved:
-        plan = with_inputs_at(plan, moved)
+    for flag, given in (("--tensor", args.tensor), ("--input", args.input)):
+        if given:
+            what = "tensors" if flag == "--tensor" else "inputs"
+            raise BadInput(flag, f"names {what} of one old graph; this plan has several sources")
     verdicts = verify_sources(
         plan,
         args.checkpoint,
@@ -526,6 +535,9 @@ def _verify_sources(args, plan, moved) -> int:
         atol=args.atol,
         rtol=args.rtol,
         plan_path=args.plan,
+        old_checkpoint=moved or None,
+        new_graph=args.new_graph,
+        old_model=old_models or None,
     )
     sys.stdout.write(sources_json(verdicts) if args.format == "json" else sources_text(verdicts))
     failure = first_failure(verdicts)

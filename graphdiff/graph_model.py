@@ -82,17 +82,28 @@ def variables_of(dag: nx.DiGraph) -> dict[str, VariableNode]:
 
 
 def _node_dtype(node) -> str | None:
+    attr = node.attr
     for key in ("dtype", "T"):
-        if key in node.attr and node.attr[key].type:
-            return _dtype_name(node.attr[key].type)
+        if key in attr:
+            value = attr[key].type
+            if value:
+                return _dtype_name(value)
     return None
 
 
 def _node_shape(node) -> tuple[int | None, ...] | None:
-    if "shape" in node.attr and node.attr["shape"].HasField("shape"):
-        return shape_from_proto(node.attr["shape"].shape)
-    if "_output_shapes" in node.attr and node.attr["_output_shapes"].list.shape:
-        return shape_from_proto(node.attr["_output_shapes"].list.shape[0])
+    """The shape a node declares (variables, placeholders); a variable without one, the
+    first of its `_output_shapes`. Other ops' output shapes are not read: nothing uses them,
+    and a saved training graph lists them for each of its 300,000 ops."""
+    attr = node.attr
+    if "shape" in attr:
+        value = attr["shape"]
+        if value.HasField("shape"):
+            return shape_from_proto(value.shape)
+    if node.op in VARIABLE_OPS and "_output_shapes" in attr:
+        shapes = attr["_output_shapes"].list.shape
+        if shapes:
+            return shape_from_proto(shapes[0])
     return None
 
 

@@ -149,7 +149,7 @@ class Rule:
 class ScopeSummary:
     """A scope-level line of the diff: shared (old -> new), new, or removed."""
 
-    status: str  # "shared", "new", "removed", "partial"
+    status: str  # "shared", "new", "removed", "partial"; "not_taken": another source's given
     old: str | None
     new: str | None
     restored: int = 0

@@ -3,8 +3,9 @@
 A reviewer should see a dozen lines, not 10,000 variables, so scopes are collapsed to the
 largest subtree that behaves uniformly: every variable restored (shared; through one rename
 of its scope from one source, or from several old scopes), every variable initialized (new),
-some of each (partial), or every key of a source unused (removed). `show`, the picture and the
-summary `plan` prints count scopes this way.
+some of each (partial), or every key of a source unused: removed (nothing in the new graph
+matches it) or, with several sources, not taken (another source gives what it could). `show`,
+the picture and the summary `plan` prints count scopes this way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from graphdiff.plan import RESTORE, ScopeSummary, UnusedKey, VariableEntry
 
 ROOT = "(root)"
+REMOVED, NOT_TAKEN = "removed", "not_taken"
 
 
 def scope_of(name: str) -> str:
@@ -31,10 +33,16 @@ def summarize(
     summaries = []
     _collapse_new((), new_items, summaries)
     for source_name, keys in old_keys.items():
-        unused_keys = {u.key for u in unused if u.source_name == source_name}
-        old_items = [(tuple(k.split("/")), k in unused_keys) for k in keys]
+        fates = {u.key: _fate(u) for u in unused if u.source_name == source_name}
+        old_items = [(tuple(k.split("/")), fates.get(k)) for k in keys]
         _collapse_old((), old_items, summaries, source_name)
     return summaries
+
+
+def _fate(unused: UnusedKey) -> str:
+    """What an unused key is: removed (nothing in the new graph matches it), or not taken
+    (another source gives what it could have given)."""
+    return NOT_TAKEN if unused.reason.startswith("not taken:") else REMOVED
 
 
 def _join(parts) -> str:
@@ -91,16 +99,19 @@ def _collapse_new(prefix: tuple, items, out: list) -> None:
 
 
 def _collapse_old(prefix: tuple, items, out: list, source) -> None:
-    if prefix and all(is_unused for _, is_unused in items):
-        out.append(
-            ScopeSummary("removed", _join(prefix), None, unused=len(items), source_name=source)
-        )
+    fates = {fate for _, fate in items}
+    if prefix and len(fates) == 1 and None not in fates:
+        (fate,) = fates
+        out.append(ScopeSummary(fate, _join(prefix), None, unused=len(items), source_name=source))
         return
-    direct_unused = sum(u for p, u in items if len(p) == len(prefix) + 1)
-    if direct_unused:
-        out.append(
-            ScopeSummary("removed", _join(prefix), None, unused=direct_unused, source_name=source)
-        )
+    direct = [fate for parts, fate in items if len(parts) == len(prefix) + 1]
+    for fate in (REMOVED, NOT_TAKEN):
+        if fate in direct:
+            out.append(
+                ScopeSummary(
+                    fate, _join(prefix), None, unused=direct.count(fate), source_name=source
+                )
+            )
     for child, group in _children(prefix, items):
         _collapse_old(prefix + (child,), group, out, source)
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, replace
 
 from graphdiff import storage
+from graphdiff.apply.fingerprints import with_inputs_at
 from graphdiff.errors import BadInput
 from graphdiff.plan import Plan
 from graphdiff.source_plans import source_part
@@ -22,6 +23,7 @@ from graphdiff.verify import OutputsDiffer, VerifyReport, failure_line, format_t
 from graphdiff.verify.report import DIFFERS, IDENTICAL, WITHIN
 
 _NOTHING = "nothing to compare"
+_MOVED = "--old-checkpoint PREFIX"  # the remedy verify gives for its one source
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,30 @@ class SourceVerdict:
 
 
 def verify_sources(
-    plan: Plan, checkpoint=None, *, feeds=None, atol=None, rtol=None, plan_path=None
+    plan: Plan,
+    checkpoint=None,
+    *,
+    feeds=None,
+    atol=None,
+    rtol=None,
+    plan_path=None,
+    old_checkpoint=None,
+    new_graph=None,
+    old_model=None,
 ) -> list[SourceVerdict]:
-    """One SourceVerdict per named source that restored anything, in the plan's order."""
+    """One SourceVerdict per named source that restored anything, in the plan's order.
+
+    `checkpoint`, `feeds`, `atol`, `rtol`, `plan_path` and `new_graph` are verify_plan's;
+    `old_checkpoint` and `old_model` map a source's name to where its checkpoint (its .meta
+    moves with it) or its --old-model .py is now, if it moved. Raises BadInput as verify_plan
+    does, naming the source.
+
+    >>> [(v.name, v.report and v.report.verdict) for v in verify_sources(plan)]  # doctest: +SKIP
+    [('cls', 'identical'), ('det', 'identical')]
+    """
     where = str(plan_path) if plan_path is not None else "<plan>"
+    if old_checkpoint is not None:
+        plan = with_inputs_at(plan, old_checkpoint)
     verdicts = []
     for source in plan.provenance.old_sources:
         part = source_part(plan, source.name)
@@ -43,11 +65,19 @@ def verify_sources(
             continue
         try:
             report = verify_plan(
-                part, checkpoint, feeds=feeds, atol=atol, rtol=rtol, plan_path=plan_path
+                part,
+                checkpoint,
+                feeds=feeds,
+                atol=atol,
+                rtol=rtol,
+                plan_path=plan_path,
+                new_graph=new_graph,
+                old_model=(old_model or {}).get(source.name),
             )
         except BadInput as error:
             if not error.fault.startswith(_NOTHING):
-                raise BadInput(error.path, f"source {source.name}: {error.fault}") from None
+                fault = error.fault.replace(_MOVED, f"--old-checkpoint {source.name}=PREFIX")
+                raise BadInput(error.path, f"source {source.name}: {fault}") from None
             note = (
                 f"nothing to compare from {source.name} alone: no tensor of the new graph is "
                 "computed from its variables without another source's"

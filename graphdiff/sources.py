@@ -4,9 +4,9 @@ The matcher pairs one old side with the new graph; planning runs it once per sou
 pairs of every source (its *claims*) are settled into one choice per new variable:
 
 - A layer comes from one source: the variables of one layer of the new graph (a kernel and its
-  bias, a convolution and its batch norm) in one scope or nested ones, with their optimizer
-  slots. Mixing a kernel of one run with the batch-norm statistics of another is a wrong
-  restore.
+  bias, a convolution and its batch norm) in one scope or nested ones, a bias or batch norm
+  beside its kernel's scope too, with their optimizer slots. Mixing a kernel of one run with
+  the batch-norm statistics of another is a wrong restore.
 - The layer goes to the first source named that claims any of it. A `--map NAME:...` pair
   overrides the order; two sources that both claim one layer by `--map` have no order between
   them: nothing is chosen, the layer is initialized and the claims listed as candidates.
@@ -19,6 +19,7 @@ With one source every claim is kept as it is: the single-source plan is the case
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -156,9 +157,16 @@ def _settle_optimizer_state(choices, claims, roles) -> dict[str, Choice]:
 
 def layer_units(new_dag, names: list[str]):
     """`layer_of` for choose_sources: the layers of the new graph, read from its data path
-    (match/layers.py: a kernel and its bias, a convolution and its batch norm), each cut to
-    the variables in one scope or nested scopes, so that one op feeding the next directly
-    (a backbone's last layer and a head) does not make them one."""
+    (match/layers.py: a kernel and its bias, a convolution and its batch norm).
+
+    One such group is cut into its variables in one scope or nested scopes, so that one op
+    feeding the next directly (a backbone's last layer and a head) does not make them one; a
+    part holding vectors only (a bias, a batch norm's scale, offset and statistics) has no
+    kernel of its own and stays with the kernel it follows, in whatever scope (Keras names a
+    convolution `conv` and its batch norm `bn`, side by side): with the one kernel part of its
+    group, or with the kernel parts whose scope shares most of its name (`conv1_conv` for
+    `conv1_bn`), all of them when none shares more.
+    """
     from graphdiff.match.layers import layer_view
 
     parent = {name: name for name in names}
@@ -169,12 +177,43 @@ def layer_units(new_dag, names: list[str]):
             name = parent[name]
         return name
 
+    def join(one, other):
+        parent[find(one)] = find(other)
+
     for members in layer_view(new_dag, set(names)).members.values():
         for index, one in enumerate(members):
             for other in members[index + 1 :]:
                 if _nested(one, other):
-                    parent[find(one)] = find(other)
+                    join(one, other)
+        _join_vector_parts(members, find, join, new_dag)
     return lambda name: find(name) if name in parent else name
+
+
+def _join_vector_parts(members, find, join, new_dag) -> None:
+    parts: dict[str, list[str]] = defaultdict(list)
+    for name in members:
+        parts[find(name)].append(name)
+    kernels = [p for p in parts.values() if not all(_vector(new_dag, n) for n in p)]
+    vectors = [p for p in parts.values() if all(_vector(new_dag, n) for n in p)]
+    for part in vectors:
+        owners = kernels
+        if len(kernels) > 1:
+            shared = {id(k): _shared_length(part[0], k[0]) for k in kernels}
+            best = max(shared.values())
+            owners = [k for k in kernels if shared[id(k)] == best] if best else kernels
+        for owner in owners:
+            join(part[0], owner[0])
+
+
+def _vector(new_dag, name: str) -> bool:
+    shape = new_dag.nodes[name].get("shape") if name in new_dag else None
+    return shape is not None and None not in shape and len(shape) <= 1
+
+
+def _shared_length(one: str, other: str) -> int:
+    """How much of their scopes' names two variables share (`conv1_` for `conv1_bn/gamma` and
+    `conv1_conv/kernel`)."""
+    return len(os.path.commonprefix([one.rpartition("/")[0], other.rpartition("/")[0]]))
 
 
 def _nested(one: str, other: str) -> bool:

@@ -101,16 +101,36 @@ def save_run(directory: Path, build, seed: int) -> str:
             return saver.save(session, str(directory / "model.ckpt"))
 
 
-NEW_DETECTOR = """
+def conv_beside_bn(batch_norm: bool = True):
+    """`conv/weights` with its batch norm beside it in `conv_bn/` (not under `conv/`: Keras and
+    keras.applications name them so), then a head `head/weights`; `batch_norm=False` leaves the
+    batch norm out (a run trained without one)."""
+    x = tf.nn.conv2d(images(), v1.get_variable("conv/weights", [3, 3, CHANNELS, DEPTH]), 1, "SAME")
+    if batch_norm:
+        with v1.variable_scope("conv_bn"):
+            beta, gamma = v1.get_variable("beta", [DEPTH]), v1.get_variable("gamma", [DEPTH])
+            mean = v1.get_variable("moving_mean", [DEPTH], trainable=False)
+            variance = v1.get_variable("moving_variance", [DEPTH], trainable=False)
+        x, _, _ = v1.nn.fused_batch_norm(x, gamma, beta, mean, variance, is_training=False)
+    x = tf.nn.relu(x)
+    return tf.nn.conv2d(x, v1.get_variable("head/weights", [1, 1, DEPTH, 2]), 1, "SAME")
+
+
+NEW_GRAPH = """
 import sys
 sys.path.insert(0, {tests!r})
-from detector_graphs import detector
-detector(mask=True, train={train})
+from detector_graphs import *
+{call}
 """
 
 
 def write_new_detector(directory: Path, train: bool = True) -> Path:
+    return write_new_graph(directory, f"detector(mask=True, train={train})")
+
+
+def write_new_graph(directory: Path, call: str, name: str = "new_detector.py") -> Path:
+    """`directory/name`: a new graph's `.py` that runs `call` of this module."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "new_detector.py"
-    path.write_text(NEW_DETECTOR.format(tests=str(Path(__file__).parent), train=train))
+    path = directory / name
+    path.write_text(NEW_GRAPH.format(tests=str(Path(__file__).parent), call=call))
     return path

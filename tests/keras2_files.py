@@ -24,9 +24,10 @@ KINDS = {
 
 
 class Keras2Files:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, models: tuple[str, ...] = ()):
+        """`models`: keras2_writer.py's names to write (all of its MODELS when none)."""
         self.directory = directory
-        result = run_python(WRITER, directory, timeout=900)
+        result = run_python(WRITER, directory, *models, timeout=900)
         assert result.returncode == 0, f"keras2_writer.py failed:\n{result.stderr[-3000:]}"
 
     def path(self, model: str, kind: str) -> Path:

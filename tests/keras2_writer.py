@@ -2,9 +2,9 @@
 
     python tests/keras2_writer.py OUT_DIR [MODEL ...]
 
-For each model (all of MODELS when none is named): build it with a fixed seed, train it one
-step (so that no value is its initializer's and batch norm's moving statistics have moved),
-and write into OUT_DIR/MODEL/:
+For each model (all of MODELS when none is named; keras2_attack_models.py's by name too):
+build it with a fixed seed, train it one step (so that no value is its initializer's and batch
+norm's moving statistics have moved), and write into OUT_DIR/MODEL/:
   whole.h5      model.save("whole.h5")           legacy whole-model HDF5 (config + weights)
   weights.h5    model.save_weights("weights.h5")  legacy weights-only HDF5
   ckpt/model    model.save_weights("ckpt/model")  TF-format checkpoint (object graph)
@@ -75,15 +75,26 @@ def mobilenet(keras):
 MODELS = {"cnn": cnn, "sequential": sequential, "nested": nested, "mobilenet": mobilenet}
 
 
+def _builder(name: str):
+    if name in MODELS:
+        return MODELS[name]
+    from keras2_attack_models import tf_keras_builder
+
+    return tf_keras_builder(name)
+
+
 def write(keras, name: str, out: Path) -> None:
     import numpy as np
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
-    model = MODELS[name](keras)
+    model = _builder(name)(keras)
     rng = np.random.default_rng(0)
     shape = (4, *model.inputs[0].shape[1:])
-    x = rng.random(shape, dtype=np.float32)
+    if model.inputs[0].dtype.is_integer:  # token ids, for an Embedding
+        x = rng.integers(0, 10, shape).astype(model.inputs[0].dtype.name)
+    else:
+        x = rng.random(shape, dtype=np.float32)
     y = rng.random((4, *model.outputs[0].shape[1:]), dtype=np.float32)
     model.compile(optimizer="adam", loss="mse")
     model.fit(x, y, verbose=0, epochs=2)

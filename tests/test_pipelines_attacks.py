@@ -389,3 +389,16 @@ def test_a_report_path_ending_in_a_slash_is_one_line(planned):
         graphdiff("apply", plan, "--report", f"{root}/report/"), "report/: is a directory"
     )
     assert not (root / "report").exists()
+
+
+# --- the second newcomer pass (issue 16) -------------------------------------------------------
+
+
+def test_same_architecture_on_a_meta_names_the_flag_given(planned):
+    """It said '--old-model: is for Keras weights ...', a flag the user never gave."""
+    _, ckpt, new_graph, _ = planned
+    line = one_line_error(
+        graphdiff("plan", f"{ckpt}.meta", new_graph, "--same-architecture"),
+        "carries its own graph",
+    )
+    assert line.startswith("graphdiff: --same-architecture: is for Keras weights"), line

@@ -97,7 +97,8 @@ def shell_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def run_block(block: Block, root: Path, env: dict[str, str]) -> None:
+def run_block(block: Block, root: Path, env: dict[str, str]) -> str:
+    """Run one block; its standard output."""
     directory = root if block.where == "repository" else root / block.where
     where = f"README.md line {block.line} (in {block.where})"
     saved = SAVED_AS.search(block.how)
@@ -105,7 +106,7 @@ def run_block(block: Block, root: Path, env: dict[str, str]) -> None:
         name = saved.group("name") if saved else f"readme_block_{block.line}.py"
         (directory / name).write_text(block.text)
         if block.info != "python":
-            return
+            return ""
         command = ["python3", name]
     elif block.info == "":
         command = ["bash", "-euo", "pipefail", "-c", block.text]
@@ -122,6 +123,7 @@ def run_block(block: Block, root: Path, env: dict[str, str]) -> None:
     assert result.returncode == 0, f"{where}: exit {result.returncode}\n{result.stderr[-3000:]}"
     if expected is not None:
         assert result.stdout == expected, f"{where}: prints otherwise:\n{result.stdout}"
+    return result.stdout
 
 
 def test_every_block_runs_as_written(tmp_path, shell_env):
@@ -131,5 +133,9 @@ def test_every_block_runs_as_written(tmp_path, shell_env):
         REPO / "samples", root / "samples", ignore=shutil.ignore_patterns("__pycache__")
     )
     to_run = [b for b in BLOCKS if b.where is not None]
+    printed = {}
     for block in sorted(to_run, key=lambda b: b.where != "repository"):
-        run_block(block, root, shell_env)
+        printed[block.text] = run_block(block, root, shell_env)
+    # The sample's run says how to load what it wrote: new_graph.py cannot be built by plain
+    # TensorFlow (it said "restore it with Saver().restore", which fails in the user's script).
+    assert "graphdiff.resolved_shapes(plan)" in printed["bash samples/seed/run.sh\n"]

@@ -221,7 +221,8 @@ def test_the_summary_names_the_conflicts(cls_first):
         "det could give them too" in text
     )
     assert "rule (inferred, cls, 15 variables): (root)/ -> FeatureExtractor/" in text
-    assert "removed: cls:resnet/logits, det:FeatureExtractor" in text
+    assert "removed: cls:resnet/logits\n" in text
+    assert "not taken: det:FeatureExtractor\n" in text  # the new graph has it, from cls
 
 
 # --- the command line: NAME=OLD, and what it refuses ------------------------------------------

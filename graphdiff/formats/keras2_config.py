@@ -15,8 +15,12 @@ few differences known to stop it, each of which leaves the forward pass as it wa
 - a layer name with `/` (DenseNet's `conv1/conv`): Keras 3 refuses it; `/` becomes `_`, and
   `renamed` maps the Keras 3 name back to the file's;
 - a config key the Keras 3 class does not take, when it only initializes, regularizes or
-  constrains (SeparableConv2D's `kernel_initializer`), or has its neutral value
-  (DepthwiseConv2D's `groups: 1`); any other key is refused, naming the layer and the key;
+  constrains (SeparableConv2D's `kernel_initializer`), only builds (MultiHeadAttention's
+  `query_shape`), only draws training's randomness (`rng_type`), or has its neutral value
+  (DepthwiseConv2D's `groups: 1`, an RNN's `time_major: false`); any other key is left for
+  Keras 3 to refuse, and the message names the layer and the key;
+- BatchNormalization's `axis` as a one-item list (`[3]`, as tf.keras 2 writes a built
+  layer's): Keras 3 takes the int;
 - a nested model's node indices: tf.keras 2 numbers a nested model's calls from 1 (node 0 is
   the one its own construction made, `_should_skip_first_node`), Keras 3 from 0.
 """
@@ -30,8 +34,19 @@ import re
 from graphdiff.errors import BadInput
 
 MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
-_NO_EFFECT_ON_OUTPUTS = re.compile(r".*_(initializer|regularizer|constraint)$")
-_NEUTRAL = {"groups": 1}
+_NO_EFFECT_ON_OUTPUTS = re.compile(
+    r".*_(initializer|regularizer|constraint)"  # how weights start or are held in training
+    r"|(query|key|value)_shape"  # MultiHeadAttention's build shapes: Keras 3 builds on call
+    r"|rng_type"  # the random generator of augmentation layers, identity at inference
+)
+_NEUTRAL = {"groups": 1, "time_major": False, "softmax_robust_masking": False}
+# Keras 3's legacy loader turns a config's text that names a function of keras.layers into
+# that function (Attention's `score_mode: "dot"` became keras.layers.dot, which Attention
+# refuses); naming each such text as itself keeps it text.
+_KEPT_AS_TEXT = {
+    name: name
+    for name in ("add", "average", "concatenate", "dot", "maximum", "minimum", "multiply")
+}
 
 
 def rebuild(config: dict, path: str, keras):
@@ -45,7 +60,7 @@ def rebuild(config: dict, path: str, keras):
     try:
         legacy = saving_options.keras_option_scope(use_legacy_config=True)
         with legacy, serialization_lib.SafeModeScope(True):
-            model = saving_utils.model_from_config(translated)
+            model = saving_utils.model_from_config(translated, custom_objects=_KEPT_AS_TEXT)
     except Exception as error:  # an unknown layer class, a Lambda's bytecode, a bad config
         raise BadInput(
             path,
@@ -87,8 +102,29 @@ def _translate(entry: dict, path: str, keras, renamed: dict[str, str]) -> None:
                     _rename(layer, renamed)
                     _translate(layer, path, keras, renamed)
             _rename_references(body)
+            _tensor_keyword_arguments(body)
+            _one_input_or_output_unlisted(body)
         return
+    for value in body.values():  # a wrapper's layer (Bidirectional, TimeDistributed)
+        if isinstance(value, dict) and "class_name" in value:
+            _translate(value, path, keras, renamed)
+    if cls == "MultiHeadAttention":
+        _attention_build_shapes(entry)
     _drop_unknown_keys(cls, body, path, keras)
+    if cls == "BatchNormalization":
+        axis = body.get("axis")
+        if isinstance(axis, list) and len(axis) == 1 and type(axis[0]) is int:
+            body["axis"] = axis[0]
+
+
+def _attention_build_shapes(entry: dict) -> None:
+    """tf.keras 2 keeps MultiHeadAttention's input shapes in its config and a build_config of
+    the query's shape alone, which Keras 3's build (query, value, key) cannot take; Keras 3
+    keeps them as the build_config's shapes."""
+    body = entry["config"]
+    shapes = {k: body.get(k) for k in ("query_shape", "value_shape", "key_shape")}
+    if shapes["query_shape"] is not None and shapes["value_shape"] is not None:
+        entry["build_config"] = {"shapes_dict": shapes}
 
 
 def _rename(layer: dict, renamed: dict[str, str]) -> None:
@@ -143,6 +179,58 @@ def _renumber_nested_nodes(body: dict) -> None:
         if refs and all(ref[1] >= 1 for ref in refs):
             for ref in refs:
                 ref[1] -= 1
+
+
+def _one_input_or_output_unlisted(body: dict) -> None:
+    """tf.keras 2 lists a single input or output (`[["out_relu", 0, 0]]`) and returns it
+    alone; Keras 3 keeps the list, and a nested model's output reached its next layer as a
+    list of one (`GlobalAveragePooling2D` then gave two tensors)."""
+    for key in ("input_layers", "output_layers"):
+        value = body.get(key)
+        single = isinstance(value, list) and len(value) == 1 and isinstance(value[0], list)
+        if single and _is_reference(value[0]):
+            body[key] = value[0]
+
+
+def _tensor_keyword_arguments(body: dict) -> None:
+    """A call given a tensor by keyword (MultiHeadAttention's `value=`) as Keras 3 writes it:
+    Keras 3 reads tf.keras 2's form (`[layer, node, tensor, {"value": [layer, node,
+    tensor]}]`) but passes the keyword's reference on as a list, not the tensor."""
+    names = {layer.get("name") for layer in body.get("layers", []) if isinstance(layer, dict)}
+    for layer in body.get("layers", []):
+        nodes = layer.get("inbound_nodes") if isinstance(layer, dict) else None
+        for index, node in enumerate(nodes if isinstance(nodes, list) else []):
+            calls = node if isinstance(node, list) else []
+            if not calls or not all(isinstance(c, list) and len(c) == 4 for c in calls):
+                continue
+            keywords = _tensors_in(calls[-1][3], names)
+            if keywords != calls[-1][3]:
+                inputs = [_keras_tensor(call) for call in calls]
+                nodes[index] = {
+                    "args": [inputs[0] if len(inputs) == 1 else inputs],
+                    "kwargs": keywords,
+                }
+
+
+def _tensors_in(value, names: set):
+    """`value` with each reference to a layer of `names` as a serialized Keras tensor."""
+    if isinstance(value, list):
+        if _is_reference(value) and value[0] in names:
+            return _keras_tensor(value)
+        return [_tensors_in(v, names) for v in value]
+    if isinstance(value, dict):
+        return {k: _tensors_in(v, names) for k, v in value.items()}
+    return value
+
+
+def _keras_tensor(reference: list) -> dict:
+    """Keras 3's form of a call's input; the shape and dtype are placeholders, the tensor is
+    found by its history (layer, node, tensor) when the model is rebuilt."""
+    history = [reference[0], reference[1], reference[2]]
+    return {
+        "class_name": "__keras_tensor__",
+        "config": {"shape": [], "dtype": "float32", "keras_history": history},
+    }
 
 
 def _is_reference(value: list) -> bool:

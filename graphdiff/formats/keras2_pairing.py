@@ -5,9 +5,11 @@ A tf.keras 2 file says, per layer of the model's layer list, which weights it ho
 (`layer-N`) and attribute (`kernel`). Both readers give a list of `StoredLayer`s; `pair`
 walks it beside the Keras 3 model's layers:
 
-- layers: by name when every stored layer with weights names one of the model's (the file's
-  own config rebuilt), otherwise by position (`layer-N` is the N-th of the list; an `.h5`
-  without a config pairs the layers that have weights in order, as Keras's loader does);
+- layers: the file's own config rebuilt, by name (the names are the file's); a checkpoint,
+  by position (`layer-N` is the N-th of the list); an `.h5` into the user's model, by order
+  among the layers with weights, as Keras's loader does, and a stored name that names
+  another of the model's layers is a Mismatch (the order is not the model's) unless both
+  are automatic names (`dense_1`: the order the code made the layers in, not an identity);
   a nested model's layers pair the same way, one level down;
 - weights of a paired layer: by their name in the layer (`kernel`, `query/kernel`), then by
   the last part of it where that is unique, then, where tf.keras 2 and Keras 3 name a weight
@@ -20,6 +22,7 @@ Nothing is guessed: a layer whose weights differ in number or shape, or leave a 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -74,7 +77,7 @@ def pair(
 
 
 def _pair_layers(stored, live: list, renamed, pairing: Pairing, where: str) -> None:
-    for old, new in _layer_pairs(stored, live, renamed, where):
+    for old, new in _layer_pairs(stored, live, renamed, where, pairing.strict):
         label = f"{where}{old.label}"
         if old.sublayers is not None:
             if not hasattr(new, "layers"):
@@ -128,13 +131,13 @@ def _leaves(model) -> list:
     return found
 
 
-def _layer_pairs(stored: list[StoredLayer], live: list, renamed, where: str):
+def _layer_pairs(stored: list[StoredLayer], live: list, renamed, where: str, strict: bool):
     with_weights = [s for s in stored if s.has_weights()]
     live_with = [layer for layer in live if layer.weights]
     by_name = {renamed.get(layer.name, layer.name): layer for layer in live_with}
     named = all(s.name is not None and s.name in by_name for s in with_weights)
-    if with_weights and named and len(with_weights) == len(live_with):
-        return [(s, by_name[s.name]) for s in with_weights]
+    if not strict and with_weights and named and len(with_weights) == len(live_with):
+        return [(s, by_name[s.name]) for s in with_weights]  # the file's own config rebuilt
     if all(s.position is not None for s in stored):
         if len(stored) != len(live):
             raise Mismatch(
@@ -152,7 +155,35 @@ def _layer_pairs(stored: list[StoredLayer], live: list, renamed, where: str):
             f"{where or 'the model'}: {len(with_weights)} layers with weights in the file, "
             f"{len(live_with)} in the model"
         )
-    return list(zip(with_weights, live_with, strict=True))
+    pairs = list(zip(with_weights, live_with, strict=True))
+    _check_names_follow_order(pairs, by_name, where)
+    return pairs
+
+
+def _check_names_follow_order(pairs, by_name: dict, where: str) -> None:
+    """Layers pair by their order among those with weights, as Keras's own loader pairs them;
+    a stored name that names another of the model's layers says the order is not the
+    model's: a Mismatch. Automatic names (`dense_1`) are exempt: they count layers in the
+    order the code made them, which is not the order they are called in, so they are
+    positions, not identities."""
+    for stored, layer in pairs:
+        other = by_name.get(stored.name) if stored.name is not None else None
+        if other is None or other is layer:
+            continue
+        if _automatic(stored.name, layer) and _automatic(layer.name, other):
+            continue
+        raise Mismatch(
+            f"{where}{stored.label} is the model's '{other.name}' by name but '{layer.name}' "
+            "by the order of the layers with weights: its layers are in another order"
+        )
+
+
+def _automatic(name: str, layer) -> bool:
+    """Whether `name` is what Keras calls an unnamed layer of `layer`'s class (`dense_3`)."""
+    from keras.src.utils.naming import to_snake_case
+
+    base = to_snake_case(type(layer).__name__)
+    return re.fullmatch(rf"{re.escape(base)}(_\d+)?", name) is not None
 
 
 def _pair_weights(old: StoredLayer, layer, label: str, pairing: Pairing) -> None:

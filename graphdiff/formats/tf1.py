@@ -49,6 +49,7 @@ def meta_source(meta_path: str | os.PathLike, checkpoint: str | None = None) -> 
     has_index = storage.exists(index_path(prefix))
     if has_index:
         specs = read_checkpoint_index(prefix)
+        _add_keys_beside_graph(dag, specs, meta_path, prefix)
     elif checkpoint:
         raise BadInput(index_path(prefix), "no checkpoint index at the --checkpoint prefix")
     else:
@@ -58,6 +59,22 @@ def meta_source(meta_path: str | os.PathLike, checkpoint: str | None = None) -> 
             if v.fully_defined
         }
     return Source(TF1_META, dag, specs, prefix, has_index, graph_file=os.fspath(meta_path))
+
+
+def _add_keys_beside_graph(dag: nx.DiGraph, specs: dict, meta_path, prefix: str) -> None:
+    """Keys the graph has no node for (a training run's slots and global_step beside an
+    evaluation graph's .meta) join the DAG as variables without computation: matched by name
+    and --map only. A checkpoint that holds none of the graph's variables is not its own."""
+    in_graph = set(variables_of(dag))
+    if in_graph and specs and not in_graph & set(specs):
+        raise BadInput(
+            index_path(prefix),
+            f"holds none of the variables of {os.fspath(meta_path)}: not that graph's "
+            "checkpoint (give the one its Saver wrote with --checkpoint, or plan from the "
+            "checkpoint prefix alone, matched by names)",
+        )
+    missing = {key: spec for key, spec in specs.items() if key not in dag}
+    dag.add_nodes_from(variables_only_dag(missing).nodes(data=True))
 
 
 def checkpoint_source(prefix: str, specs: dict[str, TensorSpec]) -> Source:

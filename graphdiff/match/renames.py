@@ -9,6 +9,7 @@ better-supported rule (or a plain same name) send this key, or this name, somewh
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 from graphdiff.match.rules import describe, rewrite
@@ -19,6 +20,7 @@ MIN_SUPPORT = 2  # a rename seen once is a coincidence, not a rule
 Edit = tuple[str, str, str]  # (kind, old, new)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def rename_edits(key: str, name: str) -> tuple[Edit, ...]:
     """The edits that turn checkpoint key `key` into new name `name` (empty when equal)."""
     old, new = key.split("/"), name.split("/")
@@ -202,3 +204,38 @@ def _leaf(name: str) -> str:
 
 def _reverse(edit: Edit) -> Edit:
     return (edit[0], edit[2], edit[1])
+
+
+def settle_rule_support(assignments, rules: list[Rule]) -> list[Rule]:
+    """Inferred rules with the support the final pairs leave them (later stages withdraw
+    pairs). A rule left with one pair is a coincidence, not a rule: that pair goes (its key
+    listed); a rule left with none is dropped."""
+    users: dict[Edit, list[str]] = {}
+    for name, (key, match) in assignments.pairs.items():
+        if match.method in ("structure", "inferred_rule"):
+            for edit in rename_edits(key, name):
+                users.setdefault(edit, []).append(name)
+    kept = []
+    for rule in rules:
+        names = users.get((rule.kind, rule.old, rule.new), [])
+        if len(names) >= MIN_SUPPORT:
+            kept.append(
+                Rule(
+                    rule.id,
+                    rule.kind,
+                    rule.old,
+                    rule.new,
+                    rule.origin,
+                    min(rule.support, len(names)),
+                )
+            )
+            continue
+        for name in names:
+            key, _ = assignments.pairs[name]
+            assignments.release(name)
+            reason = (
+                f"same place in the graph as '{key}', but the rename {describe(rule)} is "
+                "seen once; confirm it with --map"
+            )
+            assignments.refuse(name, reason, (key,), final=True)
+    return kept

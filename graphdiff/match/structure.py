@@ -4,10 +4,11 @@
    without names (alignment.py). A same-name match that both walks cleanly contradict (they
    put that name where another key was, on both sides) is withdrawn: the names were reused.
 2. Align again, with a third walk from the variables matched so far. Every free variable gets
-   the keys the walks propose; a variable whose one key another, undecided variable also fits
+   the keys the walks propose, or, in a chain of alike blocks, the keys the chain aligned with
+   gaps allows (chains.py); a variable whose one key another, undecided variable also fits
    is *contested* (a shifted chain). Variables vote for the rename edits all their possible
    keys agree on (renames.py), or for the choice the names of a whole chain of alike blocks
-   single out (chains.py: one rename explains a candidate of every block).
+   single out (chain_names.py: one rename explains a candidate of every block).
 3. For each free variable: the key the rename rules predict, if the structure does not place
    it elsewhere; else its one uncontested candidate, if no stronger rule or same name claims
    that key or name. Several takers of one key are towers when their renames are equally
@@ -18,10 +19,12 @@ Precision first: what is left unsure is initialized, and the plan lists the cand
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import replace
 from functools import partial
 
+from graphdiff.match.activations import ActivationAfter
 from graphdiff.match.alignment import (
     Alignment,
     canonical_op,
@@ -30,9 +33,14 @@ from graphdiff.match.alignment import (
     through_reads,
     walk,
 )
-from graphdiff.match.chains import CountedNames, decisive_choices
+from graphdiff.match.chain_names import (
+    CountedNames,
+    decisive_choices,
+    release_counted_same_names,
+)
+from graphdiff.match.chains import chain_candidates
 from graphdiff.match.core import Assignments, MatchContext
-from graphdiff.match.counted_names import refuse_counted_names
+from graphdiff.match.counted_names import settle_counted_layers
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
 
@@ -40,7 +48,7 @@ from graphdiff.plan import Evidence, Match, Rule
 def match_by_structure(context: MatchContext, assignments: Assignments) -> list[Rule]:
     """Add structural and rule-based pairs to `assignments`; return the inferred rules used."""
     old, new = forward_graph(context.old_dag), forward_graph(context.new_dag)
-    compatible = _compatibility(context)
+    compatible = _compatibility(context, ActivationAfter(old), ActivationAfter(new))
     boundary = {
         "inputs": _boundary_anchors(old.inputs, new.inputs, context, "input"),
         "outputs": _boundary_anchors(old.outputs, new.outputs, context, "output"),
@@ -53,15 +61,36 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     }
     blind = merge_walks(blind_walks)
     demoted = _withdraw_contradicted_names(context, assignments, blind)
-    demoted |= refuse_counted_names(context, assignments, blind)
+    weak = {
+        w
+        for w, ends in (
+            ("inputs", (old.inputs, new.inputs)),
+            ("outputs", (old.outputs, new.outputs)),
+        )
+        if _by_order(*ends)
+    }
+    demoted |= settle_counted_layers(context, assignments, blind, weak)
+    counted = CountedNames(context.checkpoint, context.new_variables)
+    demoted |= release_counted_same_names(context, assignments, counted)
     anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
     # The walks from the inputs and the outputs do not read names: walked again, they would
     # give the same pairs. Only the walk from the variables matched so far is new.
     from_variables = walk(old, new, anchors, compatible)
     alignment = merge_walks({**blind_walks, "variables": from_variables})
     candidates = _variable_candidates(context, assignments, alignment)
-    contested = _contested(candidates, alignment)
-    counted = CountedNames(context.checkpoint, context.new_variables)
+    chains = chain_candidates(context, assignments, old, new)
+    _veto_parts_of_chain_blocks(assignments, candidates, chains)
+    chain = chains.candidates
+    for name, (keys, _, _) in chain.items():
+        if name in chains.narrowing:
+            candidates[name] = candidates.get(name, set()) & keys
+        else:
+            candidates[name] = set(keys)  # none: an inserted block, whatever a walk said
+    candidates = {name: keys for name, keys in candidates.items() if keys}
+    unsettled = {
+        name for name, (_, _, settled) in chain.items() if not settled and name in candidates
+    }
+    contested = _contested(candidates, unsettled)
     decided = decisive_choices(candidates, contested, counted)
     support = _votes(candidates, contested, decided)
     book = RenameBook(
@@ -72,7 +101,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         demoted,
         model_keys=context.old_models(),
     )
-    choices = _choose(context, assignments, alignment, candidates, contested, book, counted)
+    choices = _choose(context, assignments, alignment, candidates, contested, book, counted, chain)
     used_edits = _settle_choices(assignments, choices, book, demoted)
     rules = {
         edit: as_rule(edit, f"inferred-{i}", count)
@@ -80,6 +109,23 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     }
     _link_rules(assignments, choices, rules)
     return list(rules.values())
+
+
+def _veto_parts_of_chain_blocks(assignments, candidates, chains) -> None:
+    """Keys inside a block of an aligned chain go to that chain's blocks only (Chains.allows);
+    a variable outside it that the walks put only there is settled as new."""
+    for name in list(candidates):
+        vetoed = {k for k in candidates[name] if not chains.allows(name, k)}
+        if not vetoed:
+            continue
+        candidates[name] -= vetoed
+        if not candidates[name]:
+            blocks = ", ".join(sorted({f"'{chains.reserved[k]}'" for k in vetoed}))
+            reason = (
+                f"the graph puts it where parts of {blocks} were, a block of a chain of alike "
+                "blocks that goes whole to the new chain or nowhere"
+            )
+            assignments.refuse(name, reason, sorted(vetoed), final=True)
 
 
 def _link_rules(assignments: Assignments, choices, rules) -> None:
@@ -93,10 +139,11 @@ def _link_rules(assignments: Assignments, choices, rules) -> None:
             assignments.pairs[name] = (key, replace(match, rule=rules[edits[0]].id))
 
 
-def _compatibility(context: MatchContext):
-    """compatible(new_node, old_node): the same op (type, dtype, arity), and weights that
-    could come from each other's. Each node's part is worked out once: walks ask millions of
-    times on a stack of 1,600 blocks."""
+def _compatibility(context: MatchContext, old_activation, new_activation):
+    """compatible(new_node, old_node): the same op (type, dtype, arity), weights that could
+    come from each other's, and, for an op with weights, not another activation after it
+    (a Dense with relu is not a Dense with tanh). Each node's part is worked out once: walks
+    ask millions of times on a stack of 1,600 blocks."""
     new_sides = _Signatures(context.new_dag)
     old_sides = _Signatures(context.old_dag)
     fits: dict[tuple[str, str], bool] = {}
@@ -112,9 +159,16 @@ def _compatibility(context: MatchContext):
             return False
         if new_node in context.new_variables:
             return variables_fit(new_node, old_node)
-        # An op whose weights cannot come from the other's weights is not the same op.
+        # An op whose weights cannot come from the other's weights is not the same op, nor is
+        # one whose layer applies another activation (Dense relu against Dense tanh).
+        weighted = False
         for new_var, old_var in zip(new_vars, old_vars, strict=True):
             if new_var and old_var and not variables_fit(new_var, old_var):
+                return False
+            weighted |= bool(new_var and old_var)
+        if weighted:
+            new_act, old_act = new_activation.of(new_node), old_activation.of(old_node)
+            if new_act and old_act and new_act != old_act:
                 return False
         return True
 
@@ -129,6 +183,17 @@ def _compatibility(context: MatchContext):
         return fits[pair]
 
     return compatible
+
+
+_GENERATED = re.compile(r"^(Identity|keras_tensor|input_layer|input)(_\d+)?$")
+
+
+def _by_order(old_nodes, new_nodes) -> bool:
+    """Several inputs (outputs) with names the tracing made (`Identity_1`: the second
+    output): pairing them is pairing positions."""
+    return any(
+        len([n for n in nodes if _GENERATED.match(n)]) > 1 for nodes in (old_nodes, new_nodes)
+    )
 
 
 class _Signatures(dict):
@@ -175,10 +240,26 @@ def _boundary_anchors(old_nodes, new_nodes, context, kind):
     left_new = [n for n in new_nodes if n not in paired_new]
     left_old = [o for o in old_nodes if o not in paired_old]
     if len(left_new) == 1 and len(left_old) == 1:
-        new_op = canonical_op(context.new_dag.nodes[left_new[0]]["op"])
-        if new_op == canonical_op(context.old_dag.nodes[left_old[0]]["op"]):
-            anchors.append((left_new[0], left_old[0], f"the one {kind} left on each side"))
+        new_node, old_node = left_new[0], left_old[0]
+        if _op(context.new_dag, new_node) != _op(context.old_dag, old_node):
+            # A traced function returns its outputs through an Identity a TF1 graph lacks.
+            new_node, old_node = (
+                _past_identity(context.new_dag, new_node),
+                _past_identity(context.old_dag, old_node),
+            )
+        if _op(context.new_dag, new_node) == _op(context.old_dag, old_node):
+            anchors.append((new_node, old_node, f"the one {kind} left on each side"))
     return anchors
+
+
+def _op(dag, node: str) -> str:
+    return canonical_op(dag.nodes[node]["op"])
+
+
+def _past_identity(dag, node: str) -> str:
+    while _op(dag, node) == "Identity" and dag.nodes[node]["inputs"]:
+        node = dag.nodes[node]["inputs"][0][0]
+    return node
 
 
 def _variable_candidates(context, assignments, alignment) -> dict[str, set[str]]:
@@ -200,7 +281,7 @@ def _votes(candidates: dict[str, set[str]], contested: dict[str, set[str]], deci
     A clean pair votes for all its edits. Where the graph leaves a choice (several candidates,
     or a key other variables fit as well), only what all the choices agree on counts: a leaf
     renamed `weights` -> `kernel` survives a shifted chain; the shifted scope pairs do not.
-    A choice the names of the whole chain single out (`decided`, chains.py) counts in full.
+    A choice the names of the whole chain single out (`decided`, chain_names.py) counts in full.
     """
     votes: Counter = Counter()
     for name, keys in candidates.items():
@@ -218,13 +299,18 @@ def _votes(candidates: dict[str, set[str]], contested: dict[str, set[str]], deci
     return votes
 
 
-def _contested(candidates: dict[str, set[str]], alignment: Alignment) -> dict[str, set[str]]:
+def _contested(candidates: dict[str, set[str]], unsettled: set[str]) -> dict[str, set[str]]:
     """New variables whose one candidate key some other variable also fits, among others.
 
     That is the mark of a shifted chain (a block added or removed among look-alikes): the
     walk from one side pairs a block with its neighbour's key. Copies of one net (towers) are
-    not contested: each copy fits that key and nothing else.
+    not contested: each copy fits that key and nothing else. In a chain aligned with gaps
+    (`unsettled`: places some best alignment leaves empty), sharing the key is enough.
     """
+    proposers: dict[str, set[str]] = defaultdict(set)
+    for name, keys in candidates.items():
+        for key in keys:
+            proposers[key].add(name)
     contested = {}
     for name, keys in candidates.items():
         if len(keys) != 1:
@@ -232,8 +318,9 @@ def _contested(candidates: dict[str, set[str]], alignment: Alignment) -> dict[st
         key = next(iter(keys))
         rivals = {
             other
-            for other in alignment.proposers.get(key, ())
-            if other != name and len(candidates.get(other, ())) > 1
+            for other in proposers[key]
+            if other != name
+            and (len(candidates[other]) > 1 or name in unsettled or other in unsettled)
         }
         if rivals:
             contested[name] = rivals
@@ -257,6 +344,10 @@ def _withdraw_contradicted_names(context, assignments: Assignments, blind: Align
             continue
         placed = blind.proposals.get(name, set()) & primaries
         takers = blind.proposers.get(key, set()) & variables
+        if _name_reused(blind, name, key, placed, takers, assignments):
+            assignments.release(name)
+            demoted.add(name)
+            continue
         if len(placed) != 1 or len(takers) != 1:
             continue
         other_key, other_name = next(iter(placed)), next(iter(takers))
@@ -271,6 +362,19 @@ def _withdraw_contradicted_names(context, assignments: Assignments, blind: Align
         assignments.release(name)
         demoted.add(name)
     return demoted
+
+
+def _name_reused(blind: Alignment, name, key, placed, takers, assignments) -> bool:
+    """The name now labels a variable the graph reaches from nowhere (a new layer on a new
+    input), while both walks put its key at one other, unmatched variable: that one is it."""
+    if placed or len(takers) != 1:
+        return False
+    other = next(iter(takers))
+    return (
+        other != name
+        and other not in assignments.pairs
+        and {"inputs", "outputs"} <= blind.walks[(other, key)]
+    )
 
 
 def _layer_split(context, blind: Alignment, name: str, other_key: str) -> bool:
@@ -290,7 +394,7 @@ def _layer_split(context, blind: Alignment, name: str, other_key: str) -> bool:
 
 
 def _choose(
-    context, assignments, alignment, candidates, contested, book, counted
+    context, assignments, alignment, candidates, contested, book, counted, chain
 ) -> dict[str, tuple]:
     """Each free primary's proposed key, with method and evidence; refusals go to assignments."""
     used = assignments.used_keys()
@@ -332,7 +436,7 @@ def _choose(
                 )
                 continue
             method = "structure" if predicted in keys else "inferred_rule"
-            choices[name] = (predicted, method, _evidence(alignment, book, name, predicted))
+            choices[name] = (predicted, method, _evidence(alignment, book, name, predicted, chain))
         elif len(keys) == 1:
             key = next(iter(keys))
             edits = rename_edits(key, name)
@@ -349,7 +453,7 @@ def _choose(
                     name, f"same place in the graph as '{key}', but {reason}", (key,)
                 )
                 continue
-            choices[name] = (key, "structure", _evidence(alignment, book, name, key))
+            choices[name] = (key, "structure", _evidence(alignment, book, name, key, chain))
         elif keys or alike.get(name):
             assignments.refuse(
                 name,
@@ -363,9 +467,11 @@ def _fits(context, name: str, key: str) -> bool:
     return context.unfit(name, key) is None
 
 
-def _evidence(alignment, book, name, key) -> tuple[Evidence, ...]:
+def _evidence(alignment, book, name, key, chain) -> tuple[Evidence, ...]:
     evidence = []
-    if (name, key) in alignment.how:
+    if name in chain and key in chain[name][0]:
+        evidence.append(Evidence("chain", chain[name][1]))
+    elif (name, key) in alignment.how:
         evidence.append(Evidence("data_path", alignment.how[(name, key)]))
     edits = rename_edits(key, name)
     if edits:

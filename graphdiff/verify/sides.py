@@ -87,7 +87,11 @@ def check_kinds(plan: Plan, where: str) -> None:
     provenance = plan.provenance
     if len(provenance.old_sources) > 1:
         names = ", ".join(s.label for s in provenance.old_sources)
-        raise BadInput(where, f"has several sources ({names}); verify compares one old graph")
+        raise BadInput(
+            where,
+            f"has several sources ({names}); verify_plan compares one old graph: "
+            "graphdiff.verify_sources(plan) compares each source against its own",
+        )
     if provenance.new_graph_kind not in (*MODEL_KINDS, NEW_PYTHON, NEW_META):
         raise BadInput(
             where, f"a new graph of kind {provenance.new_graph_kind!r}: verify runs none"

@@ -9,6 +9,7 @@ other side's. BadInput when it names no scope, names several, or names a variabl
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from graphdiff.errors import BadInput
 from graphdiff.view.scopetree import (
@@ -19,6 +20,7 @@ from graphdiff.view.scopetree import (
     display_name,
     natural_key,
     old_name,
+    source_of,
     split_name,
 )
 
@@ -33,6 +35,10 @@ def focus_tops(trees: Trees, focus: str) -> dict[str, Scope | None]:
         text = old_name(head, rest.strip("/")) if rest.strip("/") else f"{head}:"
     if not text:
         raise BadInput("--focus", "is empty: give a scope name, such as a top-level scope")
+    if trees.sources and not colon:
+        new = _find_scope(trees.new, text, "new")
+        if new is not None:  # a scope of the new graph: each source's side of it
+            return {"new": new, "old": _linked_in_sources(trees, new)}
     tops = {side: _find_scope(trees.tree(side), text, side) for side in ("new", "old")}
     if tops["old"] is None and tops["new"] is None:
         raise BadInput("--focus", _no_scope(trees, text))
@@ -90,6 +96,51 @@ def _no_scope(trees: Trees, text: str) -> str:
 
 def _short(name: str, limit: int = 60) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "\u2026"
+
+
+def _linked_in_sources(trees: Trees, new: Scope) -> Scope | None:
+    """The checkpoint side of a new scope when sources are named: in each source, the smallest
+    scope holding what that source gives it, could have given it (not taken) or was weighed
+    for it; under one top when several sources have one."""
+    inside = {item.name for item in new.all_items}
+    names = [n for i in new.all_items for n in i.links]
+    names += [n for i in new.all_items for n in _candidates(trees, "new").get(i.name, ())]
+    names += [old for old, new_name, _ in trees.passed_over if new_name in inside]
+    by_source: dict[str | None, list[tuple[str, ...]]] = {}
+    for name in names:
+        by_source.setdefault(source_of(name), []).append(split_name(name)[:-1])
+    scopes = [
+        scope
+        for source in trees.sources
+        if source in by_source
+        and (scope := trees.old.find(tuple(os.path.commonprefix(by_source[source])))) is not None
+    ]
+    if len(scopes) < 2:
+        return scopes[0] if scopes else None
+    return _Joined.of(scopes)
+
+
+@dataclass
+class _Joined(Scope):
+    """Several sources' scopes under one top, named for them all (`cls:/resnet/conv1,
+    det:/FeatureExtractor/resnet/conv1`): the chains down to each are kept, nothing else."""
+
+    shown: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.shown
+
+    @classmethod
+    def of(cls, scopes: list[Scope]) -> _Joined:
+        top = cls((), shown=", ".join(s.name for s in scopes))
+        for scope in scopes:
+            holder: Scope = top
+            for end in range(1, len(scope.path)):
+                part = scope.path[end - 1]
+                holder = holder.children.setdefault(part, Scope(scope.path[:end]))
+            holder.children[scope.path[-1]] = scope
+        return top
 
 
 def _linked_scope(tree: Scope, other: Scope | None, candidates) -> Scope | None:

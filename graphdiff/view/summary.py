@@ -20,10 +20,10 @@ def format_summary(plan: Plan) -> str:
     methods = Counter(e.match.method for e in restored if e.match)
     if methods:
         lines.append("  matched by: " + ", ".join(f"{m} {n}" for m, n in methods.most_common()))
-    for status in ("shared", "partial", "new", "removed"):
+    for status in ("shared", "partial", "new", "removed", "not_taken"):
         scopes = [s for s in plan.scopes if s.status == status]
         if scopes:
-            lines.append(f"  {status}: " + _scope_list(status, scopes))
+            lines.append(f"  {status.replace('_', ' ')}: " + _scope_list(status, scopes))
     for rule in plan.rules:
         support = plural(rule.support, "variable")
         source = f"{rule.source_name}, " if rule.source_name else ""
@@ -54,12 +54,8 @@ def _graph_notes(initialized) -> list[str]:
     """Why a plan restores less than it could, once: the old side read without its graph
     (an object-based checkpoint without --old-model, a checkpoint given instead of its .meta),
     as the reasons of the model variables it left initialized say."""
-    notes: dict[str, int] = {}
-    for entry in initialized:
-        note = _note_in(entry.reason) if entry.role == "model" else None
-        if note:
-            notes[note] = notes.get(note, 0) + 1
-    return [f"  {plural(n, 'model variable')} initialized; {note}" for note, n in notes.items()]
+    notes = (_note_in(e.reason) for e in initialized if e.role == "model")
+    return [f"  {note}" for note in dict.fromkeys(n for n in notes if n)]
 
 
 def _note_in(reason: str) -> str | None:

@@ -38,5 +38,7 @@ cat <<DONE
 
 plan:       $work/plan.json
 picture:    $work/diff.svg
-checkpoint: $work/new/model.ckpt  (restore it with tf.compat.v1.train.Saver().restore)
+checkpoint: $work/new/model.ckpt
+  to load it in your own script: build new_graph.py within graphdiff.resolved_shapes(plan),
+  then tf.compat.v1.train.Saver().restore (README.md, "Load the result")
 DONE

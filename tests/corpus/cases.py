@@ -933,6 +933,57 @@ CASES = (
         "only the code says. All are initialized, with their candidates listed.",
     ),
     Case(
+        "counted_blocks_one_removed",
+        "encoder_counted",
+        """
+        with nets.variables():
+            nets.encoder(["auto:block"] * 5)
+        """,
+        fresh=("^encoder/block",),
+        ambiguous=(
+            (
+                "^encoder/block_2/ffn/kernel$",
+                ("encoder/block_2/ffn/kernel", "encoder/block_3/ffn/kernel"),
+            ),
+        ),
+        why="Blocks named by counting, one of six removed, the scope kept: every name is still "
+        "in the checkpoint, but block_2 is now the third block left, which was block_2 or "
+        "block_3. Restoring by name (what main did) puts each block after the removed one "
+        "into its predecessor. All are initialized, with their candidates listed.",
+    ),
+    Case(
+        "layers_renamed_norms_inserted",
+        "encoder",
+        """
+        with nets.variables():
+            nets.encoder(
+                ["block_0", "norm:extra_a", "block_1", "block_2", "norm:extra_b"]
+                + ["block_3", "block_4", "block_5"]
+            )
+        """,
+        renames=(("^encoder/block_", "encoder/layer_"),),
+        fresh=("^encoder/extra_[ab]/",),
+        rules=None,
+        why="The layers renamed (layer_i -> block_i) and two layer norms inserted: no op walk "
+        "gets past a norm, so block_1 and block_2 are reached by none, and the walk from the "
+        "output puts extra_b where layer_2's layer norm was. The chain of alike layers has as "
+        "many blocks on both sides: each block is the layer at its place; the norms are new.",
+    ),
+    Case(
+        "adapter_replaces_first_layer",
+        "encoder",
+        f"""
+        with nets.variables():
+            nets.encoder({layers("adapter:adapter", range(1, 6))})
+        """,
+        fresh=("^encoder/adapter/",),
+        rules=NO_RULES,
+        why="layer_0 removed and an adapter (a layer's shapes, other ops) put in its place, the "
+        "names kept: the walk from the output puts the adapter's projection and layer norm "
+        "where layer_0's were. A block of the chain goes whole or not at all: the adapter is "
+        "new, and layer_0 unused.",
+    ),
+    Case(
         "counted_blocks_adapter_inserted",
         "encoder_counted",
         """

@@ -344,6 +344,60 @@ OLD = {
             x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
             return keras.Model(inputs, T("fc", layers.Dense(4))(x))
     """,
+    "seq_act_layers": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("d0", layers.Dense(16)),
+                layers.ReLU(),
+                T("d1", layers.Dense(16)),
+                layers.ReLU(),
+                T("head", layers.Dense(3)),
+            ])
+    """,
+    "prelu_mlp": """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("d1", layers.Dense(16))(inputs)
+            h = T("p1", layers.PReLU())(h)
+            h = T("d2", layers.Dense(16))(h)
+            h = T("p2", layers.PReLU())(h)
+            return keras.Model(inputs, T("head", layers.Dense(3))(h))
+    """,
+    "resnet_tiny": """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("stem", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            y = T("r1", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
+            y = T("r2", layers.Conv2D(8, 3, padding="same"))(y)
+            x = layers.ReLU()(layers.Add()([x, y]))
+            x = layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+    """,
+    "bilstm": """
+        def build_model():
+            tokens = keras.Input((6,), dtype="int32")
+            h = T("emb", layers.Embedding(40, 8))(tokens)
+            h = T("bi", layers.Bidirectional(layers.LSTM(8)))(h)
+            return keras.Model(tokens, T("head", layers.Dense(4))(h))
+    """,
+    "ln_mlp": """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = T("d1", layers.Dense(16, activation="gelu"))(inputs)
+            h = T("n1", layers.LayerNormalization())(h)
+            h = T("d2", layers.Dense(16, activation="gelu"))(h)
+            h = T("n2", layers.LayerNormalization())(h)
+            return keras.Model(inputs, T("head", layers.Dense(3))(h))
+    """,
+    "relu_chain": """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("d0", layers.Dense(16, activation="relu"))(inputs)
+            h = T("d1", layers.Dense(16, activation="relu"))(h)
+            h = T("d2", layers.Dense(16, activation="relu"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3))(h))
+    """,
     # -- more small models -------------------------------------------------------------------
     "nested_functional": """
         def build_model():
@@ -1103,6 +1157,112 @@ CASES = (
         """,
         why="InceptionV3's trap, small: a conv made first shifts every name by one; two alike "
         "branches differ only in their place in the concat (new conv2d_2 is old conv2d_1)",
+    ),
+    # -- held out from the matcher's first round: other layer kinds, other shapes of change --
+    Case(
+        "activation_layers_dense_inserted",
+        4,
+        "seq_act_layers",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("d0", layers.Dense(16)),
+                layers.ReLU(),
+                T("new", layers.Dense(16)),
+                layers.Activation("tanh"),
+                T("d1", layers.Dense(16)),
+                layers.ReLU(),
+                T("head", layers.Dense(3)),
+            ])
+        """,
+        why="activations as layers of their own: a dense of d1's shape followed by tanh "
+        "inserted; old dense_1 (followed by ReLU) is new dense_2",
+    ),
+    Case(
+        "prelu_block_inserted",
+        2,
+        "prelu_mlp",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("d1", layers.Dense(16))(inputs)
+            h = T("p1", layers.PReLU())(h)
+            h = T("new", layers.Dense(16))(h)
+            h = T("new_act", layers.LeakyReLU())(h)
+            h = T("d2", layers.Dense(16))(h)
+            h = T("p2", layers.PReLU())(h)
+            return keras.Model(inputs, T("head", layers.Dense(3))(h))
+        """,
+        why="PReLU's alpha has a dense bias's shape [16]; a dense + LeakyReLU inserted: old "
+        "dense_1 is new dense_2, each PReLU keeps its alpha",
+    ),
+    Case(
+        "residual_block_inserted",
+        1,
+        "resnet_tiny",
+        """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("stem", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            y = T("n1", layers.Conv2D(8, 3, padding="same", activation="elu"))(x)
+            y = T("n2", layers.Conv2D(8, 3, padding="same"))(y)
+            x = layers.ELU()(layers.Add()([x, y]))
+            y = T("r1", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
+            y = T("r2", layers.Conv2D(8, 3, padding="same"))(y)
+            x = layers.ReLU()(layers.Add()([x, y]))
+            x = layers.GlobalAveragePooling2D()(x)
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+        """,
+        why="a residual block of elu convs (the old block's shapes) inserted before the old one: "
+        "old conv2d_1, conv2d_2 are new conv2d_3, conv2d_4",
+    ),
+    Case(
+        "bilstm_dense_inserted",
+        4,
+        "bilstm",
+        """
+        def build_model():
+            tokens = keras.Input((6,), dtype="int32")
+            h = T("emb", layers.Embedding(40, 8))(tokens)
+            h = T("bi", layers.Bidirectional(layers.LSTM(8)))(h)
+            h = T("new", layers.Dense(16, activation="tanh"))(h)
+            return keras.Model(tokens, T("head", layers.Dense(4))(h))
+        """,
+        why="a Bidirectional LSTM (two nested cells of one shape) and a dense inserted after it",
+    ),
+    Case(
+        "layernorm_block_inserted",
+        2,
+        "ln_mlp",
+        """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = T("d1", layers.Dense(16, activation="gelu"))(inputs)
+            h = T("n1", layers.LayerNormalization())(h)
+            h = T("new", layers.Dense(16, activation="silu"))(h)
+            h = T("new_ln", layers.LayerNormalization())(h)
+            h = T("d2", layers.Dense(16, activation="gelu"))(h)
+            h = T("n2", layers.LayerNormalization())(h)
+            return keras.Model(inputs, T("head", layers.Dense(3))(h))
+        """,
+        why="LayerNorms (gamma, beta of a bias's shape) beside a silu dense + LN inserted",
+    ),
+    Case(
+        "every_name_shifted_chain",
+        1,
+        "relu_chain",
+        """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("new", layers.Dense(8, activation="tanh"))(inputs)
+            h = T("d0", layers.Dense(16, activation="relu"))(h)
+            h = T("d1", layers.Dense(16, activation="relu"))(h)
+            h = T("d2", layers.Dense(16, activation="relu"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3))(h))
+        """,
+        why="a dense made first shifts every name; d1 and d2 are alike but placed by the chain "
+        "after d0 (unique shape): old dense_1 is new dense_2",
     ),
 )
 

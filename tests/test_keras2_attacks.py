@@ -1,0 +1,90 @@
+"""tf.keras 2 files that broke graphdiff, as a user migrating real models would meet them.
+
+Every file is written by tf.keras 2 itself (keras2_writer.py, once per session, the models of
+keras2_attack_models.py), and its Keras 3 model is the same `build(keras)` source run by Keras
+3. Where the architecture is the same, the restored Keras 3 model's output must be tf.keras
+2's to 1e-5; where it is not, nothing may be restored into a layer it does not belong to.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import run_in_process
+from keras2_attack_models import SOURCES, keras3_body
+from keras2_files import Keras2Files
+from keras_models import load_into, write_model
+
+from graphdiff.apply.executor import apply_plan
+from graphdiff.plan import RESTORE
+from graphdiff.planning import make_plan
+
+WRITTEN = tuple(SOURCES)
+
+
+@pytest.fixture(scope="session")
+def attack_files(tmp_path_factory) -> Keras2Files:
+    return Keras2Files(tmp_path_factory.mktemp("keras2_attacks"), WRITTEN)
+
+
+@pytest.fixture(scope="session")
+def keras3(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("keras2_attacks_keras3")
+    return {name: write_model(directory / name, keras3_body(name)) for name in SOURCES}
+
+
+def _restore(attack_files, old: str, kind: str, new_py, old_model, tmp_path):
+    """Plan the tf.keras 2 file of model `old` into `new_py`, apply, run the Keras 3 model:
+    (plan, its output, tf.keras 2's output on the same input)."""
+    out = tmp_path / "model.weights.h5"
+    plan = make_plan(
+        attack_files.path(old, kind), new_py, old_model=old_model, output_prefix=str(out)
+    )
+    apply_plan(plan, verify=True)
+    x, y = attack_files.expected(old)
+    return plan, load_into(new_py, out)(x, training=False).numpy(), y
+
+
+@pytest.mark.parametrize("kind", ["weights", "whole"])
+def test_automatic_names_made_in_another_order_are_positions_not_identities(
+    attack_files, keras3, kind, tmp_path
+):
+    # The same network, its two hidden layers made in the other order: tf.keras 2's `dense`
+    # (relu, first) is Keras 3's `dense_1`. Pairing the .h5 by name put relu's kernel into the
+    # tanh layer (exit 0); Keras's own loader, and graphdiff now, pair by the layer order.
+    new = keras3["order_b"]
+    plan, output, expected = _restore(attack_files, "order_a", kind, new, new, tmp_path)
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["weights", "whole"])
+def test_named_layers_in_another_order_are_not_the_same_architecture(attack_files, keras3, kind):
+    # The file's layers are a (relu), b (tanh); the model's b (tanh), a (relu). Names pair a
+    # with a, the order a with b: --same-architecture is not true, and the file is refused.
+    old = attack_files.path("named_ab", kind)
+    result = run_in_process("plan", old, keras3["named_ba"], "--same-architecture")
+
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and str(old) in line, line
+    assert "'a'" in line and "'b'" in line and "order" in line, line
+    assert not result.stdout
+
+
+@pytest.mark.parametrize("kind", ["whole", "weights", "checkpoint"])
+@pytest.mark.parametrize("model", ["text", "transformer", "augmented", "frozen_base"])
+def test_models_whose_whole_file_keras_3_could_not_rebuild_restore_from_every_file(
+    attack_files, keras3, model, kind, tmp_path
+):
+    # Their whole .h5 was refused ("Keras 3 cannot rebuild its model_config"): an LSTM's
+    # time_major, a GRU inside Bidirectional, MultiHeadAttention's shapes and value=, Attention's
+    # score_mode, RandomFlip's rng_type, a built BatchNormalization's axis [3], a nested
+    # model's one output. The weights .h5 and the checkpoint are here to show all three agree.
+    new = keras3[model]
+    old_model = new if kind == "weights" else None
+    plan, output, expected = _restore(attack_files, model, kind, new, old_model, tmp_path)
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
