@@ -19,9 +19,13 @@ from graphdiff.loading import index_path, sha256_of
 from graphdiff.match.by_name import match_by_name
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.layers import match_by_layers
+from graphdiff.match.lookups import match_lookup_tables
+from graphdiff.match.renames import settle_rule_support
 from graphdiff.match.slots import follow_optimizer_state, follow_slots
 from graphdiff.match.structure import match_by_structure
+from graphdiff.match.thin import mark_thin
 from graphdiff.match.user_rules import UserRules, apply_excludes, apply_maps
+from graphdiff.match.whole_layers import keep_layers_whole
 from graphdiff.named_sources import source_specs
 from graphdiff.plan import (
     FORMAT_VERSION,
@@ -201,6 +205,7 @@ def _context(source: Source, new, new_roles, options) -> MatchContext:
         new_roles=new_roles,
         allowed=_allowed_transforms(options),
         counted=source.counted | new.counted,
+        old_layers=source.layered,
     )
 
 
@@ -226,7 +231,11 @@ def _match(old: OldSide, rules: SourceRules, options: Options, count: int) -> Ma
     inferred: list[Rule] = []
     if options.structural:
         inferred = match_by_structure(context, assignments)
+        match_lookup_tables(context, assignments)
         match_by_layers(context, assignments)
+    keep_layers_whole(context, assignments)
+    inferred = settle_rule_support(assignments, inferred)
+    mark_thin(context, assignments, inferred)
     follow_slots(context, assignments)
     follow_optimizer_state(context, assignments)
     return Matched(old, assignments, inferred, failed)

@@ -5,7 +5,8 @@ pretraining heads (`cls/predictions`, `cls/seq_relationship`: the decoys beside 
 
 `save_checkpoint(dir)` builds it in a graph, gives every variable random values (so that a
 bias or a layer norm restored into the wrong place shows in the output) and saves it with its
-`.meta`; `sequence_output(prefix, ...)` runs the encoder restored from a checkpoint.
+`.meta`; `encoder_outputs(prefix, ...)` runs the encoder restored from a checkpoint and gives
+its sequence and pooled outputs.
 """
 
 from __future__ import annotations
@@ -153,11 +154,12 @@ def save_checkpoint(directory: Path, seed: int = 0) -> str:
             return saver.save(session, str(directory / "bert_model.ckpt"))
 
 
-def sequence_output(prefix: str, ids, mask, segments) -> np.ndarray:
+def encoder_outputs(prefix: str, ids, mask, segments) -> tuple[np.ndarray, np.ndarray]:
+    """(sequence output, pooled output) of the TF1 encoder restored from `prefix`."""
     graph = tf.Graph()
     with graph.as_default():
         inputs = _inputs()
-        sequence, _ = bert(*inputs)
+        outputs = bert(*inputs)
         with v1.Session() as session:
             v1.train.Saver().restore(session, prefix)
-            return session.run(sequence, dict(zip(inputs, (ids, mask, segments), strict=True)))
+            return session.run(outputs, dict(zip(inputs, (ids, mask, segments), strict=True)))

@@ -1,13 +1,14 @@
 """The moonshot: a TF1 BERT checkpoint with Google's names, shapes and pretraining heads into
-`keras_hub.models.BertBackbone` of the same size, with two --map lines (the embedding tables,
-whose lookups the two implementations wire differently) and no table of names.
+`keras_hub.models.BertBackbone` of the same size, with no --map and no table of names.
 
-Every other variable is placed by the layer walk (match/layers.py); attention kernels are
-reshaped ([32, 32] -> [32, 4, 8], [32, 32] -> [4, 8, 32]); the pretraining heads, one of them
-of the pooler's shape, stay unused. The sequence output of the Keras model must match the TF1
-encoder's on the same tokens, padding included, to 1e-4; `graphdiff verify --tensor` says so
-too, and fails when two attention kernels are swapped.
-"""
+The embedding tables, whose lookups the two implementations wire differently (a one-hot
+matmul against a gather, the position table added first or last), pair by their shapes, each
+unique among the tables, and by being summed together on both sides (match/lookups.py);
+every other variable is placed by the layer walk from there (match/layers.py); attention
+kernels are reshaped ([32, 32] -> [32, 4, 8], [32, 32] -> [4, 8, 32]); the pretraining heads,
+one of them of the pooler's shape, stay unused. The sequence and pooled outputs of the Keras
+model must match the TF1 encoder's on the same tokens, padding included, to 1e-4;
+`graphdiff verify --tensor` says so too, and fails when two attention kernels are swapped."""
 
 from __future__ import annotations
 
@@ -17,19 +18,14 @@ import h5py
 import numpy as np
 import pytest
 from conftest import run_in_process
-from google_bert import KERAS_HUB_BERT, SEQ, VOCAB, save_checkpoint, sequence_output
+from google_bert import KERAS_HUB_BERT, SEQ, VOCAB, encoder_outputs, save_checkpoint
 from keras_models import build, load_into, write_model
 
 from graphdiff.apply.executor import apply_plan
 from graphdiff.formats.model_variables import keras_variables
-from graphdiff.plan import Options, Transform
+from graphdiff.plan import Transform
 from graphdiff.plan_io import write_plan
 from graphdiff.planning import make_plan
-
-MAPS = (
-    "bert/embeddings/word_embeddings=token_embedding/embeddings",
-    "bert/embeddings/position_embeddings=position_embedding/embeddings",
-)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +35,7 @@ def bert(tmp_path_factory):
     prefix = save_checkpoint(work / "old")
     new_py = write_model(work / "new", KERAS_HUB_BERT)
     out = work / "out.weights.h5"
-    plan = make_plan(f"{prefix}.meta", new_py, output_prefix=str(out), options=Options(maps=MAPS))
+    plan = make_plan(f"{prefix}.meta", new_py, output_prefix=str(out))
     write_plan(plan, work / "plan.json")
     apply_plan(plan, verify=True)
     return prefix, new_py, out, plan, work
@@ -50,6 +46,9 @@ def test_google_bert_checkpoint_into_keras_hub_bert_backbone(bert):
 
     assert not plan.initialized
     sources = {e.name: e.source for e in plan.variables}
+    assert sources["token_embedding/embeddings"] == "bert/embeddings/word_embeddings"
+    assert sources["position_embedding/embeddings"] == "bert/embeddings/position_embeddings"
+    assert not plan.rules
     for layer in (0, 1):
         new, old = f"transformer_layer_{layer}/", f"bert/encoder/layer_{layer}/"
         for part in ("query", "key", "value"):
@@ -78,9 +77,11 @@ def test_google_bert_checkpoint_into_keras_hub_bert_backbone(bert):
     mask[1, 5:], mask[2, 3:] = 0, 0
     model = load_into(new_py, out)
     inputs = {"token_ids": ids, "segment_ids": segments, "padding_mask": mask}
-    keras_output = model(inputs, training=False)["sequence_output"].numpy()
-    difference = np.abs(keras_output - sequence_output(prefix, ids, mask, segments)).max()
-    assert difference < 1e-4, difference
+    keras_outputs = model(inputs, training=False)
+    sequence, pooled = encoder_outputs(prefix, ids, mask, segments)
+    for name, tf1_output in (("sequence_output", sequence), ("pooled_output", pooled)):
+        difference = np.abs(keras_outputs[name].numpy() - tf1_output).max()
+        assert difference < 1e-4, (name, difference)
 
 
 def verify_sequence_output(work, *extra):

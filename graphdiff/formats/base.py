@@ -71,6 +71,7 @@ class Source:
     roles: dict[str, Role] | None = None
     graph_note: str | None = None
     counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
+    layered: bool = False  # names are Keras layer paths: a scope is one layer, whole or nothing
     notes: dict[str, str] = field(default_factory=dict)
 
     def stored_key(self, name: str) -> str:

@@ -51,5 +51,6 @@ def keras2_source(
         stored_as=stored_as,
         roles=roles,
         counted=frozenset(n for n, v in variables.items() if v.counted and n in table),
+        layered=True,
         notes=notes,
     )

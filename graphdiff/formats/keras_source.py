@@ -70,6 +70,7 @@ def keras_source(path: str, kind: str, old_model: str | None) -> Source:
         stored_as=stored_as,
         roles=roles,
         counted=counted,
+        layered=True,
     )
 
 

@@ -122,6 +122,7 @@ def tf2_source(prefix: str, specs: dict[str, TensorSpec], old_model: str | None,
         stored_as=stored_as,
         roles=all_roles,
         counted=frozenset(name for name, v in variables.items() if v.counted),
+        layered=built.kind == KERAS,
     )
 
 

@@ -23,7 +23,11 @@ import networkx as nx
 
 from graphdiff.graph_model import VARIABLE_OPS
 
-_CANONICAL = {op: "Variable" for op in VARIABLE_OPS} | {"ReadVariableOp": "Identity"}
+_CANONICAL = {op: "Variable" for op in VARIABLE_OPS} | {
+    "ReadVariableOp": "Identity",
+    "BiasAdd": "AddV2",  # `x @ w + b` in a TF1 graph, tf.nn.bias_add in a Keras layer
+    "Add": "AddV2",
+}
 _MACHINERY_SCOPE = re.compile(r"^(gradients|save)(_\d+)?$")
 _MACHINERY_OP = re.compile(
     r"^(Resource|Sparse|ResourceSparse)?Apply|^Assign|^(Save|Restore)(V2|Slice)?$"
@@ -34,7 +38,8 @@ _INTERNAL_SUFFIX = "graphdiff_unknown_shape"
 
 
 def canonical_op(op: str) -> str:
-    """Resource and reference variables (and their reads) compare equal."""
+    """Resource and reference variables (and their reads) compare equal, and so do the ways
+    of adding (a bias)."""
     return _CANONICAL.get(op, op)
 
 
@@ -84,6 +89,7 @@ def _forward_graph(dag: nx.DiGraph) -> ForwardGraph:
         for n in nodes
         if dag.nodes[n]["op"] not in VARIABLE_OPS
         and not any(c in nodes for c, _, _ in consumers.get(n, ()))
+        and not through_reads(dag, n)  # a variable's unread `read` op is no output
     ]
     return ForwardGraph(dag, nodes, consumers, inputs, sorted(outputs))
 

@@ -239,7 +239,8 @@ def _align(old_chain, new_chain, anchors) -> list[tuple[list[str], bool]] | None
         extra = len(news) - len(olds)  # > 0: blocks added in this stretch; < 0: removed
         for j, new_index in enumerate(news):
             low, high = max(0, j - max(extra, 0)), min(j - min(extra, 0), len(olds) - 1)
-            places[new_index] = ([old_chain[olds[i]] for i in range(low, high + 1)], extra == 0)
+            settled = extra == 0 or not olds  # in the stretch alone, or nothing to pair with
+            places[new_index] = ([old_chain[olds[i]] for i in range(low, high + 1)], settled)
     return places
 
 

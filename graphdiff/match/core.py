@@ -27,6 +27,7 @@ class MatchContext:
     new_roles: dict[str, Role]
     allowed: frozenset[str] = frozenset({"reshape"})  # value transforms a pair may need
     counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
+    old_layers: bool = False  # the old side's scopes are its layers (Keras paths)
 
     def unfit(self, name: str, key: str) -> str | None:
         """Why checkpoint key `key` cannot be restored into new variable `name`, or None."""

@@ -1,73 +1,433 @@
-"""Same names that were counted, not chosen: Keras's `dense`, `dense_1`, `dense_2`.
+"""Names that were counted, not chosen: Keras's `dense`, `dense_1`, `dense_2`.
 
 Keras names a layer nobody named by its kind and its place among layers of that kind, so
-inserting a Dense layer renumbers every Dense layer after it. A same name is then evidence of
-position only, the very evidence `load_weights` goes by. When the graph, read without names,
-offers that key to another variable as well (a layer of the same kind and shapes inserted or
-removed beside it), which of the two is new only the code's author knows: both are
-initialized, with the key as their candidate, and `--map` settles it.
+inserting a Dense layer renumbers every Dense layer after it. Such a name is evidence of
+position only, the very evidence `load_weights` goes by, whatever container holds the layer:
+`sequential/conv2d_1` (a Sequential), `conv2d_1` (the same Sequential rebuilt from a `.keras`
+archive) and `functional/conv2d_1` all say "the second Conv2D".
+
+So each old layer with a counted name goes where the evidence puts it. A new layer is a
+candidate when it takes the old one whole (every variable, each shape fitting) and applies
+the same activation; its witnesses are:
+
+- the walks from the inputs and from the outputs, read without names (alignment.py), that
+  place the old layer's variables in it: strong, unless the walk started from inputs or
+  outputs paired by their order (a model's outputs `Identity`, `Identity_1`): then weak;
+- the same position name (`conv2d_1` on both sides): weak;
+- being the one alike sibling (same input, same shapes) that applies the same activation.
+
+The best-supported candidate wins when it has two weak witnesses or a strong one, and no
+other candidate comes close; several alike: the layers around it decide when they are
+settled (a conv goes where its batch norm went). Otherwise, or inside a run of alike layers
+longer (or shorter) than the old run around it (a layer added among identical ones), which
+layer is new only the code's author knows: the new layers are initialized, the old keys
+listed, and `--map` settles it. A same position name whose layer does not take the old one
+whole or applies another activation is withdrawn: the activation vetoes the count.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import partial
+
 from graphdiff.match.alignment import Alignment
 from graphdiff.match.core import Assignments, MatchContext
+from graphdiff.match.layer_graph import LayerGraph, layer_graph
+from graphdiff.match.units import fits_whole, group_units, unit_of
+from graphdiff.plan import Evidence, Match
+
+CONFIDENCE = 0.9
+STRONG, WEAK = 2, 1  # what a witness counts for
+_COUNTS = (
+    "only counts layers of a kind (Keras names unnamed layers dense, dense_1, ...): which "
+    "layer is new, only the code says; name the layers, or confirm with --map"
+)
 
 
-def refuse_counted_names(context: MatchContext, assignments: Assignments, blind: Alignment):
-    """Withdraw same-name pairs of counted names that the graph also gives to another free
-    variable; refuse both for good. Returns the names withdrawn."""
+@dataclass
+class _Layers:
+    """Both sides' units and layer graphs, and the fit test."""
+
+    context: MatchContext
+    old: LayerGraph
+    new: LayerGraph
+    _index: dict | None = None
+
+    def fits(self, name: str, key: str) -> bool:
+        return self.context.unfit(name, key) is None
+
+    def whole(self, new_unit: str, old_unit: str) -> dict[str, str] | None:
+        return fits_whole(self.new.units[new_unit], self.old.units[old_unit], self.fits)
+
+    def by_shapes(self, side: str, unit: str) -> list[str]:
+        """The units of `side` whose variables have the shapes of `unit`'s (other side)."""
+        if self._index is None:
+            self._index = {
+                "new": _shape_index(self.new, self.context.new_variables),
+                "old": _shape_index(self.old, self.context.checkpoint),
+            }
+        other, table = (
+            (self.old, self.context.checkpoint)
+            if side == "new"
+            else (self.new, self.context.new_variables)
+        )
+        return self._index[side].get(_shapes(other.units[unit], table), [])
+
+    def alike(self, new_unit: str, old_unit: str) -> bool:
+        """The new layer takes the old one whole and applies the same activation."""
+        return self.whole(new_unit, old_unit) is not None and self.new.activation.get(
+            new_unit
+        ) == self.old.activation.get(old_unit)
+
+
+def _shapes(members, table) -> tuple:
+    return tuple(sorted(str(table[m].shape) for m in members))
+
+
+def _shape_index(graph: LayerGraph, table) -> dict[tuple, list[str]]:
+    index: dict[tuple, list[str]] = defaultdict(list)
+    for unit, members in graph.units.items():
+        index[_shapes(members, table)].append(unit)
+    return index
+
+
+@dataclass
+class _Options:
+    """The new layers an old layer may go to, each with its witnesses."""
+
+    witnesses: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    score: Counter = field(default_factory=Counter)
+    siblings: set[str] = field(default_factory=set)  # alike by place, any activation
+
+    def ranked(self) -> list[str]:
+        return sorted(self.witnesses, key=lambda u: (-self.score[u], u))
+
+
+def settle_counted_layers(
+    context: MatchContext, assignments: Assignments, blind: Alignment, weak_walks=frozenset()
+) -> set[str]:
+    """Put each counted old layer where the evidence puts it, or leave it to the user; return
+    the new variables whose same-name pair was withdrawn."""
+    withdrawn = _withdraw_where_mapped(context, assignments)
+    user_fixed = {n for n in assignments.fixed if n not in assignments.pairs}
+    counted_units = _counted_old_units(context)
+    if not counted_units:
+        return withdrawn
+    layers = _Layers(
+        context,
+        layer_graph(context.old_dag, set(context.old_models())),
+        layer_graph(context.new_dag, set(context.models())),
+    )
+    options = {u: _options(layers, u, blind, weak_walks) for u in counted_units}
+    for unit in counted_units:
+        withdrawn |= _veto_counts(assignments, layers, unit, options[unit])
+    decided, open_ = _decide(layers, options)
+    decided = _settle_by_neighbours(layers, options, decided, open_)
+    claimed = (set(decided.values()), set(decided))
+    for unit in counted_units:
+        candidates = [u for u in options[unit].witnesses if u not in decided.values()]
+        if _user_taken(assignments, layers, [decided.get(unit), *candidates], user_fixed):
+            continue
+        if unit in decided and _run_matches(layers, decided[unit], unit, claimed):
+            withdrawn |= _place(assignments, layers, decided[unit], unit, options[unit], blind)
+        elif unit in decided or unit in open_:
+            spots = [decided[unit]] if unit in decided else open_[unit]
+            withdrawn |= _leave_to_user(assignments, layers, unit, spots, claimed)
+    return withdrawn
+
+
+def _options(layers: _Layers, old_unit: str, blind: Alignment, weak_walks) -> _Options:
+    """Every alike new layer with what speaks for it (each witness once per layer)."""
+    found = _Options()
+    keys = set(layers.old.units[old_unit])
+    placed_by: dict[str, set[str]] = defaultdict(set)  # walk -> the new layers it names
+    for key in keys:
+        for name in blind.proposers.get(key, ()):
+            if unit_of(name) in layers.new.units:
+                for walk in blind.walks.get((name, key), ()):
+                    placed_by[walk].add(unit_of(name))
+    for walk, units in sorted(placed_by.items()):
+        if len(units) > 1:  # copies of it everywhere (towers): one of them, no more
+            found.siblings |= units
+            for unit in units:
+                found.witnesses[unit]
+            continue
+        unit = next(iter(units))
+        found.witnesses[unit].append(f"walk from the {walk}")
+        found.score[unit] += WEAK if walk in weak_walks else STRONG
+    for name, olds in blind.alike.items():
+        if olds & keys and unit_of(name) in layers.new.units:
+            found.siblings.add(unit_of(name))
+            found.witnesses[unit_of(name)]  # a candidate, with no witness of its own yet
+    partner = _position_partner(layers, old_unit)
+    if partner is not None:
+        found.witnesses[partner].append("same position name")
+        found.score[partner] += WEAK
+    only = _only_alike(layers, old_unit)
+    if only is not None:
+        found.witnesses[only].append("the one layer of its shapes and activation")
+        found.score[only] += WEAK
+    for unit in list(found.witnesses):
+        if not layers.alike(unit, old_unit):
+            del found.witnesses[unit]
+            found.score.pop(unit, None)
+    return found
+
+
+def _only_alike(layers: _Layers, old_unit: str) -> str | None:
+    """The one new layer alike to the old one, when it is alike to no other old layer."""
+    news = [u for u in layers.by_shapes("new", old_unit) if layers.alike(u, old_unit)]
+    if len(news) != 1:
+        return None
+    olds = [u for u in layers.by_shapes("old", news[0]) if layers.alike(news[0], u)]
+    return news[0] if olds == [old_unit] else None
+
+
+def _position_partner(layers: _Layers, old_unit: str) -> str | None:
+    """The new counted layer of the same position name (`conv2d_1`), if one."""
+    last = old_unit.rpartition("/")[2]
+    found = [
+        u
+        for u, members in layers.new.units.items()
+        if u.rpartition("/")[2] == last and all(m in layers.context.counted for m in members)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _decide(layers: _Layers, options) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Old layer -> its new layer where one candidate stands out and no other old layer wants
+    it; the others -> their candidates (none: the graph says nothing, the names stand)."""
+    chosen, open_ = {}, {}
+    for unit, found in options.items():
+        ranked = found.ranked()
+        if not ranked:
+            continue
+        best = ranked[0]
+        score = found.score[best]
+        second = found.score[ranked[1]] if len(ranked) > 1 else 0
+        # Alike in place (one of the layers reading the same tensor), and the one of them
+        # that computes the same: place and signature.
+        by_signature = ranked == [best] and best in found.siblings
+        # A strong witness wins over weak ones (a walk over a position name), not over
+        # another strong one; two weak ones that agree are as good as a strong one.
+        if (score >= STRONG and second < STRONG and score > second) or by_signature:
+            chosen[unit] = best
+        else:
+            open_[unit] = ranked
+    wanted = Counter(chosen.values())
+    for unit, new_unit in list(chosen.items()):
+        if wanted[new_unit] > 1:
+            open_[unit] = options[unit].ranked()
+            del chosen[unit]
+    return chosen, open_
+
+
+def _settle_by_neighbours(layers: _Layers, options, decided, open_) -> dict[str, str]:
+    """A layer left open goes where its mate went (a conv and the batch norm right after it,
+    one variable group with no activation between them, stay together); failing that, after
+    the layer its input comes from (a normalization goes with what it normalizes)."""
+    decided = dict(decided)
+    for related in (_mates, _predecessors):
+        changed = True
+        while changed:
+            changed = False
+            taken = set(decided.values())
+            for unit, candidates in list(open_.items()):
+                places = {decided[m] for m in related(layers.old, unit) if m in decided}
+                fitting = [
+                    c
+                    for c in candidates
+                    if c not in taken and places and places <= related(layers.new, c)
+                ]
+                if len(fitting) == 1:
+                    decided[unit] = fitting[0]
+                    del open_[unit]
+                    changed = True
+                    taken.add(fitting[0])
+    return decided
+
+
+def _mates(graph: LayerGraph, unit: str) -> set[str]:
+    return graph.mates(unit)
+
+
+def _predecessors(graph: LayerGraph, unit: str) -> set[str]:
+    return set(graph.pred.get(unit, ()))
+
+
+def _veto_counts(assignments, layers: _Layers, old_unit: str, found: _Options) -> set[str]:
+    """A same position name whose layer does not take the old one whole, or applies another
+    activation: the count is no evidence against that, the name pair goes."""
+    partner = _position_partner(layers, old_unit)
+    if partner is None or partner in found.witnesses:
+        return set()
+    keys = set(layers.old.units[old_unit])
+    withdrawn = set()
+    why = _mismatch(layers, partner, old_unit)
+    for name in layers.new.units[partner]:
+        pair = assignments.pairs.get(name)
+        if pair is None or pair[0] not in keys or pair[1].method != "name":
+            continue
+        assignments.release(name)
+        withdrawn.add(name)
+        reason = f"'{pair[0]}' has the same name, which only counts layers of a kind, and {why}"
+        assignments.refuse(name, reason, (pair[0],), final=True)
+    return withdrawn
+
+
+def _mismatch(layers: _Layers, new_unit: str, old_unit: str) -> str:
+    new_act = layers.new.activation.get(new_unit) or ("none",)
+    old_act = layers.old.activation.get(old_unit) or ("none",)
+    if layers.whole(new_unit, old_unit) is None:
+        return f"'{new_unit}' does not take '{old_unit}' whole"
+    return (
+        f"'{new_unit}' applies {', '.join(new_act)} where '{old_unit}' applied {', '.join(old_act)}"
+    )
+
+
+def _withdraw_where_mapped(context, assignments) -> set[str]:
+    """A counted same name whose key --map sends elsewhere: the count says nothing more."""
     withdrawn = set()
     mapped = {k: n for n, (k, m) in assignments.pairs.items() if m.method == "user_rule"}
     for name, (key, match) in list(assignments.pairs.items()):
-        if match.method != "name" or name not in context.counted:
-            continue
-        if key in mapped:  # the user sent this key elsewhere: the count says nothing more
+        if match.method == "name" and name in context.counted and key in mapped:
             assignments.release(name)
             withdrawn.add(name)
             reason = f"--map gives '{key}' to '{mapped[key]}'; its name here only counts layers"
             assignments.refuse(name, reason, (key,), final=True)
-            continue
-        rivals = {
-            other
-            for other in blind.proposers.get(key, set())
-            if other != name
-            and other in context.new_variables
-            and other not in assignments.pairs
-            and context.unfit(other, key) is None
-            and _whole_layer_fits(context, other, key)
-        }
-        if not rivals:
-            continue
-        assignments.release(name)
-        withdrawn.add(name)
-        for taker in sorted({name} | rivals):
-            others = ", ".join(sorted(({name} | rivals) - {taker}))
-            reason = (
-                f"'{key}' fits here and at {others} alike, and the name '{key}' only counts "
-                "layers of a kind (Keras names unnamed layers dense, dense_1, ...): which "
-                "layer is new, only the code says; name the layers, or confirm with --map"
-            )
-            assignments.refuse(taker, reason, (key,), final=True)
     return withdrawn
 
 
-def _whole_layer_fits(context: MatchContext, name: str, key: str) -> bool:
-    """Every variable of `name`'s layer takes the same-leaf variable of `key`'s layer (a
-    wider layer whose bias alone fits is no rival)."""
-    scope, old_scope = name.rpartition("/")[0], key.rpartition("/")[0]
-    new_leaves = {
-        n.rpartition("/")[2] for n in context.new_variables if n.rpartition("/")[0] == scope
-    }
-    old_leaves = {
-        k.rpartition("/")[2] for k in context.checkpoint if k.rpartition("/")[0] == old_scope
-    }
-    if new_leaves != old_leaves:
-        return False
-    return all(
-        context.unfit(
-            f"{scope}/{leaf}" if scope else leaf, f"{old_scope}/{leaf}" if old_scope else leaf
+def _counted_old_units(context) -> list[str]:
+    units = group_units(context.old_models())
+    return sorted(u for u, members in units.items() if all(m in context.counted for m in members))
+
+
+def _user_taken(assignments, layers, units, user_fixed) -> bool:
+    """The user decided for one of these layers (--map, --exclude): leave them to it."""
+    for unit in units:
+        for name in layers.new.units.get(unit, ()):
+            pair = assignments.pairs.get(name)
+            if pair is not None and pair[1].method == "user_rule":
+                return True
+            if pair is None and name in user_fixed:
+                return True
+    return False
+
+
+def _run_matches(layers: _Layers, new_unit: str, old_unit: str, claimed) -> bool:
+    """As many alike layers in a row around the new layer as around the old one, not counting
+    those placed elsewhere: else a layer was added (or removed) among identical ones, and
+    which one the graph cannot say."""
+    new_claimed, old_claimed = claimed
+    new_run = _run(
+        layers.new, new_unit, lambda u: u not in new_claimed and layers.alike(u, old_unit)
+    )
+    old_run = _run(layers.old, old_unit, partial(_alike_old, layers, new_unit, old_claimed))
+    return len(new_run) == len(old_run)
+
+
+def _alike_old(layers: _Layers, new_unit: str, old_claimed, old_unit: str) -> bool:
+    return old_unit not in old_claimed and layers.alike(new_unit, old_unit)
+
+
+def _run(graph: LayerGraph, start: str, alike) -> set[str]:
+    run, frontier = {start}, [start]
+    while frontier:
+        for neighbour in graph.neighbours(frontier.pop()):
+            if neighbour not in run and neighbour in graph.units and alike(neighbour):
+                run.add(neighbour)
+                frontier.append(neighbour)
+    return run
+
+
+def _place(assignments, layers: _Layers, new_unit, old_unit, found, blind) -> set[str]:
+    """Restore `old_unit` whole into `new_unit`; withdraw same names that put its keys (or
+    other keys) elsewhere."""
+    withdrawn = set()
+    pairing = layers.whole(new_unit, old_unit)
+    keys = set(pairing.values())
+    for name, (key, match) in list(assignments.pairs.items()):
+        if match.method != "name":
+            continue
+        if (key in keys and name not in pairing) or (name in pairing and pairing[name] != key):
+            assignments.release(name)
+            withdrawn.add(name)
+            if name not in pairing:
+                reason = (
+                    f"'{key}' has the same name, which only counts layers of a kind; the "
+                    f"evidence puts its layer at '{new_unit}'"
+                )
+                assignments.refuse(name, reason, (key,))
+    evidence = _evidence(layers, new_unit, old_unit, found)
+    for name, key in pairing.items():
+        if name in assignments.pairs and assignments.pairs[name][0] == key:
+            _, match = assignments.pairs[name]
+            assignments.pairs[name] = (key, Match(match.method, match.confidence, evidence))
+            continue
+        assignments.assign(name, key, Match("structure", CONFIDENCE, evidence))
+    return withdrawn
+
+
+def _evidence(layers: _Layers, new_unit: str, old_unit: str, found) -> tuple[Evidence, ...]:
+    evidence = [
+        Evidence("place", f"{w} puts '{old_unit}' at '{new_unit}'")
+        for w in found.witnesses.get(new_unit, ())
+        if w.startswith("walk")
+    ]
+    if "same position name" in found.witnesses.get(new_unit, ()):
+        evidence.append(
+            Evidence("position", f"'{new_unit}': a counted name, a position, not an identity")
         )
-        is None
-        for leaf in new_leaves
+    activation = layers.new.activation.get(new_unit)
+    if activation:
+        evidence.append(Evidence("signature", f"{', '.join(activation)} after it on both sides"))
+    if len(found.siblings) > 1 and not evidence:
+        evidence.append(Evidence("place", f"one of {len(found.siblings)} alike layers in place"))
+    evidence.append(
+        Evidence("whole_layer", f"every variable of '{old_unit}' fits one of '{new_unit}'")
+    )
+    return tuple(evidence)
+
+
+def _leave_to_user(assignments, layers: _Layers, old_unit, spots, claimed) -> set[str]:
+    """The old layer fits several new layers alike, or sits in a run of alike layers longer
+    or shorter than the new run around its place: initialize the new run, the old run's keys
+    listed as candidates."""
+    new_claimed, old_claimed = claimed
+    new_spots, old_spots = set(spots), {old_unit}
+    for new_unit in spots:
+        new_spots |= _run(
+            layers.new,
+            new_unit,
+            lambda u: u not in new_claimed and layers.alike(u, old_unit),
+        )
+        old_spots |= _run(layers.old, old_unit, partial(_alike_old, layers, new_unit, old_claimed))
+    candidates: dict[str, list[str]] = defaultdict(list)
+    for new_unit in sorted(new_spots):
+        for old in sorted(old_spots):
+            for name, key in (layers.whole(new_unit, old) or {}).items():
+                candidates[name].append(key)
+    withdrawn = set()
+    reason = _ambiguity(new_spots, old_spots)
+    for name, keys in candidates.items():
+        pair = assignments.pairs.get(name)
+        if pair is not None and pair[1].method != "name":
+            continue
+        if pair is not None:
+            assignments.release(name)
+            withdrawn.add(name)
+        earlier_reason, earlier = assignments.refused.get(name, ("", ()))
+        if _COUNTS in earlier_reason:  # also a spot of another old layer's run
+            keys = [*earlier, *(k for k in keys if k not in earlier)]
+        assignments.refuse(name, reason, keys, final=True)
+    return withdrawn
+
+
+def _ambiguity(new_spots: set[str], old_spots: set[str]) -> str:
+    olds, news = ", ".join(sorted(old_spots)), ", ".join(sorted(new_spots))
+    return (
+        f"{len(old_spots)} alike old layer(s) ({olds}) fit {len(new_spots)} alike new layer(s) "
+        f"({news}) at this place, and their names {_COUNTS}"
     )

@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
+from graphdiff.match.activations import PASS_THROUGH, applied
 from graphdiff.match.alignment import forward_graph
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.plan import Evidence, Match
 
-_PASS_THROUGH = frozenset({"Identity", "Cast", "IdentityN", "StopGradient"})
 _RESHAPES = frozenset({"Reshape", "ExpandDims", "Squeeze"})
 _SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 _ATTACH_DEPTH = 8
@@ -50,6 +50,9 @@ class LayerView:
     succ: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     pred: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     inputs: dict[str, int] = field(default_factory=dict)  # input placeholder -> its group id
+    attached: dict[str, set[str]] = field(default_factory=dict)  # variable -> its stream ops
+    graph: object = None  # the ForwardGraph it was built from
+    stream: set[str] = field(default_factory=set)  # what depends on the inputs' values
 
 
 def match_by_layers(context: MatchContext, assignments: Assignments) -> None:
@@ -99,7 +102,10 @@ def layer_view(dag: nx.DiGraph, variables: set[str]) -> LayerView:
         if variable in graph.nodes:
             for op in _attachment(graph, stream, variable):
                 attached[op].add(variable)
-    view = LayerView()
+    view = LayerView(graph=graph, stream=stream)
+    for op, held in attached.items():
+        for variable in held:
+            view.attached.setdefault(variable, set()).add(op)
     op_group = _groups(graph, stream, attached, view)
     for name in graph.inputs:
         view.inputs[name] = op_group[name] = len(view.members) + len(view.inputs)
@@ -174,7 +180,7 @@ def _direct_stream_consumers(graph, stream, op: str, attached):
                 continue
             seen.add(consumer)
             kind = graph.dag.nodes[consumer]["op"]
-            if kind in _PASS_THROUGH or kind in _RESHAPES:
+            if kind in PASS_THROUGH or kind in _RESHAPES:
                 frontier.append((consumer, reshaped or kind in _RESHAPES))
             elif consumer in attached and (not reshaped or _vectors(graph, attached[consumer])):
                 yield consumer
@@ -258,12 +264,51 @@ def _pair_neighbours(new, old, new_groups, old_groups, context):
     for signature, news in by_signature_new.items():
         olds = [o for o in by_signature_old.get(signature, []) if signature != ("input",)]
         fitting = [
-            (n, o) for n in news for o in olds if _fit(new.members[n], old.members[o], context)
+            (n, o)
+            for n in news
+            for o in olds
+            if _fit(new.members[n], old.members[o], context) and _same_activation(new, n, old, o)
         ]
         if len(news) == 1 and len(olds) == 1:
             yield from fitting
         elif fitting:
             yield from _pair_by_names(fitting, new, old)
+
+
+def activation_of(view: LayerView, members) -> tuple[str, ...]:
+    """What the layer of these variables applies to its output (activations.py), read after
+    each of its outputs: its attached ops that no other of them reads."""
+    ops = set().union(*(view.attached.get(m, set()) for m in members))
+    keep = view.stream.__contains__
+    found = set()
+    for op in ops:
+        if any(c in ops for c in _stream_consumers(view, op)):
+            continue
+        found.add(applied(view.graph, op, keep))
+    found.discard(None)
+    return tuple(sorted(found))
+
+
+def _stream_consumers(view, op: str):
+    """Stream consumers of `op`, looking through identities and casts."""
+    frontier, seen = [op], {op}
+    while frontier:
+        node = frontier.pop()
+        for consumer, _, _ in view.graph.consumers.get(node, ()):
+            if consumer not in view.stream or consumer in seen:
+                continue
+            seen.add(consumer)
+            if view.graph.dag.nodes[consumer]["op"] in PASS_THROUGH:
+                frontier.append(consumer)
+            else:
+                yield consumer
+
+
+def _same_activation(new: LayerView, new_group: int, old: LayerView, old_group: int) -> bool:
+    """Unless both apply an activation and not the same one (relu here, tanh there)."""
+    new_act = activation_of(new, new.members[new_group])
+    old_act = activation_of(old, old.members[old_group])
+    return not (new_act and old_act and new_act != old_act)
 
 
 def _signature(members: list[str], table) -> tuple:

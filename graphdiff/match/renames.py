@@ -204,3 +204,38 @@ def _leaf(name: str) -> str:
 
 def _reverse(edit: Edit) -> Edit:
     return (edit[0], edit[2], edit[1])
+
+
+def settle_rule_support(assignments, rules: list[Rule]) -> list[Rule]:
+    """Inferred rules with the support the final pairs leave them (later stages withdraw
+    pairs). A rule left with one pair is a coincidence, not a rule: that pair goes (its key
+    listed); a rule left with none is dropped."""
+    users: dict[Edit, list[str]] = {}
+    for name, (key, match) in assignments.pairs.items():
+        if match.method in ("structure", "inferred_rule"):
+            for edit in rename_edits(key, name):
+                users.setdefault(edit, []).append(name)
+    kept = []
+    for rule in rules:
+        names = users.get((rule.kind, rule.old, rule.new), [])
+        if len(names) >= MIN_SUPPORT:
+            kept.append(
+                Rule(
+                    rule.id,
+                    rule.kind,
+                    rule.old,
+                    rule.new,
+                    rule.origin,
+                    min(rule.support, len(names)),
+                )
+            )
+            continue
+        for name in names:
+            key, _ = assignments.pairs[name]
+            assignments.release(name)
+            reason = (
+                f"same place in the graph as '{key}', but the rename {describe(rule)} is "
+                "seen once; confirm it with --map"
+            )
+            assignments.refuse(name, reason, (key,), final=True)
+    return kept

@@ -19,10 +19,12 @@ Precision first: what is left unsure is initialized, and the plan lists the cand
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import replace
 from functools import partial
 
+from graphdiff.match.activations import ActivationAfter
 from graphdiff.match.alignment import (
     Alignment,
     canonical_op,
@@ -38,7 +40,7 @@ from graphdiff.match.chain_names import (
 )
 from graphdiff.match.chains import chain_candidates
 from graphdiff.match.core import Assignments, MatchContext
-from graphdiff.match.counted_names import refuse_counted_names
+from graphdiff.match.counted_names import settle_counted_layers
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
 from graphdiff.plan import Evidence, Match, Rule
 
@@ -46,7 +48,7 @@ from graphdiff.plan import Evidence, Match, Rule
 def match_by_structure(context: MatchContext, assignments: Assignments) -> list[Rule]:
     """Add structural and rule-based pairs to `assignments`; return the inferred rules used."""
     old, new = forward_graph(context.old_dag), forward_graph(context.new_dag)
-    compatible = _compatibility(context)
+    compatible = _compatibility(context, ActivationAfter(old), ActivationAfter(new))
     boundary = {
         "inputs": _boundary_anchors(old.inputs, new.inputs, context, "input"),
         "outputs": _boundary_anchors(old.outputs, new.outputs, context, "output"),
@@ -59,7 +61,15 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     }
     blind = merge_walks(blind_walks)
     demoted = _withdraw_contradicted_names(context, assignments, blind)
-    demoted |= refuse_counted_names(context, assignments, blind)
+    weak = {
+        w
+        for w, ends in (
+            ("inputs", (old.inputs, new.inputs)),
+            ("outputs", (old.outputs, new.outputs)),
+        )
+        if _by_order(*ends)
+    }
+    demoted |= settle_counted_layers(context, assignments, blind, weak)
     counted = CountedNames(context.checkpoint, context.new_variables)
     demoted |= release_counted_same_names(context, assignments, counted)
     anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
@@ -129,10 +139,11 @@ def _link_rules(assignments: Assignments, choices, rules) -> None:
             assignments.pairs[name] = (key, replace(match, rule=rules[edits[0]].id))
 
 
-def _compatibility(context: MatchContext):
-    """compatible(new_node, old_node): the same op (type, dtype, arity), and weights that
-    could come from each other's. Each node's part is worked out once: walks ask millions of
-    times on a stack of 1,600 blocks."""
+def _compatibility(context: MatchContext, old_activation, new_activation):
+    """compatible(new_node, old_node): the same op (type, dtype, arity), weights that could
+    come from each other's, and, for an op with weights, not another activation after it
+    (a Dense with relu is not a Dense with tanh). Each node's part is worked out once: walks
+    ask millions of times on a stack of 1,600 blocks."""
     new_sides = _Signatures(context.new_dag)
     old_sides = _Signatures(context.old_dag)
     fits: dict[tuple[str, str], bool] = {}
@@ -148,9 +159,16 @@ def _compatibility(context: MatchContext):
             return False
         if new_node in context.new_variables:
             return variables_fit(new_node, old_node)
-        # An op whose weights cannot come from the other's weights is not the same op.
+        # An op whose weights cannot come from the other's weights is not the same op, nor is
+        # one whose layer applies another activation (Dense relu against Dense tanh).
+        weighted = False
         for new_var, old_var in zip(new_vars, old_vars, strict=True):
             if new_var and old_var and not variables_fit(new_var, old_var):
+                return False
+            weighted |= bool(new_var and old_var)
+        if weighted:
+            new_act, old_act = new_activation.of(new_node), old_activation.of(old_node)
+            if new_act and old_act and new_act != old_act:
                 return False
         return True
 
@@ -165,6 +183,17 @@ def _compatibility(context: MatchContext):
         return fits[pair]
 
     return compatible
+
+
+_GENERATED = re.compile(r"^(Identity|keras_tensor|input_layer|input)(_\d+)?$")
+
+
+def _by_order(old_nodes, new_nodes) -> bool:
+    """Several inputs (outputs) with names the tracing made (`Identity_1`: the second
+    output): pairing them is pairing positions."""
+    return any(
+        len([n for n in nodes if _GENERATED.match(n)]) > 1 for nodes in (old_nodes, new_nodes)
+    )
 
 
 class _Signatures(dict):
@@ -211,10 +240,26 @@ def _boundary_anchors(old_nodes, new_nodes, context, kind):
     left_new = [n for n in new_nodes if n not in paired_new]
     left_old = [o for o in old_nodes if o not in paired_old]
     if len(left_new) == 1 and len(left_old) == 1:
-        new_op = canonical_op(context.new_dag.nodes[left_new[0]]["op"])
-        if new_op == canonical_op(context.old_dag.nodes[left_old[0]]["op"]):
-            anchors.append((left_new[0], left_old[0], f"the one {kind} left on each side"))
+        new_node, old_node = left_new[0], left_old[0]
+        if _op(context.new_dag, new_node) != _op(context.old_dag, old_node):
+            # A traced function returns its outputs through an Identity a TF1 graph lacks.
+            new_node, old_node = (
+                _past_identity(context.new_dag, new_node),
+                _past_identity(context.old_dag, old_node),
+            )
+        if _op(context.new_dag, new_node) == _op(context.old_dag, old_node):
+            anchors.append((new_node, old_node, f"the one {kind} left on each side"))
     return anchors
+
+
+def _op(dag, node: str) -> str:
+    return canonical_op(dag.nodes[node]["op"])
+
+
+def _past_identity(dag, node: str) -> str:
+    while _op(dag, node) == "Identity" and dag.nodes[node]["inputs"]:
+        node = dag.nodes[node]["inputs"][0][0]
+    return node
 
 
 def _variable_candidates(context, assignments, alignment) -> dict[str, set[str]]:
@@ -299,6 +344,10 @@ def _withdraw_contradicted_names(context, assignments: Assignments, blind: Align
             continue
         placed = blind.proposals.get(name, set()) & primaries
         takers = blind.proposers.get(key, set()) & variables
+        if _name_reused(blind, name, key, placed, takers, assignments):
+            assignments.release(name)
+            demoted.add(name)
+            continue
         if len(placed) != 1 or len(takers) != 1:
             continue
         other_key, other_name = next(iter(placed)), next(iter(takers))
@@ -313,6 +362,19 @@ def _withdraw_contradicted_names(context, assignments: Assignments, blind: Align
         assignments.release(name)
         demoted.add(name)
     return demoted
+
+
+def _name_reused(blind: Alignment, name, key, placed, takers, assignments) -> bool:
+    """The name now labels a variable the graph reaches from nowhere (a new layer on a new
+    input), while both walks put its key at one other, unmatched variable: that one is it."""
+    if placed or len(takers) != 1:
+        return False
+    other = next(iter(takers))
+    return (
+        other != name
+        and other not in assignments.pairs
+        and {"inputs", "outputs"} <= blind.walks[(other, key)]
+    )
 
 
 def _layer_split(context, blind: Alignment, name: str, other_key: str) -> bool:

@@ -22,7 +22,7 @@ from functools import cached_property
 from graphdiff.view.scopetree import INITIALIZED, RESTORED, UNUSED, Item, Scope
 
 FOLD_RUN = 3
-FLAGS = ("resolved", "decision", "policy", "partitioned", "passed")
+FLAGS = ("resolved", "decision", "policy", "partitioned", "passed", "thin")
 
 Order = Callable[[Scope], list[Scope]]
 

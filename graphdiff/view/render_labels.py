@@ -128,6 +128,8 @@ def _flag_lines(box: Box) -> list[tuple[str, str | None, bool]]:
         lines.append(
             (f"{plural(counts.flag('resolved'), 'shape')} from the checkpoint", "#8E3B6F", True)
         )
+    if counts.flag("thin"):
+        lines.append((f"{counts.flag('thin')} restored on thin evidence", DECISION_COLOUR, True))
     if counts.flag("policy"):
         lines.append((f"{counts.flag('policy')} initialized by policy", None, False))
     if counts.flag("partitioned"):
@@ -162,7 +164,7 @@ def _detail(box: Box) -> str:
     cut = 0 if box.key == ROOT else len(box.key) + 1
     rows = []
     for item in box.items[:DETAIL_ROWS]:
-        colour = DECISION_COLOUR if "decision" in item.flags else None
+        colour = DECISION_COLOUR if item.flags & {"decision", "thin"} else None
         cells = (item.name[cut:], variable_shape(item), variable_fate(item))
         rows.append(
             "<TR>" + "".join(f'<TD ALIGN="LEFT">{_small(c, colour)}</TD>' for c in cells) + "</TR>"
@@ -188,7 +190,8 @@ def variable_fate(item: Item) -> str:
     method = entry.match.method.replace("_", " ") if entry.match else ""
     if item.fate == RESTORED:
         source = display_name(item.links[0]) if item.links else entry.source
-        return f"\u2190 {source}" + (f" ({method})" if method else "")
+        thin = ", thin evidence" if "thin" in item.flags else ""
+        return f"\u2190 {source}" + (f" ({method}{thin})" if method else "")
     if entry.candidates:
         return "initialize: needs a decision, candidates " + ", ".join(entry.candidates)
     return "initialize: " + describe_reason(entry.reason)
@@ -230,6 +233,8 @@ def title_lines(view: View) -> list[str]:
         extra.append(plural(inferred, "inferred rename rule"))
     if model.flag("decision"):
         extra.append(f"{plural(model.flag('decision'), 'variable')} left for a decision")
+    if model.flag("thin"):
+        extra.append(f"{model.flag('thin')} restored on thin evidence")
     lines.append(" \u00b7 ".join(extra))
     if view.focus:
         lines.append(focus_line(view.focus))

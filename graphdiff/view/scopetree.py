@@ -116,7 +116,7 @@ class Item:
     dtype: str
     shape: tuple[int, ...] | None
     links: tuple[str, ...] = ()  # names on the other side: its source, or what it restores
-    flags: frozenset[str] = frozenset()  # resolved, decision, policy, partitioned
+    flags: frozenset[str] = frozenset()  # resolved, decision, policy, partitioned, thin
     entry: VariableEntry | None = None
     unused: UnusedKey | None = None
 
@@ -263,12 +263,21 @@ def _served(name: str, model_names: set[str]) -> str | None:
     return None
 
 
+def thin_evidence(entry: VariableEntry) -> str | None:
+    """Why the restore rests on one weak witness (the matcher says so in its evidence)."""
+    if entry.match is None:
+        return None
+    return next((e.detail for e in entry.match.evidence if e.kind == "thin"), None)
+
+
 def _new_item(entry: VariableEntry) -> tuple[Item, bool]:
     flags = set()
     if entry.shape_resolution is not None:
         flags.add("resolved")
     if entry.partitions:
         flags.add("partitioned")
+    if entry.action == RESTORE and thin_evidence(entry):
+        flags.add("thin")
     if entry.action != RESTORE:
         if entry.candidates:
             flags.add("decision")

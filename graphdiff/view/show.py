@@ -25,7 +25,14 @@ from graphdiff.view.render_labels import (
     variable_fate,
     variable_shape,
 )
-from graphdiff.view.scopetree import ROOT, Item, display_name, source_of, within_source
+from graphdiff.view.scopetree import (
+    ROOT,
+    Item,
+    display_name,
+    source_of,
+    thin_evidence,
+    within_source,
+)
 
 SYMBOL = {"shared": "=", "partial": "~", "new": "+", "removed": "-"}
 LOOK_LINES = 10
@@ -36,7 +43,7 @@ FORMATS = ("text", "markdown")
 class Look:
     """One thing for a reviewer to check: its kind, the name, and what to check."""
 
-    kind: str  # "decision", "shape", "rule", "policy"
+    kind: str  # "decision", "thin", "shape", "rule", "policy"
     name: str
     detail: str
 
@@ -197,6 +204,8 @@ def _counts(box: Box) -> str:
         words += f"; {decision_words(box)}"
     if box.counts.flag("resolved"):
         words += f"; {plural(box.counts.flag('resolved'), 'shape')} from the checkpoint"
+    if box.counts.flag("thin"):
+        words += f"; {box.counts.flag('thin')} on thin evidence"
     return words
 
 
@@ -212,6 +221,7 @@ def needs_a_look(view: View) -> list[Look]:
     """Decisions, shapes from the checkpoint, inferred rules and policy, for the boxes drawn."""
     items = [i for b in view.boxes("new") for i in b.items]
     looks = [Look("decision", i.name, _candidates(i)) for i in items if "decision" in i.flags]
+    looks += [Look("thin", i.name, _thin(i)) for i in items if "thin" in i.flags]
     looks += [Look("shape", i.name, _resolution(i)) for i in items if "resolved" in i.flags]
     for rule in view.rules:
         if rule.origin == "inferred":
@@ -230,6 +240,10 @@ def needs_a_look(view: View) -> list[Look]:
         for c in view.conflicts
     ]
     return looks
+
+
+def _thin(item: Item) -> str:
+    return f"restored from '{item.entry.source}' on thin evidence: {thin_evidence(item.entry)}"
 
 
 def _candidates(item: Item) -> str:
@@ -362,6 +376,8 @@ def _notes(box: Box) -> str:
         notes.append(f"**{decision_words(box)}**")
     if box.counts.flag("resolved"):
         notes.append(f"{plural(box.counts.flag('resolved'), 'shape')} from the checkpoint")
+    if box.counts.flag("thin"):
+        notes.append(f"**{box.counts.flag('thin')} on thin evidence**")
     return "; ".join(notes)
 
 
