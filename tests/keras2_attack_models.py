@@ -91,6 +91,59 @@ SOURCES = {
                 [keras.Input((6, 6, 3)), base, layers.GlobalAveragePooling2D(), layers.Dense(2)]
             )
         """,
+    # Operators on tensors: layers in tf.keras 2's layer list (TFOpLambda), not in Keras 3's,
+    # so a checkpoint's layer-N positions are not the Keras 3 model's.
+    "tensor_ops": """
+        def build(keras):
+            layers = keras.layers
+            inputs = keras.Input((6,))
+            x = layers.Dense(8, activation="relu")(inputs)
+            x = x * 0.5 + 1.0
+            x = layers.Dense(8, activation="tanh")(x)
+            return keras.Model(inputs, layers.Dense(3)(x - 0.25))
+        """,
+    # A nested model whose layers' names hold a `/` (DenseNet's `conv1/conv`), which Keras 3
+    # refuses: its Keras 3 twin names them with `_`.
+    "slash_names": """
+        def build(keras):
+            layers = keras.layers
+            slash = "/" if keras.__version__.startswith("2.") else "_"
+            image = keras.Input((6, 6, 3))
+            x = layers.Conv2D(4, 3, name=f"conv1{slash}conv")(image)
+            x = layers.BatchNormalization(name=f"conv1{slash}bn")(x)
+            x = layers.Conv2D(4, 1, name=f"conv2{slash}conv")(x)
+            base = keras.Model(image, x, name="base")
+            inputs = keras.Input((6, 6, 3))
+            x = layers.GlobalAveragePooling2D()(base(inputs))
+            return keras.Model(inputs, layers.Dense(2)(x))
+        """,
+    # A subclassed model: no config, its checkpoint names weights by attribute (`hidden/kernel`;
+    # Keras 3 keeps Dense's kernel as `_kernel`). No whole-model .h5 (tf.keras 2 cannot).
+    "subclassed": """
+        def build(keras):
+            import numpy as np
+
+            layers = keras.layers
+
+            class Net(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.hidden = layers.Dense(8, activation="relu")
+                    self.norm = layers.BatchNormalization()
+                    self.head = layers.Dense(3)
+
+                def call(self, x, training=False):
+                    return self.head(self.norm(self.hidden(x), training=training))
+
+            model = Net()
+            model(np.zeros((1, 6), "float32"))
+            return model
+
+        def input_signature():
+            import tensorflow as tf
+
+            return [tf.TensorSpec((None, 6), tf.float32)]
+        """,
 }
 
 

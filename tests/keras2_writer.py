@@ -5,7 +5,8 @@
 For each model (all of MODELS when none is named; keras2_attack_models.py's by name too):
 build it with a fixed seed, train it one step (so that no value is its initializer's and batch
 norm's moving statistics have moved), and write into OUT_DIR/MODEL/:
-  whole.h5      model.save("whole.h5")           legacy whole-model HDF5 (config + weights)
+  whole.h5      model.save("whole.h5")           legacy whole-model HDF5 (config + weights;
+                                                  not for a subclassed model, which has none)
   weights.h5    model.save_weights("weights.h5")  legacy weights-only HDF5
   ckpt/model    model.save_weights("ckpt/model")  TF-format checkpoint (object graph)
   tfckpt/ckpt   tf.train.Checkpoint(model=model, optimizer=...).write: the model one level down
@@ -90,17 +91,21 @@ def write(keras, name: str, out: Path) -> None:
     keras.utils.set_random_seed(0)
     model = _builder(name)(keras)
     rng = np.random.default_rng(0)
-    shape = (4, *model.inputs[0].shape[1:])
-    if model.inputs[0].dtype.is_integer:  # token ids, for an Embedding
-        x = rng.integers(0, 10, shape).astype(model.inputs[0].dtype.name)
+    graph_network = bool(model.inputs)  # not a subclassed model: model.save("x.h5") takes it
+    spec = model.inputs[0] if graph_network else model.save_spec()[0][0]
+    shape = (4, *spec.shape[1:])
+    if spec.dtype.is_integer:  # token ids, for an Embedding
+        x = rng.integers(0, 10, shape).astype(spec.dtype.name)
     else:
         x = rng.random(shape, dtype=np.float32)
-    y = rng.random((4, *model.outputs[0].shape[1:]), dtype=np.float32)
+    output = model.outputs[0] if graph_network else model(x[:1])
+    y = rng.random((4, *output.shape[1:]), dtype=np.float32)
     model.compile(optimizer="adam", loss="mse")
     model.fit(x, y, verbose=0, epochs=2)
     directory = out / name
     (directory / "ckpt").mkdir(parents=True, exist_ok=True)
-    model.save(directory / "whole.h5")
+    if graph_network:
+        model.save(directory / "whole.h5")
     model.save_weights(directory / "weights.h5")
     model.save_weights(str(directory / "ckpt" / "model"))
     import tensorflow as tf

@@ -88,3 +88,56 @@ def test_models_whose_whole_file_keras_3_could_not_rebuild_restore_from_every_fi
 
     assert all(e.action == RESTORE for e in plan.variables)
     np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("old_model", [False, True])
+def test_a_checkpoint_whose_layer_list_holds_tensor_operators_restores(
+    attack_files, keras3, old_model, tmp_path
+):
+    # tf.keras 2 lists `x * 0.5` as a layer (TFOpLambda) and counts it in layer-N; Keras 3
+    # does not (MobileNetV3, ConvNeXt): 0 of its variables were restored, and with --old-model
+    # the checkpoint was refused. The layers with weights pair by their order, and say so.
+    new = keras3["tensor_ops"]
+    plan, output, expected = _restore(
+        attack_files, "tensor_ops", "checkpoint", new, new if old_model else None, tmp_path
+    )
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+    assert all("among the layers with weights" in e.reason for e in plan.variables)
+
+
+@pytest.mark.parametrize("kind", ["whole", "weights"])
+def test_a_nested_model_whose_layer_names_hold_a_slash_restores(
+    attack_files, keras3, kind, tmp_path
+):
+    # A nested DenseNet's weights are `conv1/conv/kernel:0` in its model's group: read as
+    # layer `conv1`, weight `conv/kernel`, the nested model's layers did not pair (refused).
+    new = keras3["slash_names"]
+    old_model = new if kind == "weights" else None
+    plan, output, expected = _restore(attack_files, "slash_names", kind, new, old_model, tmp_path)
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+
+
+def test_a_checkpoint_taken_to_be_news_model_says_so_in_every_reason(attack_files, keras3):
+    # The checkpoint has no names and no activations; it fits NEW (the same shapes in the same
+    # places) though NEW swapped two layers. Restoring by position is all that can be done, and
+    # the plan said "same name": a reviewer must see that NEW was taken as its model.
+    plan = make_plan(attack_files.path("named_ab", "checkpoint"), keras3["named_ba"])
+
+    for entry in plan.variables:
+        assert "names its layers by position only" in entry.reason, entry.reason
+        assert "give --old-model if it was not" in entry.reason, entry.reason
+
+
+@pytest.mark.parametrize("kind", ["weights", "checkpoint"])
+def test_a_subclassed_model_restores_into_its_keras_3_twin(attack_files, keras3, kind, tmp_path):
+    # Its checkpoint says `hidden/kernel`; Keras 3's Dense keeps its kernel as `_kernel`, so the
+    # checkpoint was refused with --same-architecture ("no object ... holds its variables").
+    new = keras3["subclassed"]
+    plan, output, expected = _restore(attack_files, "subclassed", kind, new, new, tmp_path)
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)

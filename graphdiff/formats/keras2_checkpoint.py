@@ -25,7 +25,13 @@ import re
 
 from graphdiff.errors import BadInput
 from graphdiff.formats.base import KERAS2_CHECKPOINT, NO_GRAPH, Source
-from graphdiff.formats.keras2_pairing import Mismatch, StoredLayer, StoredWeight, pair
+from graphdiff.formats.keras2_pairing import (
+    Mismatch,
+    StoredLayer,
+    StoredWeight,
+    add_note,
+    pair,
+)
 from graphdiff.formats.keras2_source import keras2_source
 from graphdiff.formats.python_model import KERAS, build_model
 from graphdiff.formats.tf1 import variables_only_dag
@@ -33,6 +39,10 @@ from graphdiff.formats.tf2_checkpoint import VALUE, tree_names
 from graphdiff.loading import TensorSpec
 from graphdiff.roles import MODEL, OPTIMIZER, Role
 
+_TAKEN_FROM_NEW = (
+    "the checkpoint names its layers by position only (no names, no activations): NEW, "
+    "which it fits layer for layer, was taken as its model; give --old-model if it was not"
+)
 _LAYER = re.compile(r"layer-(\d+)")
 _WITH_WEIGHTS = re.compile(r"layer_with_weights-(\d+)")
 
@@ -85,6 +95,8 @@ def keras2_checkpoint_source(
         except Mismatch as mismatch:
             why = f"its layers do not fit NEW's one for one ({mismatch}); {why}"
         else:
+            for key in pairing.keys.values():
+                add_note(pairing, key, _TAKEN_FROM_NEW)
             source = keras2_source(
                 KERAS2_CHECKPOINT, prefix, built, pairing, specs, others, new_model
             )

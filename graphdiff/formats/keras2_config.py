@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+import warnings
 
 from graphdiff.errors import BadInput
 
@@ -59,7 +60,10 @@ def rebuild(config: dict, path: str, keras):
     keras.backend.clear_session()
     try:
         legacy = saving_options.keras_option_scope(use_legacy_config=True)
-        with legacy, serialization_lib.SafeModeScope(True):
+        with legacy, serialization_lib.SafeModeScope(True), warnings.catch_warnings():
+            # Keras's advice on how to write the layers (an Embedding given the input shape
+            # tf.keras 2 kept in its config) is about the file, not the user's code: not shown
+            warnings.simplefilter("ignore")
             model = saving_utils.model_from_config(translated, custom_objects=_KEPT_AS_TEXT)
     except Exception as error:  # an unknown layer class, a Lambda's bytecode, a bad config
         raise BadInput(

@@ -77,14 +77,16 @@ def pair(
 
 
 def _pair_layers(stored, live: list, renamed, pairing: Pairing, where: str) -> None:
-    for old, new in _layer_pairs(stored, live, renamed, where, pairing.strict):
+    pairs, how = _layer_pairs(stored, live, renamed, where, pairing.strict)
+    for old, new in pairs:
         label = f"{where}{old.label}"
         if old.sublayers is not None:
             if not hasattr(new, "layers"):
                 raise Mismatch(f"{label} is a nested model; the model's '{new.name}' is a layer")
             _pair_layers(old.sublayers, list(new.layers), renamed, pairing, f"{label}/")
         elif hasattr(new, "layers"):  # an h5 group of a nested model: its layers' weights
-            _pair_layers(_split(old), _legacy_layer_order(new), renamed, pairing, f"{label}/")
+            inner = _legacy_layer_order(new)
+            _pair_layers(_split(old, inner, renamed), inner, renamed, pairing, f"{label}/")
         else:
             try:
                 _pair_weights(old, new, label, pairing)
@@ -93,14 +95,36 @@ def _pair_layers(stored, live: list, renamed, pairing: Pairing, where: str) -> N
                     raise
                 for weight in old.weights:
                     pairing.unpaired[weight.key] = f"its layer does not pair: {mismatch}"
+                continue
+            for weight in old.weights if how else ():
+                add_note(pairing, weight.key, how)
 
 
-def _split(group: StoredLayer) -> list[StoredLayer]:
+def add_note(pairing: Pairing, key: str, note: str) -> None:
+    """Say `note` of the stored key `key` in the plan's reasons, after any said before."""
+    before = pairing.notes.get(key)
+    pairing.notes[key] = f"{before}; {note}" if before else note
+
+
+def _split(group: StoredLayer, live: list, renamed) -> list[StoredLayer]:
     """A nested model's h5 group as its layers: weights named `dense_2/kernel` belong to
-    `dense_2`, in the order the group lists them."""
+    `dense_2`, in the order the group lists them. A layer's name may hold a `/` itself
+    (DenseNet's `conv1/conv/kernel`): the longest start of the weight's name that names a
+    layer of the nested model (`/` read as Keras 3's `_`) is its layer's."""
+    names = {renamed.get(layer.name, layer.name) for layer in live}
+    names |= {layer.name for layer in live}
     layers: dict[str, StoredLayer] = {}
     for weight in group.weights:
-        first, _, rest = weight.name.partition("/")
+        parts = weight.name.split("/")
+        cut = next(
+            (
+                k
+                for k in range(len(parts) - 1, 0, -1)
+                if {"/".join(parts[:k]), "_".join(parts[:k])} & names
+            ),
+            1,
+        )
+        first, rest = "/".join(parts[:cut]), "/".join(parts[cut:])
         if not rest:
             raise Mismatch(f"{group.label} holds '{weight.name}', of no layer of its model")
         layer = layers.setdefault(first, StoredLayer(f"'{first}'", first, None))
@@ -137,19 +161,18 @@ def _layer_pairs(stored: list[StoredLayer], live: list, renamed, where: str, str
     by_name = {renamed.get(layer.name, layer.name): layer for layer in live_with}
     named = all(s.name is not None and s.name in by_name for s in with_weights)
     if not strict and with_weights and named and len(with_weights) == len(live_with):
-        return [(s, by_name[s.name]) for s in with_weights]  # the file's own config rebuilt
+        return [(s, by_name[s.name]) for s in with_weights], None  # the file's config rebuilt
     if all(s.position is not None for s in stored):
-        if len(stored) != len(live):
-            raise Mismatch(
-                f"{where or 'the model'}: {len(stored)} layers in the file, {len(live)} in the "
-                "model"
+        try:
+            return _by_position(stored, live, where), None
+        except Mismatch as mismatch:
+            if len(with_weights) != len(live_with):
+                raise
+            how = (
+                "paired by its place among the layers with weights (layer_with_weights-N), "
+                f"as the layer lists differ in layers without weights ({mismatch})"
             )
-        pairs = [(s, live[s.position]) for s in stored]
-        for s, layer in pairs:
-            if s.has_weights() != bool(layer.weights):
-                has = "holds weights" if s.has_weights() else "holds none"
-                raise Mismatch(f"{where}{s.label} {has}; the model's '{layer.name}' does not")
-        return [(s, layer) for s, layer in pairs if s.has_weights()]
+            return list(zip(with_weights, live_with, strict=True)), how
     if len(with_weights) != len(live_with):
         raise Mismatch(
             f"{where or 'the model'}: {len(with_weights)} layers with weights in the file, "
@@ -157,7 +180,22 @@ def _layer_pairs(stored: list[StoredLayer], live: list, renamed, where: str, str
         )
     pairs = list(zip(with_weights, live_with, strict=True))
     _check_names_follow_order(pairs, by_name, where)
-    return pairs
+    return pairs, None
+
+
+def _by_position(stored: list[StoredLayer], live: list, where: str) -> list:
+    """`layer-N` with the N-th of the model's layers, when both lists have the same layers
+    with weights in the same places."""
+    if len(stored) != len(live):
+        raise Mismatch(
+            f"{where or 'the model'}: {len(stored)} layers in the file, {len(live)} in the model"
+        )
+    pairs = [(s, live[s.position]) for s in stored]
+    for s, layer in pairs:
+        if s.has_weights() != bool(layer.weights):
+            has = "holds weights" if s.has_weights() else "holds none"
+            raise Mismatch(f"{where}{s.label} {has}; the model's '{layer.name}' does not")
+    return [(s, layer) for s, layer in pairs if s.has_weights()]
 
 
 def _check_names_follow_order(pairs, by_name: dict, where: str) -> None:
@@ -167,10 +205,11 @@ def _check_names_follow_order(pairs, by_name: dict, where: str) -> None:
     order the code made them, which is not the order they are called in, so they are
     positions, not identities."""
     for stored, layer in pairs:
-        other = by_name.get(stored.name) if stored.name is not None else None
+        name = stored.name or ""
+        other = by_name.get(name) or by_name.get(name.replace("/", "_"))
         if other is None or other is layer:
             continue
-        if _automatic(stored.name, layer) and _automatic(layer.name, other):
+        if _automatic(name, layer) and _automatic(layer.name, other):
             continue
         raise Mismatch(
             f"{where}{stored.label} is the model's '{other.name}' by name but '{layer.name}' "

@@ -221,13 +221,21 @@ def _attach(graph, model, wanted: set, old_model: str, prefix: str):
 
 
 def _walk(graph, node: int, obj, children) -> dict[int, object]:
-    """Node id -> live object, following children by name from (`node`, `obj`)."""
+    """Node id -> live object, following children by name from (`node`, `obj`).
+
+    A child the object does not have by its name is looked for as `_name`: tf.keras 2 kept
+    Dense's and Conv's weights as `kernel`, Keras 3 keeps them as `_kernel` (the property
+    `kernel` reads it), so a subclassed tf.keras 2 model's checkpoint says `d1/kernel` where
+    Keras 3's would say `d1/_kernel`.
+    """
     found, queue = {node: obj}, [(node, obj)]
     while queue:
         current, live = queue.pop(0)
         live_children = children(live)
         for child in graph.nodes[current].children:
             match = live_children.get(child.local_name)
+            if match is None:
+                match = live_children.get(f"_{child.local_name}")
             if match is not None and child.node_id not in found:
                 found[child.node_id] = match
                 queue.append((child.node_id, match))
