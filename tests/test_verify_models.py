@@ -8,6 +8,7 @@ corrupted output is written by editing the `.weights.h5` with h5py, the way a ba
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import h5py
@@ -133,6 +134,53 @@ def test_a_keras_applications_net_with_a_new_head_verifies_on_its_features(
     assert (check.compared, check.paired, check.shape) == ("bits", "same_ops", (2, 256))
     model_entries = [e.name for e in plan.restored if e.role == "model"]
     assert report.not_compared == () and report.variables_checked == len(model_entries) > 100
+
+
+def test_two_alike_kernels_swapped_by_the_plan_fail_where_the_first_is_read(mobilenet, tmp_path):
+    work, _, new_py = mobilenet
+    plan = make_plan(work / "old.keras", new_py, output_prefix=str(tmp_path / "m.weights.h5"))
+    write_plan(plan, tmp_path / "plan.json")
+    edited = swapped_plan(
+        tmp_path / "plan.json", tmp_path / "swapped.json", "conv_dw_8/kernel", "conv_dw_9/kernel"
+    )
+    assert run_in_process("apply", edited).returncode == 0  # bytes as planned: apply cannot tell
+    report = verify_plan(read_plan(edited))
+
+    assert report.verdict == "differs"
+    (check,) = report.differing
+    assert check.new.endswith("conv_dw_8_1/depthwise:0") and check.paired == "misplaced"
+    assert check.note.startswith(
+        "on the same values the old model read 'conv_dw_8/kernel' where the new model reads "
+        "conv_dw_8/kernel (restored from 'conv_dw_9/kernel')"
+    )
+
+
+def swapped_plan(plan_path, target, first: str, second: str):
+    """A copy of the plan at `plan_path` whose entries `first` and `second` trade sources (a
+    reviewer's edit gone wrong, or a matcher's mistake)."""
+    document = json.loads(plan_path.read_text())
+    entries = {entry["name"]: entry for entry in document["variables"]}
+    for key in ("source", "stored_as"):
+        entries[first][key], entries[second][key] = entries[second][key], entries[first][key]
+    target.write_text(json.dumps(document))
+    return target
+
+
+def test_apply_verify_outputs_refuses_a_plan_that_swaps_two_kernels(insert_plan, tmp_path):
+    """The issue's case: apply --verify (bytes as planned) passes a plan that puts an old
+    tensor into the wrong variable; --verify-outputs runs the models and publishes nothing."""
+    plan_path, _ = insert_plan
+    edited = swapped_plan(
+        plan_path, plan_path.with_name("swapped.json"), "decoder/kernel", "head/kernel"
+    )
+    out = tmp_path / "model.weights.h5"
+    result = run_in_process("apply", edited, "--output", out, "--verify", "--verify-outputs")
+    assert result.returncode == 3, result.stderr
+    line = result.stderr.splitlines()[-1]
+    assert "on the same values the old model read 'head/bias' where" in line, line
+    assert line.endswith("from another name: decoder/kernel from 'head/kernel'"), line
+    assert "(a restored variable at another's place)" in result.stdout
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_apply_verify_outputs_publishes_only_what_verifies(insert_plan, tmp_path):

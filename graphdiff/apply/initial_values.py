@@ -65,7 +65,7 @@ def run(session, where, fetches, feed_dict=None):
         ) from None
 
 
-_NOISE = ("Graph execution error", "Detected at node", "File ", "Node:", "[[")
+_NOISE = ("Graph execution error", "Detected at node", "File ", "Node:", "[[", "<stack traces")
 
 
 def op_error_text(error) -> str:

@@ -56,6 +56,7 @@ class Traced:
     flat: object  # GraphDef
     renamed: dict[str, str]
     captured: dict[str, str | None]
+    inlined: bool = False  # calls were inlined: `flat` is not the concrete function's graph
 
 
 def concrete_dag(concrete, variables: dict[str, ModelVariable]) -> nx.DiGraph:
@@ -71,12 +72,13 @@ def concrete_dag(concrete, variables: dict[str, ModelVariable]) -> nx.DiGraph:
 def traced_graph(concrete, variables: dict[str, ModelVariable]) -> Traced:
     """The flat (calls inlined) GraphDef of `concrete`, and the same with variables named."""
     flat = _flat_graph_def(concrete)
+    inlined = any(node.op in _CALL_OPS for node in concrete.graph.as_graph_def().node)
     names = {id(resource_handle(v.variable)): name for name, v in variables.items()}
     captured = {
         internal.op.name: names.get(id(external)) for external, internal in concrete.graph.captures
     }
     named, renamed = _name_variables(flat, captured, variables)
-    return Traced(named, flat, renamed, captured)
+    return Traced(named, flat, renamed, captured, inlined)
 
 
 def _concrete_function(built: BuiltModel):

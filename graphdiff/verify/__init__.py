@@ -3,15 +3,15 @@
 `verify_plan(plan, checkpoint)` takes a plan and the file `apply` wrote for it; gives a
 VerifyReport. It opens both sides (sides.py): the old one from what the plan came from (a TF1
 `.meta` with its checkpoint, Keras weights or an object-based checkpoint with their model), the
-new one from the plan's graph file or `build_model()`, with `checkpoint` loaded as a user
-loads it. It numbers their values together from the plan's restore entries and the paired
-inputs (frontier.py), picks the tensors to compare (pairs.py: the shared frontier, those asked
-for, or, across implementations, the models' outputs), feeds both the same deterministic
-inputs (feeds.py), runs one forward pass of each, one after the other (sessions.py), and
-compares (report.py): bit for bit where both tensors come from the same ops, within atol/rtol
-where asked or where they do not. Then it reads each restored variable upstream of a compared
-tensor from both sides (restored.py): a forward pass cannot see a variable its tensors do not
-depend on numerically on these inputs.
+new one from the plan's graph file or `build_model()`, with `checkpoint` loaded as a user loads
+it. It numbers their values together from the plan's restore entries and the paired inputs
+(frontier.py, cut where a layer was inserted: cuts.py), picks the tensors to compare (pairs.py:
+the shared frontier, restores misplaced (places.py), the models' outputs, or those asked for),
+feeds both the same deterministic inputs (feeds.py), runs one forward pass of each, one after
+the other (runs.py), and compares (report.py): bit for bit where both tensors come from the same
+ops, within atol/rtol where asked or where they do not. Then it reads each restored variable
+upstream of a compared tensor from both sides (restored.py): a forward pass cannot see a
+variable its tensors do not depend on numerically on these inputs.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from graphdiff.verify.pairs import (
     op_and_port,
     output_pairs,
 )
+from graphdiff.verify.places import MISPLACED, misplaced_pairs
 from graphdiff.verify.report import (
     DIFFERS,
     TensorCheck,
@@ -57,7 +58,7 @@ from graphdiff.verify.report import (
     tolerance_text,
 )
 from graphdiff.verify.restored import not_holding_sources
-from graphdiff.verify.runs import run_pairs
+from graphdiff.verify.runs import run_pairs, with_cuts
 from graphdiff.verify.sides import Side, check_kinds, open_sides
 
 __all__ = [
@@ -113,7 +114,7 @@ def verify_plan(
     tensors = list(tensors)
     correspondence = _correspondence(plan, old, new, feeds or {}, inputs or {}, not tensors)
     given = {name: load_array(name, value) for name, value in (feeds or {}).items()}
-    pairs = _pairs(tensors, correspondence, old, new, where, len(plan.restored))
+    pairs = _pairs(tensors, correspondence, old, new, where, plan)
     old_values, new_values, builder = run_pairs(correspondence, pairs, old, new, given)
     checks = [
         _check(pair, a, b, tolerance, correspondence, old, new)
@@ -175,14 +176,15 @@ def _correspondence(plan: Plan, old: Side, new: Side, feeds: Mapping, inputs: Ma
     return correspondence
 
 
-def _pairs(tensors, correspondence, old: Side, new: Side, where: str, restored: int) -> list:
+def _pairs(tensors, correspondence, old: Side, new: Side, where: str, plan: Plan) -> list:
     """The pairs asked for, else the shared frontier and the outputs it does not prove (pairs.py);
     BadInput when there is nothing to compare."""
     if tensors:
         return [given_pair(text, correspondence, new, old) for text in tensors]
-    pairs = frontier(correspondence, new) + output_pairs(correspondence, new, old)
+    pairs = frontier(correspondence, new) + misplaced_pairs(correspondence, plan)
+    pairs += output_pairs(correspondence, new, old)
     if not pairs:
-        raise BadInput(where, _NOTHING.format(count=restored))
+        raise BadInput(where, _NOTHING.format(count=len(plan.restored)))
     return pairs
 
 
@@ -300,7 +302,8 @@ def _check_unchanged(fingerprint: FileFingerprint, if_moved: str) -> None:
 
 
 def _check(pair: TensorPair, old_value, new_value, tolerance, correspondence, old, new):
-    used = tolerance if tolerance is not None or pair.same_ops else (DEFAULT_ATOL, DEFAULT_RTOL)
+    exact = pair.same_ops or pair.how == MISPLACED
+    used = tolerance if tolerance is not None or exact else (DEFAULT_ATOL, DEFAULT_RTOL)
     verdict, max_abs, max_rel = compare(old_value, new_value, used)
     return TensorCheck(
         new=display_name(new, pair.new),
@@ -312,11 +315,12 @@ def _check(pair: TensorPair, old_value, new_value, tolerance, correspondence, ol
         verdict=verdict,
         compared=tolerance_text(used),
         restored_upstream=tuple(
-            correspondence.restored_upstream([pair.new.rsplit(":", 1)[0]], pair.how != SAME_OPS)
+            correspondence.restored_upstream([pair.new.rsplit(":", 1)[0]], not with_cuts(pair))
         ),
         paired=AFTER_CUT
         if pair.how == SAME_OPS and correspondence.cut_upstream(pair.new)
         else pair.how,
+        note=pair.reason,
     )
 
 

@@ -10,9 +10,13 @@ old graph's run. What follows is numbered again, and is shared when it computes 
 graph computed from there; repeated until nothing more is cut, the cuts nearest the inputs
 first (one further down would cut the comparison short).
 
-Only data is cut, never parameters: both tensors must be computed from the inputs (a new,
-initialized bias fed the old one's value would hide that it was not restored), and the old
-value must fit the new tensor (`fits`: dtype, static shape). Two candidates, or one new
+Only new data is cut: both tensors must be computed from the inputs, never parameters alone (a
+new, initialized bias fed the old one's value would hide that it was not restored), and the
+new tensor from something the old graph does not have (a variable initialized or transformed,
+an input paired with none). A tensor computed from restored variables and paired inputs alone
+that the old graph does not compute is no layer inserted but a difference: an op changed, or
+a restore misplaced (places.py), and cutting after it would hide it. The old value must fit
+the new tensor (`fits`: dtype, static shape). Two candidates, or one new
 tensor claimed by two old ones, make no cut. A cut is sound whatever it pairs: it only says
 which array a tensor is fed, and the comparison after it is still of the same ops on the same
 values.
@@ -58,7 +62,9 @@ def _keyed(view: GraphView, name: str, values: Values, depth: dict) -> bool:
     )
 
 
-def find_cuts(correspondence, index: dict, fits, anchored: dict, from_inputs: dict) -> dict:
+def find_cuts(
+    correspondence, index: dict, fits, anchored: dict, from_inputs: dict, novel: dict
+) -> dict:
     """New tensor -> old tensor, for the cuts the new graph's numbering now allows."""
     new, values = correspondence.new, correspondence.new_values
     found: dict[str, str] = {}
@@ -68,13 +74,15 @@ def find_cuts(correspondence, index: dict, fits, anchored: dict, from_inputs: di
         if len(inputs) < 2 or not _open_op(correspondence, name):
             continue
         ids = [values.of(*i) for i in inputs]
-        open_places = [k for k, v in enumerate(ids) if v[0] not in correspondence.old_ids]
+        open_places = [k for k, v in enumerate(ids) if v[0] < 0]  # the old graph has none
         if len(open_places) != 1:
             continue
         place = open_places[0]
         producer, port = inputs[place]
         others = [p for k, (p, _) in enumerate(inputs) if k != place]
-        if not from_inputs.get(producer) or not any(anchored.get(p) for p in others):
+        if not (from_inputs.get(producer) and novel.get(producer)):
+            continue
+        if not any(anchored.get(p) for p in others):
             continue
         key = op_key(new, name, [HOLE if k == place else v for k, v in enumerate(ids)])
         candidates = set(index.get(key, ()))

@@ -47,6 +47,8 @@ _PASS_INDICES = frozenset(
         "FloorMod",
         "DynamicPartition",
         "Unique",
+        "Select",  # picks one of its inputs: Keras's take() wraps negative indices so
+        "SelectV2",
     }
 )
 _WALK_DEPTH = 8
@@ -295,12 +297,19 @@ def _bound_at(op, port: int) -> int | None:
 
 
 def _handle_shape(handle) -> list | None:
+    """The shape of the variable behind a resource handle: a VarHandleOp's, or what a traced
+    function's captured handle says of its variable."""
+    tf = tensorflow()
     op = handle.op
     while op.type in ("Identity",) and op.inputs:
-        op = op.inputs[0].op
-    if op.type != "VarHandleOp":
-        return None
-    shape = tensorflow().TensorShape(op.get_attr("shape"))
+        handle, op = op.inputs[0], op.inputs[0].op
+    if op.type == "VarHandleOp":
+        shape = tf.TensorShape(op.get_attr("shape"))
+    else:
+        data = getattr(handle, "_handle_data", None)
+        if data is None or not data.is_set or not data.shape_and_type:
+            return None
+        shape = tf.TensorShape(data.shape_and_type[0].shape)
     return shape.as_list() if shape.rank else None
 
 

@@ -6,7 +6,9 @@ entries and the paired inputs (inputs.py), and answers: which new ops are shared
 tensor a new one equals, which restored variables lie upstream of a tensor.
 
 The frontier is every tensor of the new forward graph that is shared, has a restored variable
-upstream, is not itself a variable's value, and has a consumer that is not shared (or none):
+upstream, is not itself a variable's value, is computed from the inputs (when the graph has
+any: what only variables compute, the restored variables read directly cover), and has a
+consumer that is not shared (or none):
 the last shared tensor on each path, such as the old outputs when the head is unchanged and the
 features before a new head. Tensors inside a v1 cond branch are left out (the branch may not
 run). Where a restored layer is fed something new (a layer inserted before it), the new input
@@ -32,6 +34,7 @@ from graphdiff.verify.values import (
     Values,
     is_summary,
     number_values,
+    varies,
 )
 
 _SWITCH = frozenset({"Switch", "RefSwitch"})
@@ -45,7 +48,8 @@ class TensorPair:
     new: str  # "op:port"
     old: str
     same_ops: bool  # both computed by the same ops from paired sources: compare bit for bit
-    how: str = "same_ops"  # "same_ops" (the frontier), "given" (--tensor), "outputs" (pairs.py)
+    how: str = "same_ops"  # "same_ops" (the frontier), "given", "outputs", "misplaced" (pairs.py)
+    reason: str = ""  # why a misplaced pair is compared (places.py)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class Correspondence:
         self.entry_of = _restored_ops(plan, new)  # new variable op -> plan entry name
         table = Numbering()
         old_seeds = _old_variable_seeds(old, old_parts)
+        self.old_keys = {name: seed[1] for name, seed in old_seeds.items()}  # op -> key
         old_seeds.update({name: ("source", name) for name in self.old_sources})
         new_false, old_false = self._fed_false(set(fed))
         self.old_values = number_values(old, old_seeds, table, old=True, false=old_false)
@@ -101,20 +106,35 @@ class Correspondence:
         if fits is not None:
             self._cut(
                 fits,
+                new_seeds,
                 lambda cuts: number_values(
                     new, new_seeds, table, old=False, false=new_false, cuts=cuts
                 ),
             )
 
-    def _cut(self, fits, renumber) -> None:
+    def _novel_sources(self, seeds: dict) -> set[str]:
+        """What the new graph computes from that the old one has not: variables the plan does
+        not restore as they were (initialized, or transformed), inputs paired with none,
+        resources of other kinds."""
+        new = self.new
+        return {
+            name
+            for name in new.order
+            if (new.op(name) in VARIABLE_OPS and seeds.get(name, ("",))[0] != "variable")
+            or (name in self.new_sources and name not in self.source_pairs)
+            or new.op(name) == OTHER_RESOURCE
+        }
+
+    def _cut(self, fits, new_seeds: dict, renumber) -> None:
         """Cut the new graph where a restored layer is fed something new (cuts.py)."""
         anchored = computed_from(self.new, self.entry_of)
         new_from_inputs = computed_from(self.new, self.new_sources)
+        novel = computed_from(self.new, self._novel_sources(new_seeds))
         old_from_inputs = computed_from(self.old, self.old_sources)
         index = cut_index(self.old, self.old_values, self.old_depth, old_from_inputs)
         cuts: dict[tuple[str, int], Value] = {}
         for _ in range(MAX_ROUNDS):
-            found = find_cuts(self, index, fits, anchored, new_from_inputs)
+            found = find_cuts(self, index, fits, anchored, new_from_inputs, novel)
             found = {t: o for t, o in found.items() if t not in self.cuts}
             if not found:
                 break
@@ -175,8 +195,9 @@ class Correspondence:
         """The default tensors to compare (module docstring)."""
         new, pairs = self.new, []
         upstream = _has_variable_upstream(new)
+        fed = computed_from(new, self.new_sources) if self.new_sources else None
         for name in new.order:
-            if not self._candidate(name, upstream):
+            if not self._candidate(name, upstream) or (fed is not None and not fed[name]):
                 continue
             ports = self._frontier_ports(name)
             for port in ports:
@@ -202,7 +223,7 @@ class Correspondence:
                 if consumer in new.forward.nodes
                 and not self.new_values.is_dead(consumer)
                 and not self.new_values.may_not_run(name, out_port)
-                and not self.shared(consumer)
+                and (not self.shared(consumer) or consumer in self.cut_ops)
             }
         )
 
@@ -236,6 +257,13 @@ class Correspondence:
         """A cut is upstream of new `tensor` (it is computed from an old value fed in)."""
         upstream = upstream_ops(self.new, [tensor.rsplit(":", 1)[0]], stop=self.cut_ops)
         return bool(upstream & self.cut_ops)
+
+    def random_upstream(self, op: str) -> str | None:
+        """A random op upstream of new `op` (computed from the inputs alone), if any."""
+        upstream = upstream_ops(self.new, [op])
+        return next(
+            (name for name in self.new.order if name in upstream and varies(self.new, name)), None
+        )
 
     def fully_restored(self, op: str) -> bool:
         """Every variable upstream of new `op` (computed from the inputs alone) is restored by

@@ -11,9 +11,9 @@ checkpoint into the `--old-model`'s model under the object that holds it
 
 Either way the model is traced as the matcher traces it (formats/trace.py, `training=False`)
 and becomes a Side: the traced graph with variables under the plan's names (to number), the
-same graph imported into a tf.Graph of its own (to run), where every captured variable is a
-variable assigned the value the loaded model holds and every captured value a constant, and
-the model's outputs by name (a dict's keys, a Keras model's output names).
+same graph run as a function whose captures are the loaded model's own variables (nothing is
+copied: they hold what the file put there), and the model's outputs by name (a dict's keys, a
+Keras model's output names).
 """
 
 from __future__ import annotations
@@ -23,13 +23,8 @@ import numpy as np
 from graphdiff.errors import BadInput
 from graphdiff.formats.base import KERAS_ARCHIVE, KERAS_WEIGHTS, NEW_KERAS
 from graphdiff.formats.model_target import built_target
-from graphdiff.formats.model_variables import (
-    MODULE_ROOT,
-    keras_variables,
-    module_variables,
-    resource_handle,
-)
-from graphdiff.formats.python_model import KERAS, BuiltModel, build_model
+from graphdiff.formats.model_variables import MODULE_ROOT, keras_variables, module_variables
+from graphdiff.formats.python_model import KERAS, BuiltModel, build_model, eager_tensorflow
 from graphdiff.formats.trace import trace_model, traced_graph
 from graphdiff.messages import collected
 from graphdiff.plan import Plan
@@ -40,13 +35,52 @@ from graphdiff.verify.values import view_of
 
 
 class ModelValues:
-    """The values a loaded model holds, by the plan's names (`array(name)`)."""
+    """The values a loaded model holds, by the plan's names (`array(name)`), read on demand."""
 
-    def __init__(self, arrays: dict[str, np.ndarray]):
-        self._arrays = arrays
+    def __init__(self, variables: dict):
+        self._variables = variables  # plan name -> ModelVariable
 
     def array(self, name: str) -> np.ndarray:
-        return self._arrays[name]
+        return np.asarray(self._variables[name].variable.numpy())
+
+
+class FunctionRunner:
+    """Runs a traced graph as a function whose captures are the loaded model's own variables
+    (and values): `graph_def` imported into a `wrap_function` with its captured placeholders
+    mapped to them, so that no value is copied; one function per group of fetches."""
+
+    def __init__(self, graph_def, captures: dict, label: str):
+        self.graph_def, self.captures, self.label = graph_def, captures, label
+
+    def __call__(self, groups: list[tuple[list[str], dict]]) -> list[list]:
+        return [self._run(fetches, feeds) if fetches else [] for fetches, feeds in groups]
+
+    def _run(self, fetches: list[str], feeds: dict) -> list:
+        tf = eager_tensorflow()  # a TF1 graph built since (the other side's) may have ended it
+        names = list(feeds)
+        arrays = [np.asarray(feeds[name]) for name in names]
+
+        def body(*args):
+            graph = tf.compat.v1.get_default_graph()
+            mapping = {f"{name}:0": graph.capture(value) for name, value in self.captures.items()}
+            mapping.update(zip(names, args, strict=True))
+            return tf.graph_util.import_graph_def(
+                self.graph_def, input_map=mapping, return_elements=fetches, name=""
+            )
+
+        specs = [
+            tf.TensorSpec(a.shape, tf.string if a.dtype.kind in "OSU" else tf.as_dtype(a.dtype))
+            for a in arrays
+        ]
+        function = tf.compat.v1.wrap_function(body, specs)
+        try:
+            return [np.asarray(value) for value in function(*arrays)]
+        except tf.errors.OpError as error:
+            raise BadInput(
+                self.label,
+                f"its graph fails on the inputs verify gives it: {first_line(error)}; "
+                "give inputs with --feed NAME=FILE.npy",
+            ) from None
 
 
 def new_side(plan: Plan, applied: str, where: str) -> Side:
@@ -74,7 +108,7 @@ def old_side(plan: Plan) -> Side:
         built = model_of_archive(source)  # load_model: the archive's weights are in it
         return _side(built, keras_variables(built.model), source, source)
     built = build_model(old_model, "--old-model")
-    if provenance.old_kind == KERAS_WEIGHTS or provenance.old_kind == KERAS_ARCHIVE:
+    if provenance.old_kind in (KERAS_WEIGHTS, KERAS_ARCHIVE):
         _load_weights(built.model, source, old_model)
         return _side(built, keras_variables(built.model), old_model, source)
     from graphdiff.formats.tf2_checkpoint import model_root
@@ -117,83 +151,43 @@ def _side(built: BuiltModel, variables: dict, label: str, checkpoint: str) -> Si
     """Trace the loaded model; the Side that numbers and runs its forward pass."""
     concrete = trace_model(built)
     traced = traced_graph(concrete, variables)
-    values = {name: np.asarray(v.variable.numpy()) for name, v in variables.items()}
     externals = {internal.op.name: external for external, internal in concrete.graph.captures}
-    named, flat = _with_captured_values(traced, externals)
-    graph, assignments = _runnable(flat, traced.captured, externals, variables, built.model)
-    run_names = {new: old for old, new in traced.renamed.items()}
-
-    def prepare(session) -> None:
-        assign_ops = [assign for assign, _, _ in assignments]
-        session.run(assign_ops, {placeholder: value for _, placeholder, value in assignments})
-
     return Side(
         label=str(label),
-        view=view_of(named),
-        graph=graph,
-        prepare=prepare,
-        values=ModelValues(values),
+        view=view_of(_with_captured_values(traced, externals)),
+        graph=concrete.graph if not traced.inlined else _imported(traced.flat),
+        run=FunctionRunner(traced.flat, externals, str(label)),
+        values=ModelValues(variables),
         checkpoint=str(checkpoint),
-        run_names=run_names,
+        run_names={new: old for old, new in traced.renamed.items()},
         outputs=_outputs(built, concrete, traced.renamed),
     )
 
 
 def _with_captured_values(traced, externals: dict):
-    """Both GraphDefs, each captured value (not a resource) a constant holding it: a
+    """The named GraphDef, each captured value (not a resource) a constant holding it: a
     constant compares by value, as in a TF1 graph."""
     tf = tensorflow()
     original = {new: old for old, new in traced.renamed.items()}
-    graphs = []
-    for graph_def in (traced.named, traced.flat):
-        copy = tf.compat.v1.GraphDef()
-        copy.CopyFrom(graph_def)
-        for node in copy.node:
-            external = externals.get(original.get(node.name, node.name))
-            if external is not None and external.dtype != tf.resource:
-                node.op = "Const"
-                node.attr.clear()
-                node.attr["dtype"].type = external.dtype.as_datatype_enum
-                node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(external.numpy()))
-        graphs.append(copy)
-    return graphs
-
-
-def _runnable(flat, captured: dict, externals: dict, variables: dict, model):
-    """A tf.Graph running `flat`, each captured variable a VarHandleOp assigned from a
-    placeholder; gives the graph and (assign op, placeholder, value) per variable."""
-    tf = tensorflow()
-    by_handle = {id(resource_handle(v.variable)): v.variable for v in variables.values()}
-    for variable in getattr(model, "variables", ()):  # state the plan does not name
-        by_handle.setdefault(id(resource_handle(variable)), variable)
     graph_def = tf.compat.v1.GraphDef()
-    graph_def.CopyFrom(flat)
-    held = {}
+    graph_def.CopyFrom(traced.named)
     for node in graph_def.node:
-        external = externals.get(node.name)
-        if external is None or external.dtype != tf.resource:
-            continue
-        variable = by_handle.get(id(external))
-        if variable is None:
-            continue  # a table or another resource: what reads it cannot run (never shared)
-        dtype = tf.as_dtype(variable.dtype)
-        node.op = "VarHandleOp"
-        node.attr.clear()
-        node.attr["dtype"].type = dtype.as_datatype_enum
-        node.attr["shape"].shape.CopyFrom(tf.TensorShape(variable.shape).as_proto())
-        node.attr["shared_name"].s = node.name.encode()
-        held[node.name] = variable
-    values = {name: np.asarray(variable.numpy()) for name, variable in held.items()}
+        external = externals.get(original.get(node.name, node.name))
+        if external is not None and external.dtype != tf.resource:
+            node.op = "Const"
+            node.attr.clear()
+            node.attr["dtype"].type = external.dtype.as_datatype_enum
+            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(external.numpy()))
+    return graph_def
+
+
+def _imported(graph_def):
+    """A tf.Graph holding `graph_def` (calls inlined), for its static shapes and dtypes."""
+    tf = tensorflow()
     graph = tf.Graph()
-    assignments = []
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
-        for name, value in values.items():
-            handle = graph.get_tensor_by_name(f"{name}:0")
-            placeholder = tf.compat.v1.placeholder(handle.op.get_attr("dtype"), value.shape)
-            assign = tf.raw_ops.AssignVariableOp(resource=handle, value=placeholder)
-            assignments.append((assign, placeholder, value))
-    return graph, assignments
+    return graph
 
 
 def _outputs(built: BuiltModel, concrete, renamed: dict) -> dict[str, str]:

@@ -69,6 +69,13 @@ def given_pair(text: str, correspondence: Correspondence, new: Side, old: Side) 
         old_op, old_port = op_and_port(found or f"{new_op}:{new_port}", old, "--tensor", "old")
     for view, op in ((correspondence.new, new_op), (correspondence.old, old_op)):
         _refuse_writes(view, op)
+    noise = correspondence.random_upstream(new_op)
+    if noise is not None:
+        raise BadInput(
+            "--tensor",
+            f"{text}: computed from random numbers ('{noise}', {correspondence.new.op(noise)}), "
+            "which no two runs reproduce; name a tensor before them",
+        )
     _refuse_meaningless(text, correspondence, (new_op, new_port), (old_op, old_port))
     same = correspondence.same_ops((new_op, new_port), (old_op, old_port))
     return TensorPair(f"{new_op}:{new_port}", f"{old_op}:{old_port}", same, GIVEN)
@@ -150,6 +157,8 @@ def output_pairs(correspondence: Correspondence, new: Side, old: Side) -> list[T
         op = new_tensor.rsplit(":", 1)[0]
         if correspondence.shared_uncut(op) or not correspondence.fully_restored(op):
             continue
+        if correspondence.random_upstream(op) is not None:
+            continue  # random numbers upstream: no two runs agree
         if new.tensor(new_tensor).dtype != old.tensor(old_tensor).dtype:
             continue
         pairs.append(TensorPair(new_tensor, old_tensor, False, OUTPUTS))

@@ -24,6 +24,7 @@ _PAIRED = {
     "given": " (named with --tensor)",
     "outputs": " (model outputs, computed from the inputs)",
     "same_ops_after_cut": " (after a cut)",
+    "misplaced": " (a restored variable at another's place)",
 }
 Tolerance = tuple[float, float] | None  # (atol, rtol); None: bit for bit
 
@@ -40,7 +41,9 @@ class TensorCheck:
     restored_upstream: tuple[str, ...] = ()  # new variables restored upstream, plan order
     suspects: tuple[str, ...] = ()  # of those, the ones not holding their source's value
     old_shape: tuple[int, ...] | None = None
-    paired: str = "same_ops"  # "same_ops" (frontier), "same_ops_after_cut", "given", "outputs"
+    paired: str = "same_ops"  # "same_ops" (frontier), "same_ops_after_cut", "given", "outputs",
+    # "misplaced" (a restored variable read where the old graph read another: note says which)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ def _check_json(check: TensorCheck) -> dict:
         "verdict": check.verdict,
         "compared": check.compared,
         "paired": check.paired,
+        "note": check.note or None,
         "restored_upstream": len(check.restored_upstream),
         "suspects": list(check.suspects),
     }
@@ -235,6 +239,8 @@ def _explanation(check: TensorCheck) -> str:
         size = f"shape {_shape(check.old_shape)} before, {_shape(check.shape)} now"
     else:
         size = f"max abs diff {check.max_abs_diff:.3g}, max rel diff {check.max_rel_diff:.3g}"
+    if check.note:
+        return f"{size}; {check.note}"
     if check.suspects:
         return (
             f"{size}; restored upstream and not holding its source's value: {_some(check.suspects)}"

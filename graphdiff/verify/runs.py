@@ -14,6 +14,7 @@ from graphdiff.verify import sessions
 from graphdiff.verify.feeds import FeedBuilder
 from graphdiff.verify.frontier import Correspondence, upstream_ops
 from graphdiff.verify.pairs import SAME_OPS, op_and_port
+from graphdiff.verify.places import MISPLACED
 from graphdiff.verify.sides import Side
 
 
@@ -23,19 +24,19 @@ def run_pairs(correspondence: Correspondence, pairs, old: Side, new: Side, given
     cuts = cuts_used(correspondence, pairs)
     old_fetches = [pair.old for pair in pairs] + [cut.old for cut in cuts]
     (fetched,) = sessions.run(old, [(old_fetches, builder.old_feed)])
-    old_values, cut_values = fetched[: len(pairs)], fetched[len(pairs) :]
+    old_values, old_cut_values = fetched[: len(pairs)], fetched[len(pairs) :]
     cut_feed = dict(builder.new_feed)
-    for cut, value in zip(cuts, cut_values, strict=True):
+    for cut, value in zip(cuts, old_cut_values, strict=True):
         cut_feed[cut.new] = builder.cut(cut.new, cut.old, value)
-    cut_pairs = [i for i, pair in enumerate(pairs) if pair.how == SAME_OPS]
-    whole_pairs = [i for i, pair in enumerate(pairs) if pair.how != SAME_OPS]
+    cut_pairs = [i for i, pair in enumerate(pairs) if with_cuts(pair)]
+    whole_pairs = [i for i, pair in enumerate(pairs) if not with_cuts(pair)]
     groups = [
         ([pairs[i].new for i in cut_pairs], cut_feed),
         ([pairs[i].new for i in whole_pairs], builder.new_feed),
     ]
-    with_cuts, whole = sessions.run(new, groups)
+    fed_cuts, whole = sessions.run(new, groups)
     new_values = [None] * len(pairs)
-    for indices, values in ((cut_pairs, with_cuts), (whole_pairs, whole)):
+    for indices, values in ((cut_pairs, fed_cuts), (whole_pairs, whole)):
         for i, value in zip(indices, values, strict=True):
             new_values[i] = value
     return old_values, new_values, builder
@@ -53,7 +54,7 @@ def feeds_for(correspondence: Correspondence, pairs, new: Side, old: Side, given
     builder = FeedBuilder(new, old, correspondence.source_pairs, given_tensors)
     sources = []
     for through in (False, True):
-        ops = [_op(pair.new) for pair in pairs if (pair.how != SAME_OPS) == through]
+        ops = [_op(pair.new) for pair in pairs if with_cuts(pair) != through]
         sources += correspondence.sources_upstream(correspondence.new, ops, through)
     for op in dict.fromkeys(sources):
         builder.for_new(op)
@@ -68,9 +69,15 @@ def cuts_used(correspondence: Correspondence, pairs) -> list:
     """The cuts upstream of the frontier's compared tensors (each fed from the old run)."""
     if not correspondence.cuts:
         return []
-    ops = [_op(pair.new) for pair in pairs if pair.how == SAME_OPS]
+    ops = [_op(pair.new) for pair in pairs if with_cuts(pair)]
     upstream = upstream_ops(correspondence.new, ops, control=True, stop=correspondence.cut_ops)
     return [cut for tensor, cut in correspondence.cuts.items() if _op(tensor) in upstream]
+
+
+def with_cuts(pair) -> bool:
+    """The frontier's pairs (and misplaced ones, found with the cuts) run with the cuts fed;
+    pairs named with --tensor and model outputs are computed from the inputs alone."""
+    return pair.how in (SAME_OPS, MISPLACED)
 
 
 def _op(tensor: str) -> str:

@@ -43,7 +43,7 @@ def old_side(plan: Plan) -> Side:
         label=path,
         view=view_of(meta.graph_def),
         graph=graph,
-        prepare=_restore(saver, prefix, path),
+        run=SessionRunner(graph, saver, prefix, path),
         values=_Bundle(prefix),
         checkpoint=prefix,
         parts=partitions_in_meta(meta),
@@ -67,7 +67,7 @@ def new_side(plan: Plan, applied: str, where: str) -> Side:
         label=graph_file,
         view=view_of(graph_def),
         graph=built.graph,
-        prepare=_restore(saver, applied, graph_file),
+        run=SessionRunner(built.graph, saver, applied, graph_file),
         values=_Bundle(applied),
         checkpoint=applied,
     )
@@ -91,45 +91,49 @@ class _Bundle:
         return self.reader.array(key)
 
 
-def _restore(saver, prefix: str, label: str):
-    def prepare(session) -> None:
+class SessionRunner:
+    """Restores a checkpoint into a fresh session of a TF1 graph and runs it once per group of
+    (fetches, feeds) (view tensor names), one forward pass each; an empty group is not run."""
+
+    def __init__(self, graph, saver, prefix: str, label: str):
+        self.graph, self.saver, self.prefix, self.label = graph, saver, prefix, label
+
+    def __call__(self, groups: list[tuple[list[str], dict]]) -> list[list]:
+        tf = tensorflow()
+        config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+        with tf.compat.v1.Session(graph=self.graph, config=config) as session:
+            try:
+                self.saver.restore(session, self.prefix)
+            except (tf.errors.OpError, ValueError) as error:
+                raise BadInput(
+                    self.prefix,
+                    f"cannot be restored into the graph of {self.label}: {first_line(error)}",
+                ) from None
+            return [self._run(session, *group) if group[0] else [] for group in groups]
+
+    def _run(self, session, fetches: list[str], feeds: dict) -> list:
         tf = tensorflow()
         try:
-            saver.restore(session, prefix)
-        except (tf.errors.OpError, ValueError) as error:
+            return session.run(fetches, feed_dict=feeds)
+        except tf.errors.OpError as error:
             raise BadInput(
-                prefix, f"cannot be restored into the graph of {label}: {first_line(error)}"
+                self.label,
+                f"its graph fails on the inputs verify gives it: {first_line(error)}; "
+                "give inputs with --feed NAME=FILE.npy",
             ) from None
-
-    return prepare
 
 
 def run(side: Side, groups: list[tuple[list[str], dict]]) -> list[list]:
-    """Put the side's values into a fresh session of its graph and run it once per group of
-    (fetches, feeds) (view tensor names), one forward pass each; an empty group is not run."""
-    tf = tensorflow()
-    config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
-    with tf.compat.v1.Session(graph=side.graph, config=config) as session:
-        side.prepare(session)
-        results = []
-        for fetches, feeds in groups:
-            if not fetches:
-                results.append([])
-                continue
-            try:
-                results.append(
-                    session.run(
-                        [side.run_name(name) for name in fetches],
-                        feed_dict={side.run_name(name): value for name, value in feeds.items()},
-                    )
-                )
-            except tf.errors.OpError as error:
-                raise BadInput(
-                    side.label,
-                    f"its graph fails on the inputs verify gives it: {first_line(error)}; "
-                    "give inputs with --feed NAME=FILE.npy",
-                ) from None
-        return results
+    """Run `side` once per group of (fetches, feeds), named as in its view."""
+    return side.run(
+        [
+            (
+                [side.run_name(name) for name in fetches],
+                {side.run_name(name): value for name, value in feeds.items()},
+            )
+            for fetches, feeds in groups
+        ]
+    )
 
 
 def first_line(error: Exception) -> str:

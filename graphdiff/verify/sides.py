@@ -1,10 +1,10 @@
 """One side of a verify run: a model as verify numbers it and as TensorFlow runs it.
 
 A `Side` holds the graph verify numbers (`view`: variables under the names the plan gives
-them), the tf.Graph that computes it (`graph`, run in a session), how the values get into a
-session (`prepare`: a Saver's restore, or assignments of what a loaded model holds), the
-values themselves by name (`values.array(name)`, for the restored variables read directly)
-and, for a Keras model or a tf.Module, its declared outputs by name. `open_sides(plan, applied)`
+them), the tf.Graph that holds it (`graph`: static shapes and dtypes), how it runs (`run`: a
+session restored by a Saver, or a function over a loaded model's own variables), the values
+themselves by name (`values.array(name)`, for the restored variables read directly) and, for
+a Keras model or a tf.Module, its declared outputs by name. `open_sides(plan, applied)`
 opens the plan's old side (what the plan came from) and new side (the applied file in the
 new model) by their kinds: TF1 graphs (sessions.py) or models built by a .py (models.py).
 
@@ -34,8 +34,8 @@ from graphdiff.verify.values import GraphView
 class Side:
     label: str  # the file messages name: the .meta, the graph's .py, the model's .py
     view: GraphView  # the graph numbered: variables under the plan's names
-    graph: object  # the tf.Graph that runs it
-    prepare: Callable  # prepare(session): put the values into the session's variables
+    graph: object  # a tf.Graph holding it under the run names: static shapes and dtypes
+    run: Callable  # run([(fetches, feeds), ...]) -> one list of values per group (runs.py)
     values: object  # array(name): a variable's value as this side holds it
     checkpoint: str  # where the values came from, for the report
     run_names: dict[str, str] = field(default_factory=dict)  # view op -> graph op, if they differ

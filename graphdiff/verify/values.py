@@ -234,6 +234,14 @@ def _unique(view: GraphView, name: str, op: str, inputs) -> bool:
 
 
 _STATEFUL: dict[str, bool] = {}
+_RANDOM = re.compile(r"Random|Rng|Multinomial|Shuffle|StatefulUniform|StatefulStandardNormal")
+
+
+def varies(view: GraphView, name: str) -> bool:
+    """An op whose value may change from one run to the next: random numbers (a noise layer,
+    dropout left on), which no two runs of the same model reproduce."""
+    op = view.op(name)
+    return bool(_RANDOM.search(op)) and not op.startswith("Stateless") and _stateful(op)
 
 
 def _stateful(op: str) -> bool:
