@@ -117,8 +117,8 @@ def test_batch_norm_statistics_swapped_in_the_written_weights_exit_3(files, tmp_
 
 
 def test_a_checkpoint_planned_without_its_model_names_what_verify_needs(files, tmp_path):
-    plan, plan_path = applied(files, "checkpoint", tmp_path)  # did not fit NEW: no graph
-    assert not plan.restored and plan.provenance.old_model is None
+    plan, plan_path = applied(files, "checkpoint", tmp_path)  # aligned onto NEW by layer order
+    assert plan.restored and plan.provenance.old_model is None  # its own model is unknown
     result = run_in_process("verify", plan_path, "--checkpoint", tmp_path / "model.weights.h5")
     assert_one_line_error(
         result, "a tf.keras 2 checkpoint planned without its model", "--old-model OLD.py"

@@ -109,8 +109,8 @@ def check_kinds(plan: Plan, where: str) -> None:
         "tf1_checkpoint": "a checkpoint without its .meta: verify needs the old graph; plan "
         "again from the .meta",
         KERAS2_CHECKPOINT: "a tf.keras 2 checkpoint planned without its model (it did not fit "
-        "NEW layer for layer): verify needs the model it was saved from; plan again with "
-        "--old-model OLD.py",
+        "NEW layer for layer, so its own architecture is unknown): verify needs the model it "
+        "was saved from; plan again with --old-model OLD.py",
     }.get(
         kind,
         f"a {kind}: verify runs TF1 graphs (.meta), Keras weights and object-based "
