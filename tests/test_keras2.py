@@ -106,12 +106,17 @@ CHANGED_EXPECTED = {  # new variable's layer -> the old layer it must come from 
 }
 
 
-@pytest.mark.parametrize("kind", ["whole", "weights", "checkpoint"])
+@pytest.mark.parametrize(
+    "kind, with_old_model",
+    [("whole", False), ("weights", True), ("checkpoint", True), ("checkpoint", False)],
+)
 def test_into_a_changed_model_no_variable_is_restored_from_another_layer(
-    keras2_files, keras3_models, kind, tmp_path
+    keras2_files, keras3_models, kind, with_old_model, tmp_path
 ):
+    # A checkpoint alone (no --old-model) has no names and no graph: its layers pair with the
+    # changed model's by their order and weight shapes, which leave no doubt here.
     changed = write_model(tmp_path / "changed", CNN_CHANGED)
-    old_model = None if kind == "whole" else keras3_models["cnn"]  # the architecture in Keras 3
+    old_model = keras3_models["cnn"] if with_old_model else None  # the architecture in Keras 3
     out = tmp_path / "model.weights.h5"
     plan = make_plan(
         keras2_files.path("cnn", kind), changed, old_model=old_model, output_prefix=str(out)
@@ -143,14 +148,59 @@ def _restored_same(keras2_files, keras3_models, tmp_path):
     return out
 
 
-def test_a_checkpoint_that_does_not_fit_new_restores_nothing_and_says_why(keras2_files, tmp_path):
+def test_a_checkpoint_alone_into_a_changed_model_says_how_each_layer_was_paired(
+    keras2_files, tmp_path
+):
     changed = write_model(tmp_path / "changed", CNN_CHANGED)
     plan = make_plan(keras2_files.path("cnn", "checkpoint"), changed)
 
-    assert not plan.restored
-    reason = plan.variables[0].reason
-    assert "a tf.keras 2 checkpoint: its layers do not fit NEW's one for one" in reason
-    assert "9 layers in the file, 10 in the model" in reason and "--old-model" in reason
+    reasons = {e.name: e.reason for e in plan.variables}
+    assert "its layer-4 was paired with NEW's 'conv2d_1'" in reasons["conv2d_1/kernel"]
+    assert "give --old-model if the order is not the old model's" in reasons["conv2d_1/kernel"]
+    for name in ("inserted/kernel", "new_head/bias"):
+        assert "its layers do not fit NEW's one for one" in reasons[name], reasons[name]
+        assert "9 layers in the file, 10 in the model" in reasons[name], reasons[name]
+    head = {u.key: u.reason for u in plan.unused}["layer-8/kernel"]
+    assert "no layer of NEW with weights of the shapes of its layer-8" in head, head
+    assert plan.provenance.old_model is None  # NEW stood in for its graph; it is not its model
+
+
+# The Sequential with a Dense of the same shape inserted before the tanh one: the stored
+# layer-2 (8 x 8) could be either by order and shapes; the layers around it cannot.
+SEQUENTIAL_INSERTED = """
+    def build_model():
+        return keras.Sequential(
+            [
+                keras.Input((6,)),
+                layers.Dense(8, activation="relu"),
+                layers.Dense(8, name="x"),
+                layers.Dropout(0.5),
+                layers.Dense(8, activation="tanh", name="y"),
+                layers.Dense(3, name="head"),
+            ]
+        )
+    """
+
+
+def test_a_checkpoint_alone_leaves_a_layer_that_order_and_shapes_do_not_decide(
+    keras2_files, tmp_path
+):
+    changed = write_model(tmp_path / "changed", SEQUENTIAL_INSERTED)
+    plan = make_plan(keras2_files.path("sequential", "checkpoint"), changed)
+
+    sources = {e.name: e.stored_as for e in plan.variables}
+    assert sources == {
+        "sequential/dense/kernel": "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE",
+        "sequential/dense/bias": "layer_with_weights-0/bias/.ATTRIBUTES/VARIABLE_VALUE",
+        "sequential/x/kernel": None,
+        "sequential/x/bias": None,
+        "sequential/y/kernel": None,
+        "sequential/y/bias": None,
+        "sequential/head/kernel": "layer_with_weights-2/kernel/.ATTRIBUTES/VARIABLE_VALUE",
+        "sequential/head/bias": "layer_with_weights-2/bias/.ATTRIBUTES/VARIABLE_VALUE",
+    }
+    left = {u.key: u.reason for u in plan.unused}["layer-2/kernel"]
+    assert "its layer-2 could be NEW's 'x' or 'y' by order and shapes" in left, left
 
 
 def _one_line_exit_2(result, *fragments):

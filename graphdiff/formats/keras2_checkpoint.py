@@ -12,9 +12,10 @@ paired with a Keras 3 model's layer list, position by position:
   the checkpoint is refused (it was not saved from that model);
 - without it, NEW's model when the tree fits it exactly: the same layers in the same places,
   each with weights of the same names and shapes. That leaves no doubt, and the plan records
-  NEW as the old model. Otherwise there is no graph: variables are named by their object
-  paths and matched by name and --map only, and the plan's reasons say where the tree and
-  NEW part and that --old-model gives the structure.
+  NEW as the old model. Otherwise (a new head, an inserted layer) the layers with weights pair
+  with NEW's by their order and shapes where every best alignment agrees
+  (keras2_alignment.py), on NEW's traced graph, recording no old model; every other stored
+  weight is left unused and every other variable of NEW initialized, saying why.
 
 Optimizer state (`optimizer/...`) and `save_counter` keep their object paths and roles.
 """
@@ -25,6 +26,7 @@ import re
 
 from graphdiff.errors import BadInput
 from graphdiff.formats.base import KERAS2_CHECKPOINT, NO_GRAPH, Source
+from graphdiff.formats.keras2_alignment import align
 from graphdiff.formats.keras2_pairing import (
     Mismatch,
     StoredLayer,
@@ -93,14 +95,18 @@ def keras2_checkpoint_source(
         try:
             pairing = pair(stored, built.model)
         except Mismatch as mismatch:
-            why = f"its layers do not fit NEW's one for one ({mismatch}); {why}"
+            why = (
+                f"its layers do not fit NEW's one for one ({mismatch}): paired with NEW's by "
+                f"their order and shapes where those leave no doubt; {why}"
+            )
+            source = _aligned(prefix, specs, others, align(stored, built.model), why, built)
         else:
             for key in pairing.keys.values():
                 add_note(pairing, key, _TAKEN_FROM_NEW)
             source = keras2_source(
                 KERAS2_CHECKPOINT, prefix, built, pairing, specs, others, new_model
             )
-            return _with_names(source, paths, keys)
+        return _with_names(source, paths, keys)
     return _variables_only(prefix, specs, keys, paths, roles, why)
 
 
@@ -129,6 +135,15 @@ def _with_names(source: Source, paths: dict[int, str], keys: dict[int, str]) -> 
         source.roles[new] = source.roles.pop(name)
         if name in source.notes:
             source.notes[new] = source.notes.pop(name)
+    return source
+
+
+def _aligned(prefix, specs, others, pairing, why: str, built) -> Source:
+    """The keys paired by order and shapes, under NEW's names and on NEW's traced graph (the
+    old model's own is unknown): the matcher restores them by name and nothing else, and NEW's
+    variables they leave are initialized with `why`. No old model is recorded: NEW is not it."""
+    source = keras2_source(KERAS2_CHECKPOINT, prefix, built, pairing, specs, others, None)
+    source.graph_note = f"{NO_GRAPH} (a tf.keras 2 checkpoint: {why})"
     return source
 
 

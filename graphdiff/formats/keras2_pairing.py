@@ -89,7 +89,7 @@ def _pair_layers(stored, live: list, renamed, pairing: Pairing, where: str) -> N
             _pair_layers(_split(old, inner, renamed), inner, renamed, pairing, f"{label}/")
         else:
             try:
-                _pair_weights(old, new, label, pairing)
+                pair_weights(old, new, label, pairing)
             except Mismatch as mismatch:
                 if pairing.strict:
                     raise
@@ -225,9 +225,10 @@ def _automatic(name: str, layer) -> bool:
     return re.fullmatch(rf"{re.escape(base)}(_\d+)?", name) is not None
 
 
-def _pair_weights(old: StoredLayer, layer, label: str, pairing: Pairing) -> None:
-    attributes = _attribute_paths(layer)
-    live = [_Live(_name_in_layer(v, layer), attributes.get(id(v)), v) for v in layer.weights]
+def pair_weights(old: StoredLayer, layer, label: str, pairing: Pairing) -> None:
+    """Pair the stored layer's weights with the Keras 3 `layer`'s into `pairing`, or raise a
+    Mismatch saying where they part (number, names that leave a doubt, shapes)."""
+    live = _live_weights(layer)
     if len(live) != len(old.weights):
         raise Mismatch(
             f"{label} holds {len(old.weights)} weights ({_listed(old.weights)}); the model's "
@@ -261,6 +262,16 @@ def _pair_weights(old: StoredLayer, layer, label: str, pairing: Pairing) -> None
     for weight in old.weights:
         pairing.keys[id(found[weight.key].variable)] = weight.key
     pairing.notes.update(notes)
+
+
+def weights_signature(layer) -> tuple:
+    """What pair_weights reads of `layer`: two layers of one signature pair alike."""
+    return tuple((v.name, v.attribute_path, v.shape) for v in _live_weights(layer))
+
+
+def _live_weights(layer) -> list[_Live]:
+    attributes = _attribute_paths(layer)
+    return [_Live(_name_in_layer(v, layer), attributes.get(id(v)), v) for v in layer.weights]
 
 
 @dataclass(frozen=True)
