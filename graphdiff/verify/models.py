@@ -21,7 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from graphdiff.errors import BadInput
-from graphdiff.formats.base import KERAS_ARCHIVE, KERAS_WEIGHTS, NEW_KERAS
+from graphdiff.formats.base import (
+    KERAS2_CHECKPOINT,
+    KERAS2_H5,
+    KERAS_ARCHIVE,
+    KERAS_WEIGHTS,
+    NEW_KERAS,
+)
 from graphdiff.formats.model_target import built_target
 from graphdiff.formats.model_variables import MODULE_ROOT, keras_variables, module_variables
 from graphdiff.formats.python_model import KERAS, BuiltModel, build_model, eager_tensorflow
@@ -107,6 +113,11 @@ def old_side(plan: Plan) -> Side:
 
         built = model_of_archive(source)  # load_model: the archive's weights are in it
         return _side(built, keras_variables(built.model), source, source)
+    if provenance.old_kind in (KERAS2_H5, KERAS2_CHECKPOINT):
+        from graphdiff.formats.keras2_loaded import loaded_keras2
+
+        built = loaded_keras2(provenance.old_kind, source, old_model)  # as plan paired it
+        return _side(built, keras_variables(built.model), old_model or source, source)
     built = build_model(old_model, "--old-model")
     if provenance.old_kind in (KERAS_WEIGHTS, KERAS_ARCHIVE):
         _load_weights(built.model, source, old_model)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from graphdiff.errors import BadInput
 from graphdiff.formats.base import (
+    KERAS2_CHECKPOINT,
+    KERAS2_H5,
     KERAS_ARCHIVE,
     KERAS_WEIGHTS,
     MODEL_KINDS,
@@ -97,19 +99,18 @@ def check_kinds(plan: Plan, where: str) -> None:
             where, f"a new graph of kind {provenance.new_graph_kind!r}: verify runs none"
         )
     kind = provenance.old_kind
-    if kind in (TF1_META, KERAS_WEIGHTS, KERAS_ARCHIVE):
+    if kind in (TF1_META, KERAS_WEIGHTS, KERAS_ARCHIVE, KERAS2_H5):
         return
-    if kind == TF2_CHECKPOINT and provenance.old_model is not None:
+    if kind in (TF2_CHECKPOINT, KERAS2_CHECKPOINT) and provenance.old_model is not None:
         return
     why = {
         TF2_CHECKPOINT: "an object-based checkpoint planned without --old-model: verify needs "
         "the model it was saved from; plan again with --old-model OLD.py",
         "tf1_checkpoint": "a checkpoint without its .meta: verify needs the old graph; plan "
         "again from the .meta",
-        "keras2_h5": "a tf.keras 2 file, which no Keras 3 model loads as it is: verify does not "
-        "read tf.keras 2 files yet (apply --verify checks what was written)",
-        "keras2_checkpoint": "a tf.keras 2 checkpoint, which no Keras 3 model loads as it is: "
-        "verify does not read tf.keras 2 files yet (apply --verify checks what was written)",
+        KERAS2_CHECKPOINT: "a tf.keras 2 checkpoint planned without its model (it did not fit "
+        "NEW layer for layer, so its own architecture is unknown): verify needs the model it "
+        "was saved from; plan again with --old-model OLD.py",
     }.get(
         kind,
         f"a {kind}: verify runs TF1 graphs (.meta), Keras weights and object-based "
