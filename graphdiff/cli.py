@@ -379,6 +379,10 @@ def _same_architecture(old, new: str, old_model):
             "--same-architecture",
             f"is for Keras weights and object-based checkpoints; {old} carries its own graph",
         )
+    if not new.endswith(".py"):
+        raise BadInput(
+            new, "--same-architecture takes NEW as OLD's model: it must be a .py that builds it"
+        )
     return new
 
 

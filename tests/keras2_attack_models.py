@@ -118,7 +118,9 @@ SOURCES = {
             return keras.Model(inputs, layers.Dense(2)(x))
         """,
     # A subclassed model: no config, its checkpoint names weights by attribute (`hidden/kernel`;
-    # Keras 3 keeps Dense's kernel as `_kernel`). No whole-model .h5 (tf.keras 2 cannot).
+    # Keras 3 keeps Dense's kernel as `_kernel`). A weight of the model itself (`scale`, as a
+    # learned temperature is) is kept apart in a .h5: `top_level_model_weights`. No whole-model
+    # .h5 (tf.keras 2 cannot).
     "subclassed": """
         def build(keras):
             import numpy as np
@@ -131,9 +133,10 @@ SOURCES = {
                     self.hidden = layers.Dense(8, activation="relu")
                     self.norm = layers.BatchNormalization()
                     self.head = layers.Dense(3)
+                    self.scale = self.add_weight(name="scale", shape=(3,), initializer="ones")
 
                 def call(self, x, training=False):
-                    return self.head(self.norm(self.hidden(x), training=training))
+                    return self.head(self.norm(self.hidden(x), training=training)) * self.scale
 
             model = Net()
             model(np.zeros((1, 6), "float32"))

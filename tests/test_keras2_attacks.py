@@ -8,6 +8,8 @@ keras2_attack_models.py), and its Keras 3 model is the same `build(keras)` sourc
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import run_in_process
@@ -136,8 +138,117 @@ def test_a_checkpoint_taken_to_be_news_model_says_so_in_every_reason(attack_file
 def test_a_subclassed_model_restores_into_its_keras_3_twin(attack_files, keras3, kind, tmp_path):
     # Its checkpoint says `hidden/kernel`; Keras 3's Dense keeps its kernel as `_kernel`, so the
     # checkpoint was refused with --same-architecture ("no object ... holds its variables").
+    # Its weights .h5 keeps the model's own `scale` in top_level_model_weights: it was refused
+    # ("graphdiff pairs layers' weights only").
     new = keras3["subclassed"]
     plan, output, expected = _restore(attack_files, "subclassed", kind, new, new, tmp_path)
 
     assert all(e.action == RESTORE for e in plan.variables)
     np.testing.assert_allclose(output, expected, atol=1e-5, rtol=0)
+
+    if kind == "weights":
+        scale = [e for e in plan.variables if e.name.endswith("scale")]
+        assert [e.stored_key for e in scale] == ["top_level_model_weights/scale:0"], scale
+
+
+def _damaged_copy(prefix, directory, change):
+    """The checkpoint at `prefix` written again by TensorFlow's SaveV2 with `change(tensors)`
+    applied to its tensors (name -> value): a damaged file, as a bad disk or tool leaves it."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(prefix))
+    tensors = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+    change(tensors)
+    names = sorted(tensors)
+    out = directory / "ckpt"
+    tf.raw_ops.SaveV2(
+        prefix=str(out),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tf.constant(tensors[n]) for n in names],
+    )
+    return out
+
+
+def _graph_changed(edit):
+    def change(tensors):
+        from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+        graph = trackable_object_graph_pb2.TrackableObjectGraph()
+        graph.ParseFromString(tensors["_CHECKPOINTABLE_OBJECT_GRAPH"])
+        edit(graph)
+        tensors["_CHECKPOINTABLE_OBJECT_GRAPH"] = graph.SerializeToString()
+
+    return change
+
+
+def _point_outside(graph):
+    graph.nodes[0].children[0].node_id = len(graph.nodes) + 10
+
+
+def _model_inside_itself(graph):
+    layer = next(c.node_id for c in graph.nodes[0].children if c.local_name == "layer-1")
+    graph.nodes[layer].children.add(node_id=0, local_name="layer-0")
+
+
+def _drop_a_weight(tensors):
+    del tensors["layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE"]
+
+
+@pytest.mark.parametrize(
+    "change, fault",
+    [
+        (_graph_changed(_point_outside), "points to object"),  # was exit 1: IndexError
+        (_graph_changed(_model_inside_itself), "holds a model inside itself"),  # RecursionError
+        # was exit 0: the layer lost its kernel, and was left out or paired by its bias alone
+        (_drop_a_weight, "layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE"),
+    ],
+    ids=["node_out_of_range", "cycle", "missing_tensor"],
+)
+@pytest.mark.parametrize("with_old_model", [False, True])
+def test_a_damaged_checkpoint_is_bad_input(
+    attack_files, keras3, change, fault, with_old_model, tmp_path
+):
+    damaged = _damaged_copy(attack_files.path("named_ab", "checkpoint"), tmp_path, change)
+    new = keras3["named_ab"]
+    extra = ["--old-model", new] if with_old_model else []
+    result = run_in_process("plan", damaged, new, *extra)
+
+    assert result.returncode == 2, result.stderr
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and str(damaged) in line, line
+    assert fault in line and "damaged checkpoint" in line, line
+
+
+def test_same_architecture_with_a_new_that_is_no_python_file_names_it(attack_files, tmp_path):
+    # NEW stands for OLD's model too: a NEW that is not a .py was blamed on --old-model.
+    other = tmp_path / "model.h5"
+    other.write_text("not a model\n")
+    result = run_in_process(
+        "plan", attack_files.path("named_ab", "weights"), other, "--same-architecture"
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"graphdiff: {other}: --same-architecture takes NEW as OLD's model: it must be a .py "
+        "that builds it"
+    )
+
+
+def test_keras_3s_own_legacy_h5_reads_as_the_layout_it_is(keras3, tmp_path):
+    # Keras 3 still writes the legacy layout (`model.save("x.h5")`): the same groups, its own
+    # config. It is read as a tf.keras 2 .h5 is, and restores exactly.
+    from keras_models import build
+
+    new = keras3["named_ab"]
+    model = build(new, seed=3)
+    with warnings.catch_warnings():  # Keras's advice to use .keras instead: this is the point
+        warnings.simplefilter("ignore")
+        model.save(tmp_path / "keras3.h5")
+    out = tmp_path / "model.weights.h5"
+    plan = make_plan(tmp_path / "keras3.h5", new, output_prefix=str(out))
+    apply_plan(plan, verify=True)
+
+    assert all(e.action == RESTORE for e in plan.variables)
+    x = np.random.default_rng(0).random((2, 16), dtype=np.float32)
+    np.testing.assert_array_equal(load_into(new, out)(x).numpy(), model(x).numpy())

@@ -73,7 +73,7 @@ def keras2_checkpoint_source(
     new_model: str | None,
 ) -> Source:
     """The Source for the tf.keras 2 checkpoint at `prefix` (index read: `specs`)."""
-    keys = _value_keys(graph, specs)
+    keys = _value_keys(graph, specs, prefix)
     stored = stored_layers(graph, _model_node(graph), keys, specs, prefix)
     paths, roles = tree_names(graph)
     roles = {node: _under_an_optimizer(paths.get(node, ""), role) for node, role in roles.items()}
@@ -161,8 +161,14 @@ def _variables_only(prefix, specs, keys, paths, roles, why: str) -> Source:
     )
 
 
-def stored_layers(graph, model: int, keys: dict[int, str], specs, prefix: str) -> list[StoredLayer]:
-    """The layers of the model at node `model`, by position, nested models nested."""
+def stored_layers(
+    graph, model: int, keys: dict[int, str], specs, prefix: str, within: frozenset = frozenset()
+) -> list[StoredLayer]:
+    """The layers of the model at node `model`, by position, nested models nested (`within`:
+    the models it is nested in, which it cannot hold again)."""
+    if model in within:
+        fault = "its object graph holds a model inside itself: a damaged checkpoint"
+        raise BadInput(prefix, fault)
     by_position: dict[int, int] = {}
     for child in graph.nodes[model].children:
         match = _LAYER.fullmatch(child.local_name)
@@ -175,7 +181,7 @@ def stored_layers(graph, model: int, keys: dict[int, str], specs, prefix: str) -
         node = by_position[position]
         layer = StoredLayer(f"layer-{position}", None, position)
         if _is_model(graph, node):
-            layer.sublayers = stored_layers(graph, node, keys, specs, prefix)
+            layer.sublayers = stored_layers(graph, node, keys, specs, prefix, within | {model})
         else:
             layer.weights = _weights_under(graph, node, keys, specs)
         layers.append(layer)
@@ -217,13 +223,21 @@ def _check_with_weights(graph, model: int, layers, by_position, prefix: str) -> 
                 )
 
 
-def _value_keys(graph, specs) -> dict[int, str]:
-    return {
-        node_id: attribute.checkpoint_key
-        for node_id, node in enumerate(graph.nodes)
-        for attribute in node.attributes
-        if attribute.name == VALUE and attribute.checkpoint_key in specs
-    }
+def _value_keys(graph, specs, prefix: str) -> dict[int, str]:
+    """Node id -> the key of the variable's value it holds; a key the bundle lacks is a
+    damaged checkpoint (a layer would silently lose a weight)."""
+    found = {}
+    for node_id, node in enumerate(graph.nodes):
+        for attribute in node.attributes:
+            if attribute.name != VALUE:
+                continue
+            if attribute.checkpoint_key not in specs:
+                fault = (
+                    f"its object graph names '{attribute.checkpoint_key}', which it does not hold"
+                )
+                raise BadInput(prefix, f"{fault}: a damaged checkpoint")
+            found[node_id] = attribute.checkpoint_key
+    return found
 
 
 def _all_weights(layers: list[StoredLayer]):

@@ -15,7 +15,9 @@ a whole model's under `model_weights/`). A whole model also has its architecture
 
 That model is traced for the DAG (trace.py) and names the variables by their Keras 3 paths,
 as for Keras 3 weights; `stored_as` keeps each one's h5 path. A whole model's optimizer
-weights (`optimizer_weights/...`) are optimizer state.
+weights (`optimizer_weights/...`) are optimizer state. Weights of the model itself (a
+subclassed model's `add_weight`), in `top_level_model_weights`, pair with the Keras 3 model's
+own variables as a layer's weights do.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from graphdiff.roles import OPTIMIZER, Role
 
 MODEL_WEIGHTS = "model_weights"
 OPTIMIZER_WEIGHTS = "optimizer_weights"
+TOP_LEVEL = "top_level_model_weights"
 _SUFFIX = re.compile(r":\d+$")
 
 
@@ -50,14 +53,14 @@ def is_keras2_h5(path: str) -> bool:
 
 def keras2_h5_source(path: str, old_model: str | None) -> Source:
     """The Source for the tf.keras 2 `.h5` at `path` (the model from `old_model` if given)."""
-    stored, specs, config, optimizer_keys = read_keras2_h5(path)
+    stored, own, specs, config, optimizer_keys = read_keras2_h5(path)
     renamed: dict[str, str] = {}
     if old_model is not None:
         built = build_model(old_model, "--old-model")
         if built.kind != KERAS:
             raise BadInput(old_model, "--old-model builds a tf.Module; this file is Keras's")
         try:
-            pairing = pair(stored, built.model)
+            pairing = pair(stored, built.model, own=own)
         except Mismatch as mismatch:
             raise BadInput(
                 path, f"was not saved from the model {old_model} builds: {mismatch}"
@@ -76,7 +79,7 @@ def keras2_h5_source(path: str, old_model: str | None) -> Source:
         model, renamed = rebuild(config, path, keras_module(path))
         built = BuiltModel(model, KERAS, keras_input_signature(model), path)
         try:
-            pairing = pair(stored, model, renamed, strict=False)
+            pairing = pair(stored, model, renamed, strict=False, own=own)
         except Mismatch as mismatch:
             fault = f"its weights do not fit its own model_config: {mismatch}"
             raise BadInput(path, fault) from None
@@ -85,7 +88,8 @@ def keras2_h5_source(path: str, old_model: str | None) -> Source:
 
 
 def read_keras2_h5(path: str):
-    """(stored layers, key -> spec, model_config or None, optimizer keys) of the file."""
+    """(stored layers, the model's own weights or None, key -> spec, model_config or None,
+    optimizer keys) of the file."""
     from graphdiff.formats.h5_values import H5Values
 
     values = H5Values(path, legacy=True)
@@ -96,11 +100,12 @@ def read_keras2_h5(path: str):
         group = file[MODEL_WEIGHTS] if whole else file
         prefix = f"{MODEL_WEIGHTS}/" if whole else ""
         stored = _layers(path, group, prefix, specs)
+        own = _own_weights(path, group, prefix, specs)
         config = _config(path, file) if whole else None
     finally:
         values.close()
     optimizer_keys = [k for k in specs if k.startswith(f"{OPTIMIZER_WEIGHTS}/")]
-    return stored, specs, config, optimizer_keys
+    return stored, own, specs, config, optimizer_keys
 
 
 def _layers(path: str, group, prefix: str, specs: dict[str, TensorSpec]) -> list[StoredLayer]:
@@ -119,14 +124,22 @@ def _layers(path: str, group, prefix: str, specs: dict[str, TensorSpec]) -> list
                 relative = relative[len(name) + 1 :]
             layer.weights.append(StoredWeight(relative, key, specs[key]))
         layers.append(layer)
-    top = f"{prefix}top_level_model_weights"
-    if any(key.startswith(f"{top}/") for key in specs):
-        raise BadInput(
-            path,
-            "holds weights of the model itself (top_level_model_weights), not of a layer: "
-            "graphdiff pairs layers' weights only",
-        )
     return layers
+
+
+def _own_weights(path: str, group, prefix: str, specs) -> StoredLayer | None:
+    """The weights of the model itself, not of a layer (a subclassed model's `add_weight`),
+    which tf.keras 2 keeps in `top_level_model_weights`, in the model's order."""
+    if TOP_LEVEL not in group or "weight_names" not in group[TOP_LEVEL].attrs:
+        return None
+    own = StoredLayer(TOP_LEVEL, None, None)
+    for weight_name in _strings(path, group[TOP_LEVEL].attrs, "weight_names"):
+        key = f"{prefix}{TOP_LEVEL}/{weight_name}"
+        if key not in specs:
+            fault = f"lists weight '{weight_name}' of the model itself but holds no data for it"
+            raise BadInput(path, fault)
+        own.weights.append(StoredWeight(_SUFFIX.sub("", weight_name), key, specs[key]))
+    return own if own.weights else None
 
 
 def _strings(path: str, attrs, name: str) -> list[str]:

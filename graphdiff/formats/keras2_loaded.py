@@ -36,10 +36,10 @@ def loaded_keras2(kind: str, path: str, model_file: str | None) -> BuiltModel:
 def _h5_model(path: str, model_file: str | None):
     from graphdiff.formats.keras2_h5 import read_keras2_h5
 
-    stored, _, config, _ = read_keras2_h5(path)
+    stored, own, _, config, _ = read_keras2_h5(path)
     if model_file is not None:
         built = _keras_model(model_file)
-        return built, _paired(stored, built, path, model_file)
+        return built, _paired(stored, built, path, model_file, own)
     if config is None:
         raise BadInput(path, "a tf.keras 2 weights file holds no model: give --old-model OLD.py")
     from graphdiff.formats.keras2_config import rebuild
@@ -49,7 +49,7 @@ def _h5_model(path: str, model_file: str | None):
     _last_axis_as_minus_one(model)
     built = BuiltModel(model, KERAS, keras_input_signature(model), path)
     try:
-        return built, pair(stored, model, renamed, strict=False)
+        return built, pair(stored, model, renamed, strict=False, own=own)
     except Mismatch as mismatch:
         raise BadInput(path, f"its weights do not fit its own model_config: {mismatch}") from None
 
@@ -80,7 +80,7 @@ def _checkpoint_model(prefix: str, model_file: str):
     if node is None:
         raise BadInput(prefix, "not a tf.keras 2 checkpoint (no layer-N in its object graph)")
     specs.pop(OBJECT_GRAPH_KEY, None)
-    stored = stored_layers(graph, node, _value_keys(graph, specs), specs, prefix)
+    stored = stored_layers(graph, node, _value_keys(graph, specs, prefix), specs, prefix)
     built = _keras_model(model_file)
     return built, _paired(stored, built, prefix, model_file)
 
@@ -92,9 +92,9 @@ def _keras_model(model_file: str) -> BuiltModel:
     return built
 
 
-def _paired(stored, built: BuiltModel, path: str, model_file: str):
+def _paired(stored, built: BuiltModel, path: str, model_file: str, own=None):
     try:
-        return pair(stored, built.model)
+        return pair(stored, built.model, own=own)
     except Mismatch as mismatch:
         fault = f"was not saved from the model {model_file} builds: {mismatch}"
         raise BadInput(path, fault) from None

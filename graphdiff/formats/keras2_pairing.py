@@ -62,18 +62,42 @@ class Pairing:
 
 
 def pair(
-    stored: list[StoredLayer], model, renamed: dict[str, str] | None = None, strict: bool = True
+    stored: list[StoredLayer],
+    model,
+    renamed: dict[str, str] | None = None,
+    strict: bool = True,
+    own: StoredLayer | None = None,
 ) -> Pairing:
     """Pair every stored weight with a variable of the Keras 3 `model`.
 
-    `renamed` maps a Keras 3 layer name to the file's, for layers renamed on the way in.
+    `renamed` maps a Keras 3 layer name to the file's, for layers renamed on the way in;
+    `own`, the weights of the model itself (an .h5's `top_level_model_weights`).
     Strict (the model is the user's word for the file's architecture): any difference is a
     Mismatch. Not strict (the file's own config rebuilt by Keras 3): a layer whose weights
     differ is left out, its keys in `unpaired` with the reason, and the rest is paired.
     """
     pairing = Pairing(strict=strict)
     _pair_layers(stored, list(model.layers), renamed or {}, pairing, where="")
+    if own is not None:
+        try:
+            pair_weights(own, _OwnWeights(model), own.label, pairing)
+        except Mismatch as mismatch:
+            if strict:
+                raise
+            for weight in own.weights:
+                pairing.unpaired[weight.key] = f"the model's own weights do not pair: {mismatch}"
     return pairing
+
+
+class _OwnWeights:
+    """The variables a model made itself (`add_weight` on a subclassed model), not its
+    layers', seen as a layer of their own: what `top_level_model_weights` holds."""
+
+    def __init__(self, model):
+        self.name = model.name
+        self._trainable_variables = list(model._trainable_variables)
+        self._non_trainable_variables = list(model._non_trainable_variables)
+        self.weights = self._trainable_variables + self._non_trainable_variables
 
 
 def _pair_layers(stored, live: list, renamed, pairing: Pairing, where: str) -> None:

@@ -57,7 +57,29 @@ def object_graph(prefix: str):
     except Exception:
         fault = f"its {OBJECT_GRAPH_KEY} is not an object graph"
         raise BadInput(f"{prefix}.index", fault) from None
+    _check_node_ids(graph, prefix)
     return graph
+
+
+def _check_node_ids(graph, prefix: str) -> None:
+    """Every object the graph points to is one it holds: a damaged graph is bad input, not
+    an IndexError while walking it."""
+    count = len(graph.nodes)
+    if count == 0:
+        raise BadInput(f"{prefix}.index", f"its {OBJECT_GRAPH_KEY} holds no object")
+    for node in graph.nodes:
+        pointed = [c.node_id for c in node.children] + [
+            i
+            for s in node.slot_variables
+            for i in (s.original_variable_node_id, s.slot_variable_node_id)
+        ]
+        for node_id in pointed:
+            if not 0 <= node_id < count:
+                fault = (
+                    f"its {OBJECT_GRAPH_KEY} points to object {node_id} of {count}: a damaged "
+                    "checkpoint"
+                )
+                raise BadInput(f"{prefix}.index", fault)
 
 
 def tf2_source(prefix: str, specs: dict[str, TensorSpec], old_model: str | None, graph) -> Source:
