@@ -134,6 +134,13 @@ def environment() -> dict[str, str]:
 
 def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
     """Run a fresh process; return (wall seconds, peak RSS in MiB, standard output)."""
+    seconds, _, rss, text = measure(command, cwd)
+    return seconds, rss, text
+
+
+def measure(command: list[str], cwd: Path) -> tuple[float, float, float, str]:
+    """Run a fresh process; return (wall seconds, CPU seconds (user + system, the child's own:
+    what a busy machine does not inflate much), peak RSS in MiB, standard output)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=environment(), stdout=out, stderr=err)
@@ -146,7 +153,7 @@ def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
     if process.returncode != 0:
         sys.stderr.write(text + errors)
         raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}")
-    return seconds, usage.ru_maxrss / 1024, text
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
 def setup(work: Path) -> Path:

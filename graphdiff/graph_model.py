@@ -2,7 +2,8 @@
 
 Nodes are op names with attributes `op` (type), `dtype`, `shape` (list with None for unknown
 dimensions, or None for unknown rank), `inputs` (the data inputs in port order, as
-(producer, output index) pairs) and `control_inputs` (names). Edges of the DiGraph are the
+(producer, output index) pairs), `control_inputs` (names) and, for a convolution, `form`
+(its strides and dilations). Edges of the DiGraph are the
 data edges; control dependencies stay on the nodes (`control_edges` lists them): a training
 graph whose batch-norm updates guard the optimizer has over a million of them, which the
 matcher never walks and which would cost seconds to put into networkx. The back edges of v1
@@ -17,6 +18,18 @@ from dataclasses import dataclass
 import networkx as nx
 
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
+# Ops whose strides and dilations say what a layer computes beyond its weights' shapes: a
+# 3x3 convolution of stride 2 is not the one of stride 1 that holds the same kernel shape.
+STRIDED_OPS = frozenset(
+    {
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "DepthwiseConv2dNative",
+        "Conv2DBackpropInput",
+        "Conv3DBackpropInputV2",
+    }
+)
 LOOP_BACK_EDGE_OPS = frozenset({"NextIteration", "RefNextIteration"})
 
 
@@ -53,6 +66,8 @@ def graph_to_dag(graph_def) -> nx.DiGraph:
             "inputs": tuple(data_inputs),
             "control_inputs": tuple(control_inputs),
         }
+        if node.op in STRIDED_OPS:
+            attrs["form"] = _strides(node)
         nodes.append((node.name, attrs))
     dag.add_nodes_from(nodes)
     loop_back = {name for name, attrs in nodes if attrs["op"] in LOOP_BACK_EDGE_OPS}
@@ -79,6 +94,13 @@ def variables_of(dag: nx.DiGraph) -> dict[str, VariableNode]:
         if attrs.get("op") in VARIABLE_OPS:
             found[name] = VariableNode(name, attrs["op"], attrs["dtype"] or "", attrs["shape"])
     return found
+
+
+def _strides(node) -> tuple:
+    """(strides, dilations) of a convolution, each a tuple of ints (empty when not set)."""
+    return tuple(
+        tuple(node.attr[key].list.i) if key in node.attr else () for key in ("strides", "dilations")
+    )
 
 
 def _node_dtype(node) -> str | None:

@@ -8,7 +8,7 @@ archive) and `functional/conv2d_1` all say "the second Conv2D".
 
 So each old layer with a counted name goes where the evidence puts it. A new layer is a
 candidate when it takes the old one whole (every variable, each shape fitting) and applies
-the same activation; its witnesses are:
+the same activation with the same strides (a convolution's); its witnesses are:
 
 - the walks from the inputs and from the outputs, read without names (alignment.py), that
   place the old layer's variables in it: strong, unless the walk started from inputs or
@@ -75,10 +75,17 @@ class _Layers:
         return self._index[side].get(_shapes(other.units[unit], table), [])
 
     def alike(self, new_unit: str, old_unit: str) -> bool:
-        """The new layer takes the old one whole and applies the same activation."""
-        return self.whole(new_unit, old_unit) is not None and self.new.activation.get(
-            new_unit
-        ) == self.old.activation.get(old_unit)
+        """The new layer takes the old one whole and applies the same activation, with the
+        same strides."""
+        return (
+            self.whole(new_unit, old_unit) is not None
+            and self.new.activation.get(new_unit) == self.old.activation.get(old_unit)
+            and self.same_form(new_unit, old_unit)
+        )
+
+    def same_form(self, new_unit: str, old_unit: str) -> bool:
+        new_form, old_form = self.new.form.get(new_unit), self.old.form.get(old_unit)
+        return not (new_form and old_form and new_form != old_form)
 
 
 def _shapes(members, table) -> tuple:
@@ -99,6 +106,13 @@ class _Options:
     witnesses: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     score: Counter = field(default_factory=Counter)
     siblings: set[str] = field(default_factory=set)  # alike by place, any activation
+    placed: set[str] = field(default_factory=set)  # where a strong walk puts it
+
+    @property
+    def conflicting(self) -> bool:
+        """Strong walks put it at two places (from the inputs here, from the outputs there):
+        an alike block was added on one side of it, and which one only the code says."""
+        return len(self.placed) > 1
 
     def ranked(self) -> list[str]:
         return sorted(self.witnesses, key=lambda u: (-self.score[u], u))
@@ -125,6 +139,7 @@ def settle_counted_layers(
     decided, open_ = _decide(layers, options)
     decided = _settle_by_neighbours(layers, options, decided, open_)
     claimed = (set(decided.values()), set(decided))
+    undecided = []
     for unit in counted_units:
         candidates = [u for u in options[unit].witnesses if u not in decided.values()]
         if _user_taken(assignments, layers, [decided.get(unit), *candidates], user_fixed):
@@ -133,7 +148,9 @@ def settle_counted_layers(
             withdrawn |= _place(assignments, layers, decided[unit], unit, options[unit], blind)
         elif unit in decided or unit in open_:
             spots = [decided[unit]] if unit in decided else open_[unit]
-            withdrawn |= _leave_to_user(assignments, layers, unit, spots, claimed)
+            undecided.append(_spots(layers, unit, spots, claimed))
+    for new_spots, old_spots in _components(undecided):
+        withdrawn |= _leave_to_user(assignments, layers, new_spots, old_spots)
     return withdrawn
 
 
@@ -156,6 +173,8 @@ def _options(layers: _Layers, old_unit: str, blind: Alignment, weak_walks) -> _O
         unit = next(iter(units))
         found.witnesses[unit].append(f"walk from the {walk}")
         found.score[unit] += WEAK if walk in weak_walks else STRONG
+        if walk not in weak_walks:
+            found.placed.add(unit)
     for name, olds in blind.alike.items():
         if olds & keys and unit_of(name) in layers.new.units:
             found.siblings.add(unit_of(name))
@@ -225,15 +244,21 @@ def _decide(layers: _Layers, options) -> tuple[dict[str, str], dict[str, list[st
 
 def _settle_by_neighbours(layers: _Layers, options, decided, open_) -> dict[str, str]:
     """A layer left open goes where its mate went (a conv and the batch norm right after it,
-    one variable group with no activation between them, stay together); failing that, after
-    the layer its input comes from (a normalization goes with what it normalizes)."""
+    one variable group with no activation between them, stay together), or where the other
+    layers of its block went (`block_1/dense_4` with `block_1/dense_3`); failing that, after
+    the layer its input comes from (a normalization goes with what it normalizes). A layer
+    strong walks put at two places (from the inputs here, from the outputs there) only by
+    its normalization or its block: a chain of steps from one end is that end's walk again
+    (a Dense after a linear Dense, a layer after the last one settled)."""
     decided = dict(decided)
-    for related in (_mates, _predecessors):
+    for related in (_mates, _block_mates, _predecessors):
         changed = True
         while changed:
             changed = False
             taken = set(decided.values())
             for unit, candidates in list(open_.items()):
+                if options[unit].conflicting and not _joins_normalization(layers, related, unit):
+                    continue
                 places = {decided[m] for m in related(layers.old, unit) if m in decided}
                 fitting = [
                     c
@@ -248,8 +273,36 @@ def _settle_by_neighbours(layers: _Layers, options, decided, open_) -> dict[str,
     return decided
 
 
+def _joins_normalization(layers: _Layers, related, unit: str) -> bool:
+    """For a layer strong walks put at two places, only what keeps a normalization with the
+    layer it normalizes (a conv and its batch norm, a Dense and the LayerNorm after it), or a
+    block together, settles it: a Dense after a Dense is not that."""
+    if related is _block_mates:
+        return True
+    if related is _predecessors:
+        return _normalization(layers, unit) and not any(
+            _normalization(layers, p) for p in _predecessors(layers.old, unit)
+        )
+    mates = [_normalization(layers, u) for u in (unit, *_mates(layers.old, unit))]
+    return any(mates) and not all(mates)
+
+
+def _normalization(layers: _Layers, unit: str) -> bool:
+    """A layer of vectors only (a batch norm, a layer norm), as old layers go."""
+    table = layers.context.checkpoint
+    return unit in layers.old.units and all(
+        len(table[k].shape or ()) <= 1 for k in layers.old.units[unit]
+    )
+
+
 def _mates(graph: LayerGraph, unit: str) -> set[str]:
     return graph.mates(unit)
+
+
+def _block_mates(graph: LayerGraph, unit: str) -> set[str]:
+    """The other layers of the block (the scope) that holds this one, when it is not the
+    whole model: a subclassed model's `block_1/dense_3` and `block_1/layer_normalization_1`."""
+    return graph.block_mates(unit)
 
 
 def _predecessors(graph: LayerGraph, unit: str) -> set[str]:
@@ -281,6 +334,8 @@ def _mismatch(layers: _Layers, new_unit: str, old_unit: str) -> str:
     old_act = layers.old.activation.get(old_unit) or ("none",)
     if layers.whole(new_unit, old_unit) is None:
         return f"'{new_unit}' does not take '{old_unit}' whole"
+    if not layers.same_form(new_unit, old_unit):
+        return f"'{new_unit}' convolves with other strides than '{old_unit}'"
     return (
         f"'{new_unit}' applies {', '.join(new_act)} where '{old_unit}' applied {', '.join(old_act)}"
     )
@@ -383,6 +438,10 @@ def _evidence(layers: _Layers, new_unit: str, old_unit: str, found) -> tuple[Evi
     activation = layers.new.activation.get(new_unit)
     if activation:
         evidence.append(Evidence("signature", f"{', '.join(activation)} after it on both sides"))
+    strides = sorted({form[0] for _, form in layers.new.form.get(new_unit, ()) if form[0]})
+    if strides:
+        said = ", ".join(str(list(s)) for s in strides)
+        evidence.append(Evidence("signature", f"convolves with strides {said} on both sides"))
     if len(found.siblings) > 1 and not evidence:
         evidence.append(Evidence("place", f"one of {len(found.siblings)} alike layers in place"))
     evidence.append(
@@ -391,10 +450,9 @@ def _evidence(layers: _Layers, new_unit: str, old_unit: str, found) -> tuple[Evi
     return tuple(evidence)
 
 
-def _leave_to_user(assignments, layers: _Layers, old_unit, spots, claimed) -> set[str]:
+def _spots(layers: _Layers, old_unit, spots, claimed) -> tuple[set[str], set[str]]:
     """The old layer fits several new layers alike, or sits in a run of alike layers longer
-    or shorter than the new run around its place: initialize the new run, the old run's keys
-    listed as candidates."""
+    or shorter than the new run around its place: (the new run, the old run)."""
     new_claimed, old_claimed = claimed
     new_spots, old_spots = set(spots), {old_unit}
     for new_unit in spots:
@@ -404,6 +462,26 @@ def _leave_to_user(assignments, layers: _Layers, old_unit, spots, claimed) -> se
             lambda u: u not in new_claimed and layers.alike(u, old_unit),
         )
         old_spots |= _run(layers.old, old_unit, partial(_alike_old, layers, new_unit, old_claimed))
+    return new_spots, old_spots
+
+
+def _components(undecided) -> list[tuple[set[str], set[str]]]:
+    """Runs that share a layer, merged: an identical block inserted among two makes the
+    first old block fit new blocks 0 and 1, the second 1 and 2; all five are one question."""
+    merged: list[tuple[set[str], set[str]]] = []
+    for new_spots, old_spots in undecided:
+        new_spots, old_spots = set(new_spots), set(old_spots)
+        for other in [m for m in merged if m[0] & new_spots or m[1] & old_spots]:
+            merged.remove(other)
+            new_spots |= other[0]
+            old_spots |= other[1]
+        merged.append((new_spots, old_spots))
+    return merged
+
+
+def _leave_to_user(assignments, layers: _Layers, new_spots, old_spots) -> set[str]:
+    """Initialize the new layers of one undecided component, each listing the old layers'
+    keys that fit it as candidates."""
     candidates: dict[str, list[str]] = defaultdict(list)
     for new_unit in sorted(new_spots):
         for old in sorted(old_spots):
@@ -418,9 +496,6 @@ def _leave_to_user(assignments, layers: _Layers, old_unit, spots, claimed) -> se
         if pair is not None:
             assignments.release(name)
             withdrawn.add(name)
-        earlier_reason, earlier = assignments.refused.get(name, ("", ()))
-        if _COUNTS in earlier_reason:  # also a spot of another old layer's run
-            keys = [*earlier, *(k for k in keys if k not in earlier)]
         assignments.refuse(name, reason, keys, final=True)
     return withdrawn
 

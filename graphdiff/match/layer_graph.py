@@ -5,7 +5,8 @@ Built on layers.py's view of the stream: a unit (units.py: a scope's variables) 
 another when one of its variable groups takes the other's output with no layer between. The
 *activation* of a unit is the activation ops (Relu, Tanh, ...) that read its output directly:
 `Dense(16, "relu")` and `Dense(16, "tanh")` hold the same shapes but compute other things,
-which is evidence no shape gives.
+which is evidence no shape gives; so do a convolution of stride 2 and one of stride 1 (its
+*form*: the strides and dilations of its convolution ops).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from itertools import pairwise
 
 import networkx as nx
 
-from graphdiff.match.layers import activation_of, layer_view
+from graphdiff.match.layers import activation_of, form_of, layer_view
 from graphdiff.match.units import unit_of
 
 
@@ -26,12 +27,27 @@ class LayerGraph:
     succ: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     pred: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     activation: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    form: dict[str, tuple] = field(default_factory=dict)  # its convolutions' strides
     group: dict[str, int | None] = field(default_factory=dict)  # its variable group (layers.py)
+    _blocks: dict[str, set[str]] | None = None
 
     def mates(self, unit: str) -> set[str]:
         """Units of the same variable group: a conv and the batch norm right after it."""
         group = self.group.get(unit)
         return {u for u, g in self.group.items() if g is not None and g == group and u != unit}
+
+    def block_mates(self, unit: str) -> set[str]:
+        """Units under the same scope as this one, when that scope holds only part of the
+        layers (a block of a model, not the model itself)."""
+        if self._blocks is None:
+            self._blocks = defaultdict(set)
+            for u in self.units:
+                self._blocks[u.rpartition("/")[0]].add(u)
+        block = unit.rpartition("/")[0]
+        mates = self._blocks.get(block, set())
+        if not block or len(mates) == len(self.units):
+            return set()
+        return mates - {unit}
 
     def neighbours(self, unit: str) -> set[str]:
         return self.succ.get(unit, set()) | self.pred.get(unit, set())
@@ -52,6 +68,7 @@ def layer_graph(dag: nx.DiGraph, variables: set[str]) -> LayerGraph:
                 _link(graph, units[-1], ordered[following][0])
     for unit, members in graph.units.items():
         graph.activation[unit] = activation_of(view, members)
+        graph.form[unit] = form_of(view, members)
         graph.group[unit] = view.group_of.get(members[0])
     return graph
 

@@ -72,11 +72,20 @@ def match_by_layers(context: MatchContext, assignments: Assignments) -> None:
     new_view = layer_view(context.new_dag, new_free | set(assignments.pairs))
     old_view = layer_view(context.old_dag, old_free | assignments.used_keys())
     inputs = boundary_inputs(context, list(old_view.inputs), list(new_view.inputs))
-    seeds = [(new_view.inputs[n], old_view.inputs[o]) for n, o in inputs]
-    for name, (key, _) in assignments.pairs.items():
-        if name in new_view.group_of and key in old_view.group_of:
-            seeds.append((new_view.group_of[name], old_view.group_of[key]))
-    paired = _align(new_view, old_view, seeds, context)
+    matched = [
+        (new_view.group_of[name], old_view.group_of[key])
+        for name, (key, _) in assignments.pairs.items()
+        if name in new_view.group_of and key in old_view.group_of
+    ]
+    seeds = {
+        "inputs": [(new_view.inputs[n], old_view.inputs[o]) for n, o in inputs],
+        "outputs": list(
+            _pair_neighbours(new_view, old_view, _last(new_view), _last(old_view), context)
+        ),
+        "variables": matched,
+    }
+    paired, contested = _align(new_view, old_view, seeds, context)
+    _list_contested(context, assignments, new_view, old_view, contested, new_free, old_free)
     for new_group, old_group in paired.items():
         _pair_variables(
             context,
@@ -227,8 +236,61 @@ def _layer_edges(graph, stream, op_group: dict[str, int]):
 # --- aligning the two layer graphs -----------------------------------------------------------
 
 
-def _align(new: LayerView, old: LayerView, seeds, context) -> dict[int, int]:
-    """New group -> old group, for every pair the walk reaches without a conflict."""
+def _last(view: LayerView) -> list[int]:
+    """The layers nothing follows: where the walk from the outputs starts."""
+    return [g for g in view.members if not view.succ.get(g)]
+
+
+def _align(new: LayerView, old: LayerView, seeds: dict[str, list], context):
+    """(new group -> old group for every pair the walks reach without a conflict, new group
+    -> the old groups of its conflicts).
+
+    Each group of seeds (inputs, outputs, layers of variables matched so far) is walked on
+    its own, so that a layer the two ends place differently (a block inserted beside one
+    alike: the walk from the inputs takes the first, the one from the outputs the second) is
+    a conflict, left alone, and not whichever walk came first."""
+    proposals: dict[int, set[int]] = defaultdict(set)
+    taken: dict[int, set[int]] = defaultdict(set)
+    for group in seeds.values():
+        walked_proposals, walked_taken = _walk_layers(new, old, group, context)
+        for new_group, olds in walked_proposals.items():
+            proposals[new_group] |= olds
+        for old_group, news in walked_taken.items():
+            taken[old_group] |= news
+    paired, contested = {}, {}
+    for n, olds in proposals.items():
+        if len(olds) == 1 and len(taken[next(iter(olds))]) == 1:
+            paired[n] = next(iter(olds))
+        else:
+            contested[n] = set(olds)
+    for o, news in taken.items():  # one old layer placed at several new ones
+        if len(news) > 1:
+            for n in news:
+                contested.setdefault(n, set()).add(o)
+    return paired, contested
+
+
+def _list_contested(context, assignments, new_view, old_view, contested, new_free, old_free):
+    """Layers the walks place at several old layers (or an old layer at several new ones):
+    initialized, with the keys of those old layers that fit listed as candidates."""
+    for new_group, old_groups in contested.items():
+        keys = sorted(k for o in old_groups for k in old_view.members[o] if k in old_free)
+        olds = ", ".join(_label(old_view.members[o]) for o in sorted(old_groups))
+        for name in new_view.members[new_group]:
+            if name not in new_free or not assignments.is_free(name):
+                continue
+            fitting = [k for k in keys if context.unfit(name, k) is None]
+            if fitting and name not in assignments.refused:
+                reason = (
+                    f"the walks through the layers (from the inputs, from the outputs, from "
+                    f"what is matched) do not agree: {olds} here, and elsewhere too; "
+                    "confirm with --map"
+                )
+                assignments.refuse(name, reason, fitting)
+
+
+def _walk_layers(new: LayerView, old: LayerView, seeds, context):
+    """One walk over both layer graphs from `seeds`: (new -> old groups, old -> new groups)."""
     proposals: dict[int, set[int]] = defaultdict(set)
     taken: dict[int, set[int]] = defaultdict(set)
     queue = deque()
@@ -246,11 +308,7 @@ def _align(new: LayerView, old: LayerView, seeds, context) -> dict[int, int]:
                 proposals[pair[0]].add(pair[1])
                 taken[pair[1]].add(pair[0])
                 queue.append(pair)
-    return {
-        n: next(iter(olds))
-        for n, olds in proposals.items()
-        if len(olds) == 1 and len(taken[next(iter(olds))]) == 1
-    }
+    return proposals, taken
 
 
 def _pair_neighbours(new, old, new_groups, old_groups, context):
@@ -289,6 +347,16 @@ def activation_of(view: LayerView, members) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def form_of(view: LayerView, members) -> tuple:
+    """How the layer's ops apply its weights beyond their shapes: each convolution's op,
+    strides and dilations (graph_model.py), sorted; empty for a layer without one."""
+    ops = set().union(*(view.attached.get(m, set()) for m in members))
+    dag = view.graph.dag
+    return tuple(
+        sorted({(dag.nodes[o]["op"], dag.nodes[o]["form"]) for o in ops if "form" in dag.nodes[o]})
+    )
+
+
 def _stream_consumers(view, op: str):
     """Stream consumers of `op`, looking through identities and casts."""
     frontier, seen = [op], {op}
@@ -305,10 +373,15 @@ def _stream_consumers(view, op: str):
 
 
 def _same_activation(new: LayerView, new_group: int, old: LayerView, old_group: int) -> bool:
-    """Unless both apply an activation and not the same one (relu here, tanh there)."""
+    """Unless both apply an activation and not the same one (relu here, tanh there), or
+    convolve with other strides."""
     new_act = activation_of(new, new.members[new_group])
     old_act = activation_of(old, old.members[old_group])
-    return not (new_act and old_act and new_act != old_act)
+    if new_act and old_act and new_act != old_act:
+        return False
+    new_form = form_of(new, new.members[new_group])
+    old_form = form_of(old, old.members[old_group])
+    return not (new_form and old_form and new_form != old_form)
 
 
 def _signature(members: list[str], table) -> tuple:

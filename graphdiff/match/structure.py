@@ -142,8 +142,8 @@ def _link_rules(assignments: Assignments, choices, rules) -> None:
 def _compatibility(context: MatchContext, old_activation, new_activation):
     """compatible(new_node, old_node): the same op (type, dtype, arity), weights that could
     come from each other's, and, for an op with weights, not another activation after it
-    (a Dense with relu is not a Dense with tanh). Each node's part is worked out once: walks
-    ask millions of times on a stack of 1,600 blocks."""
+    (a Dense with relu is not a Dense with tanh) nor other strides (a convolution's). Each
+    node's part is worked out once: walks ask millions of times on a stack of 1,600 blocks."""
     new_sides = _Signatures(context.new_dag)
     old_sides = _Signatures(context.old_dag)
     fits: dict[tuple[str, str], bool] = {}
@@ -170,6 +170,10 @@ def _compatibility(context: MatchContext, old_activation, new_activation):
             new_act, old_act = new_activation.of(new_node), old_activation.of(old_node)
             if new_act and old_act and new_act != old_act:
                 return False
+            new_form = context.new_dag.nodes[new_node].get("form")
+            old_form = context.old_dag.nodes[old_node].get("form")
+            if new_form and old_form and new_form != old_form:
+                return False  # a convolution of stride 2 is not one of stride 1
         return True
 
     def variables_fit(new_var: str, old_var: str) -> bool:

@@ -18,6 +18,8 @@ Keras model's output names).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from graphdiff.errors import BadInput
@@ -63,30 +65,86 @@ class FunctionRunner:
 
     def _run(self, fetches: list[str], feeds: dict) -> list:
         tf = eager_tensorflow()  # a TF1 graph built since (the other side's) may have ended it
-        names = list(feeds)
-        arrays = [np.asarray(feeds[name]) for name in names]
+        arrays = {name: np.asarray(value) for name, value in feeds.items()}
+        needed = fetched_subgraph(self.graph_def, fetches, arrays)
+        present = {node.name for node in needed.node}
+        names = [name for name in feeds if name.rsplit(":", 1)[0] in present]
+        arrays = [arrays[name] for name in names]
+        captures = {name: value for name, value in self.captures.items() if name in present}
 
         def body(*args):
             graph = tf.compat.v1.get_default_graph()
-            mapping = {f"{name}:0": graph.capture(value) for name, value in self.captures.items()}
+            mapping = {f"{name}:0": graph.capture(value) for name, value in captures.items()}
             mapping.update(zip(names, args, strict=True))
             return tf.graph_util.import_graph_def(
-                self.graph_def, input_map=mapping, return_elements=fetches, name=""
+                needed, input_map=mapping, return_elements=fetches, name=""
             )
 
         specs = [
             tf.TensorSpec(a.shape, tf.string if a.dtype.kind in "OSU" else tf.as_dtype(a.dtype))
             for a in arrays
         ]
-        function = tf.compat.v1.wrap_function(body, specs)
         try:
-            return [np.asarray(value) for value in function(*arrays)]
+            with _ops_as_written(tf):
+                function = tf.compat.v1.wrap_function(body, specs)
+                return [np.asarray(value) for value in function(*arrays)]
         except tf.errors.OpError as error:
             raise BadInput(
                 self.label,
                 f"its graph fails on the inputs verify gives it: {first_line(error)}; "
                 "give inputs with --feed NAME=FILE.npy",
             ) from None
+
+
+def fetched_subgraph(graph_def, fetches: list[str], feeds: dict):
+    """What computes `fetches` from `feeds` (tensor name -> array): the ops upstream of the
+    fetches, not walking past a fed tensor, and a placeholder for each fed tensor whose op is
+    not needed otherwise (a cut fed the old model's value leaves the ops before it out: with no
+    optimizer to prune them, an input they read would have to be fed)."""
+    tf = tensorflow()
+    nodes = {node.name: node for node in graph_def.node}
+    fed = set(feeds)
+    keep, stack = set(), [name.rsplit(":", 1)[0] for name in fetches]
+    while stack:
+        name = stack.pop()
+        if name in keep:
+            continue
+        keep.add(name)
+        for text in nodes[name].input:
+            control = text.startswith("^")
+            op = text.lstrip("^").split(":")[0]
+            tensor = text if ":" in text else f"{text}:0"
+            if control or tensor not in fed:
+                stack.append(op)
+    subgraph = tf.compat.v1.GraphDef()
+    subgraph.versions.CopyFrom(graph_def.versions)
+    subgraph.library.CopyFrom(graph_def.library)
+    subgraph.node.extend(node for node in graph_def.node if node.name in keep)
+    for tensor, array in feeds.items():
+        op, port = tensor.rsplit(":", 1)
+        if op in keep or op not in nodes:
+            continue
+        if port != "0":  # the op's other outputs are read: keep it and what it reads
+            return tf.compat.v1.graph_util.extract_sub_graph(graph_def, list(keep | {op}))
+        placeholder = subgraph.node.add(name=op, op="Placeholder")
+        dtype = tf.string if array.dtype.kind in "OSU" else tf.as_dtype(array.dtype)
+        placeholder.attr["dtype"].type = dtype.as_datatype_enum
+    return subgraph
+
+
+@contextlib.contextmanager
+def _ops_as_written(tf):
+    """Grappler off while a function is made and first run: each op runs as traced, so that
+    the same ops give the same bits on both sides (an optimizer may fuse a convolution with
+    its bias and activation on one side and not on the other, where a fetched tensor or a cut
+    breaks the pattern), and no time goes into optimizing a graph run once."""
+    options = tf.config.optimizer
+    before = options.get_experimental_options().get("disable_meta_optimizer", False)
+    options.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        options.set_experimental_options({"disable_meta_optimizer": before})
 
 
 def new_side(plan: Plan, applied: str, where: str) -> Side:

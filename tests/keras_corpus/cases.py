@@ -101,6 +101,101 @@ def dense_tf1(
 TF_LAYERS = ("kernel", "bias")  # tf.compat.v1.layers.dense's leaves
 
 
+def slim_bn_cnn_tf1(convs) -> str:
+    """A TF1 training graph of tf_slim convs (no bias), each with a batch norm in slim's names
+    (tests/slim_cnn.py's, as slim's own needs tf_keras), a mean pool and slim logits, with
+    Adam. `convs`: (scope, channels, stride) each."""
+    lines = [
+        "import tf_slim as slim",
+        "from slim_cnn import batch_norm",
+        "v1 = tf.compat.v1",
+        "x = v1.placeholder(tf.float32, [2, 16, 16, 3], name='images')",
+        "params = {'is_training': True}",
+        "with slim.arg_scope([slim.conv2d], normalizer_fn=batch_norm, "
+        "normalizer_params=params, kernel_size=3):",
+        *(f"    x = slim.conv2d(x, {c}, stride={s}, scope='{n}')" for n, c, s in convs),
+        "x = tf.reduce_mean(x, [1, 2])",
+        "x = slim.fully_connected(x, 4, activation_fn=None, scope='logits')",
+        "nets.train([x])",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def slim_bn_keys(scopes) -> dict:
+    """Tag -> keys for slim_bn_cnn_tf1: `convN` its weights, `bnN` its batch norm's four in
+    Keras's order (gamma, beta, moving mean, moving variance), `logits`."""
+    keys = {"logits": ("logits/weights", "logits/biases")}
+    for scope in scopes:
+        norm = f"{scope}/BatchNorm"
+        keys[scope] = (f"{scope}/weights",)
+        keys[scope.replace("conv", "bn")] = tuple(
+            f"{norm}/{leaf}" for leaf in ("gamma", "beta", "moving_mean", "moving_variance")
+        )
+    return keys
+
+
+def keras_bn_cnn(blocks) -> str:
+    """A Keras functional twin of slim_bn_cnn_tf1: Conv2D (no bias) + BatchNormalization +
+    ReLU per (conv tag, bn tag, channels, stride), a mean pool, a Dense tagged `logits`."""
+    lines = [
+        "def build_model():",
+        '    images = keras.Input((16, 16, 3), name="images")',
+        "    x = images",
+        *(
+            f'    x = T("{conv}", layers.Conv2D({c}, 3, strides={s}, padding="same", '
+            f'use_bias=False))(x)\n    x = T("{bn}", layers.BatchNormalization(epsilon=1e-3))(x)'
+            "\n    x = layers.ReLU()(x)"
+            for conv, bn, c, s in blocks
+        ),
+        "    x = layers.GlobalAveragePooling2D()(x)",
+        '    return keras.Model(images, T("logits", layers.Dense(4))(x))',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# Three blocks of SUBCLASSED_BLOCKS where there were two, all alike: each old block fits two
+# places and the new one three, one question for the user.
+IDENTICAL_BLOCKS = tuple((f"b0_{x}", f"b1_{x}", f"new_{x}") for x in ("up", "down", "ln"))
+
+# A subclassed model of residual blocks (a Layer subclass of two Dense and a LayerNorm each);
+# `blocks` is the list the model holds.
+SUBCLASSED_BLOCKS = """
+    class Block(layers.Layer):
+        def __init__(self, tag, activation="relu", **kwargs):
+            super().__init__(**kwargs)
+            self.up = T(tag + "_up", layers.Dense(32, activation=activation))
+            self.down = T(tag + "_down", layers.Dense(16))
+            self.norm = T(tag + "_ln", layers.LayerNormalization())
+
+        def call(self, x):
+            return self.norm(x + self.down(self.up(x)))
+
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.stem = T("stem", layers.Dense(16))
+            self.blocks = [{blocks}]
+            self.head = T("head", layers.Dense(4))
+
+        def call(self, x):
+            x = self.stem(x)
+            for block in self.blocks:
+                x = block(x)
+            return self.head(x)
+
+
+    def input_signature():
+        return [tf.TensorSpec([None, 8], tf.float32)]
+
+
+    def build_model():
+        model = Net()
+        model(tf.zeros([1, 8]))
+        return model
+"""
+
+
 OLD = {
     # -- Sequential / functional CNNs with automatic names -------------------------------
     "seq_cnn": """
@@ -483,6 +578,80 @@ OLD = {
                 T("fc", layers.Dense(4)),
             ])
     """,
+    # -- round 2, held out from the matcher's tuning: built the way a user would -------------
+    "seq_cnn_pool": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16, 16, 3)),
+                T("c1", layers.Conv2D(8, 3, activation="relu")),
+                layers.MaxPooling2D(),
+                T("c2", layers.Conv2D(16, 3, activation="relu")),
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("out", layers.Dense(10)),
+            ])
+    """,
+    "subclassed_res_blocks": SUBCLASSED_BLOCKS.format(blocks='Block("b0"), Block("b1")'),
+    "tf1_slim_bn_cnn": OldTF1(
+        slim_bn_cnn_tf1((("conv1", 8, 1), ("conv2", 16, 1), ("conv3", 16, 2))),
+        slim_bn_keys(("conv1", "conv2", "conv3")),
+    ),
+    "named_chain": """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = inputs
+            for i in range(4):
+                h = T(f"fc{i}", layers.Dense(16, activation="relu", name=f"enc_{i}_fc"))(h)
+                h = T(f"ln{i}", layers.LayerNormalization(name=f"enc_{i}_ln"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
+    """,
+    "xception_head10": Untrained(
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.Xception(
+                    input_shape=(71, 71, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "xception",
+            )
+            inputs = keras.Input((71, 71, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
+        """
+    ),
+    "inception_resnet_v2_head10": Untrained(
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.InceptionResNetV2(
+                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "irv2",
+            )
+            inputs = keras.Input((75, 75, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
+        """
+    ),
+    "resnet50v2_top10": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.ResNet50V2(input_shape=(32, 32, 3), weights=None, classes=10),
+                "resnet50v2",
+            )
+        """
+    ),
+    "mobilenet_top10": Untrained(
+        """
+        def build_model():
+            return tag_all(
+                keras.applications.MobileNet(
+                    input_shape=(32, 32, 3), alpha=0.25, weights=None, classes=10
+                ),
+                "mobilenet",
+            )
+        """
+    ),
 }
 
 CASES = (
@@ -1263,6 +1432,256 @@ CASES = (
         """,
         why="a dense made first shifts every name; d1 and d2 are alike but placed by the chain "
         "after d0 (unique shape): old dense_1 is new dense_2",
+    ),
+    # -- round 2, held out from the matcher's tuning ------------------------------------------
+    Case(
+        "seq_cnn_pool_dense_inserted",
+        1,
+        "seq_cnn_pool",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16, 16, 3)),
+                T("c1", layers.Conv2D(8, 3, activation="relu")),
+                layers.MaxPooling2D(),
+                T("c2", layers.Conv2D(16, 3, activation="relu")),
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("new", layers.Dense(32, activation="tanh")),
+                layers.Dropout(0.5),
+                T("out", layers.Dense(10)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, ARCHIVE_PY, TF2),
+        why="a tanh dense and a dropout before the classifier: old dense_1 is new dense_2",
+    ),
+    Case(
+        "seq_cnn_pool_conv_inserted",
+        2,
+        "seq_cnn_pool",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16, 16, 3)),
+                T("c1", layers.Conv2D(8, 3, activation="relu")),
+                layers.MaxPooling2D(),
+                T("c2", layers.Conv2D(16, 3, activation="relu")),
+                T("new", layers.Conv2D(16, 3, padding="same", activation="relu")),
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("out", layers.Dense(10)),
+            ])
+        """,
+        why="a 16 -> 16 conv inserted after c2 (8 -> 16): every later name shifts by one",
+    ),
+    Case(
+        "seq_cnn_pool_identical_conv_inserted",
+        1,
+        "seq_cnn_pool",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16, 16, 3)),
+                T("c1", layers.Conv2D(8, 3, activation="relu")),
+                layers.MaxPooling2D(),
+                T("new", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c2", layers.Conv2D(16, 3, activation="relu")),
+                layers.MaxPooling2D(),
+                layers.Flatten(),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("out", layers.Dense(10)),
+            ])
+        """,
+        kinds=(H5, TF2),
+        why="an 8 -> 8 relu conv after the pool: no old layer has its shape; c2 and the "
+        "denses keep theirs under shifted names",
+    ),
+    Case(
+        "subclassed_res_block_added",
+        4,
+        "subclassed_res_blocks",
+        SUBCLASSED_BLOCKS.format(blocks='Block("b0"), Block("new", "gelu"), Block("b1")'),
+        kinds=(H5,),  # tf.train.Checkpoint does not save a Keras 3 model's lists of layers
+        why="a gelu residual block (the relu blocks' shapes) inserted between the two; every "
+        "counted name after it shifts",
+    ),
+    Case(
+        "subclassed_identical_block_appended",
+        4,
+        "subclassed_res_blocks",
+        SUBCLASSED_BLOCKS.format(blocks='Block("b0"), Block("b1"), Block("new")'),
+        kinds=(H5,),
+        undecidable=IDENTICAL_BLOCKS,
+        why="a third identical block appended: the graph fits the new block before, between "
+        "or after the old ones; which it is only the code says (here: the names' order)",
+    ),
+    Case(
+        "subclassed_identical_block_inserted",
+        4,
+        "subclassed_res_blocks",
+        SUBCLASSED_BLOCKS.format(blocks='Block("b0"), Block("new"), Block("b1")'),
+        kinds=(H5,),
+        undecidable=IDENTICAL_BLOCKS,
+        why="an identical block inserted between the two: block_1 is the new one, and the "
+        "names say it is old block_1; the graph fits the new block at any of three places",
+    ),
+    Case(
+        "tf1_slim_bn_cnn_into_keras_inserted",
+        4,
+        "tf1_slim_bn_cnn",
+        keras_bn_cnn(
+            (
+                ("conv1", "bn1", 8, 1),
+                ("conv2", "bn2", 16, 1),
+                ("new", "new_bn", 16, 1),
+                ("conv3", "bn3", 16, 2),
+            )
+        ),
+        kinds=(TF1,),
+        why="tf_slim convs and batch norms (a training graph) into Keras auto-names, a conv + "
+        "BN of conv3's shapes but stride 1 inserted before it",
+    ),
+    Case(
+        "tf1_slim_bn_cnn_into_keras_identical_appended",
+        4,
+        "tf1_slim_bn_cnn",
+        keras_bn_cnn(
+            (
+                ("conv1", "bn1", 8, 1),
+                ("conv2", "bn2", 16, 1),
+                ("conv3", "bn3", 16, 2),
+                ("new", "new_bn", 16, 2),
+            )
+        ),
+        kinds=(TF1,),
+        undecidable=(("conv3", "new"), ("bn3", "new_bn")),
+        why="a conv + BN identical to conv3's appended after it: the walk from the inputs "
+        "says the first, the one from the outputs the second; only the code knows",
+    ),
+    Case(
+        "named_chain_renamed_adapter_inserted",
+        4,
+        "named_chain",
+        """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = inputs
+            for i in range(4):
+                h = T(f"fc{i}", layers.Dense(16, activation="relu", name=f"layer_{i}_fc"))(h)
+                h = T(f"ln{i}", layers.LayerNormalization(name=f"layer_{i}_ln"))(h)
+                if i == 1:
+                    h = T("new", layers.Dense(16, activation="relu", name="adapter_fc"))(h)
+                    h = T("new_ln", layers.LayerNormalization(name="adapter_ln"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
+        """,
+        why="named blocks enc_i -> layer_i, an identical adapter block inserted after layer_1: "
+        "the renamed names say which is which",
+    ),
+    Case(
+        "xception_stem_conv_made_first",
+        3,
+        "xception_head10",
+        """
+        def build_model():
+            stem = T("new", layers.Conv2D(3, 1, padding="same"))
+            base = tag_all(
+                keras.applications.Xception(
+                    input_shape=(71, 71, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "xception",
+            )
+            inputs = keras.Input((71, 71, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(stem(inputs))))
+        """,
+        kinds=(H5, ARCHIVE),
+        slow=True,
+        why="Xception's shortcut convs and their batch norms have counted names: a conv made "
+        "first shifts them by one",
+    ),
+    Case(
+        "inception_resnet_v2_stem_conv_made_first",
+        3,
+        "inception_resnet_v2_head10",
+        """
+        def build_model():
+            stem = T("new", layers.Conv2D(3, 1, padding="same"))
+            base = tag_all(
+                keras.applications.InceptionResNetV2(
+                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "irv2",
+            )
+            inputs = keras.Input((75, 75, 3))
+            return keras.Model(inputs, T("head", layers.Dense(10))(base(stem(inputs))))
+        """,
+        kinds=(H5,),
+        slow=True,
+        why="406 counted names in the parallel branches of 40 alike residual blocks (block35, "
+        "block17, block8), all shifted by one",
+    ),
+    Case(
+        "efficientnetb0_normalization_made_first",
+        3,
+        "effb0_pooled",
+        """
+        def build_model():
+            norm = T("new", layers.Normalization())
+            base = tag_all(
+                keras.applications.EfficientNetB0(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "effb0",
+            )
+            inputs = keras.Input((32, 32, 3))
+            return keras.Model(inputs, T("head", layers.Dense(7))(base(norm(inputs))))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        slow=True,
+        why="a Normalization of the net's own shapes made first (old 'normalization' is new "
+        "'normalization_1'), the net wrapped with a head",
+    ),
+    Case(
+        "resnet50v2_top_to_wrapped_new_head",
+        3,
+        "resnet50v2_top10",
+        """
+        def build_model():
+            base = tag_all(
+                keras.applications.ResNet50V2(
+                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
+                ),
+                "resnet50v2",
+            )
+            inputs = keras.Input((32, 32, 3))
+            h = layers.Dropout(0.3)(base(inputs))
+            return keras.Model(inputs, T("head", layers.Dense(7))(h))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        slow=True,
+        why="ResNet50V2 with its own top, then wrapped without it under a 7-class head",
+    ),
+    Case(
+        "mobilenet_stem_conv_wrapped_new_head",
+        3,
+        "mobilenet_top10",
+        """
+        def build_model():
+            stem = T("new", layers.Conv2D(3, 3, padding="same", activation="relu"))
+            base = tag_all(
+                keras.applications.MobileNet(
+                    input_shape=(32, 32, 3), alpha=0.25, include_top=False, weights=None,
+                    pooling="avg",
+                ),
+                "mobilenet",
+            )
+            inputs = keras.Input((32, 32, 3))
+            return keras.Model(inputs, T("head", layers.Dense(5))(base(stem(inputs))))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        slow=True,
+        why="MobileNet (v1) with its top, then a 3x3 conv before it, wrapped, a 5-class head",
     ),
 )
 
