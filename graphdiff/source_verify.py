@@ -57,7 +57,11 @@ def verify_sources(
     """
     where = str(plan_path) if plan_path is not None else "<plan>"
     if old_checkpoint is not None:
-        plan = with_inputs_at(plan, old_checkpoint)
+        try:
+            plan = with_inputs_at(plan, old_checkpoint)
+        except BadInput as error:  # verify's --checkpoint is the applied file
+            fault = error.fault.replace("with --checkpoint", "with --old-checkpoint")
+            raise BadInput(error.path, fault) from None
     verdicts = []
     for source in plan.provenance.old_sources:
         part = source_part(plan, source.name)

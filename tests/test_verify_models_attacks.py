@@ -7,12 +7,17 @@ Each either verifies or is refused with one line (exit 2); none is exit 1 or a s
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
-from conftest import run_in_process
+from conftest import cli_env, run_in_process
 from keras_models import build, save_weights, write_model
 from test_cli import assert_one_line_error
 
+from graphdiff.apply.checkpoint_files import STAGING
 from graphdiff.apply.executor import apply_plan
 from graphdiff.plan_io import read_plan, write_plan
 from graphdiff.planning import make_plan
@@ -84,7 +89,7 @@ def test_a_subclassed_model_whose_call_needs_training_runs_in_inference_mode(tmp
 
 DICTS = """
 def build_model():
-    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
     h = layers.Dense(8, activation="relu", name="trunk")(layers.Concatenate()([a, b]))
     outputs = {{"score": layers.Dense(1, name="score")(h), "logits": layers.Dense({classes})(h)}}
     return keras.Model({{"a": a, "b": b}}, outputs)
@@ -113,6 +118,16 @@ def test_names_that_are_no_input_or_output_are_refused(dict_plan):
     assert_one_line_error(result, "--input: nope: no op 'nope' in the old graph")
     result = run_in_process("verify", dict_plan, "--input", "score=a")
     assert_one_line_error(result, "--input: ", "not an input of the new graph")
+    result = run_in_process("verify", dict_plan, "--input", "a=b")  # exit 1 before
+    assert_one_line_error(
+        result, "--input: a=b: the new input takes float32 [?, 4], the old one float32 [?, 3]"
+    )
+    result = run_in_process("verify", dict_plan, "--tensor", "score:1")
+    assert_one_line_error(result, "--tensor: score:1: 'score' is an output's name, which takes no")
+    moved = dict_plan.parent / "elsewhere.weights.h5"
+    moved.write_bytes(b"not the weights the plan was made from")
+    result = run_in_process("verify", dict_plan, "--old-checkpoint", moved)
+    assert_one_line_error(result, "is not the checkpoint the plan", "with --old-checkpoint,")
 
 
 NOISY = """
@@ -218,3 +233,31 @@ def test_a_string_input_through_a_lookup_table_verifies(tmp_path):
         "string",
         "generated",
     )
+
+
+def test_apply_verify_outputs_killed_while_verifying_leaves_nothing_the_next_apply_keeps(
+    dict_plan, tmp_path
+):
+    """SIGKILL once the weights are staged, while the models run: nothing at the output, and
+    the staging directory (a whole weights file, however large) is removed by the next apply
+    beside it. It was left for good: it recorded no owner and nothing looked for it."""
+    out = tmp_path / "model.weights.h5"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "graphdiff", "apply", str(dict_plan), "--output", str(out)]
+        + ["--verify-outputs", "--quiet"],
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(f"*{STAGING}*/model.weights.h5")):
+        assert process.poll() is None and time.monotonic() < deadline, "not killed in time"
+        time.sleep(0.001)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not out.exists() and len(list(tmp_path.glob(f"*{STAGING}*"))) == 1
+
+    result = run_in_process("apply", dict_plan, "--output", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["model.weights.h5"]

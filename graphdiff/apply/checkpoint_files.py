@@ -109,7 +109,7 @@ def write_atomically(prefix: str, write: Callable[[str], None], force: bool = Fa
     directory = Path(prefix).parent
     existing = _nearest_existing(directory)
     remove_abandoned_staging(existing)
-    staging = _guarded(prefix, lambda: _make_staging(existing))
+    staging = _guarded(prefix, lambda: make_staging(existing))
     try:
         if existing != directory:
             _write_and_publish_tree(
@@ -206,8 +206,9 @@ def _undo(journal: dict) -> None:
 # --- staging directories --------------------------------------------------------------------
 
 
-def _make_staging(directory: Path) -> Path:
-    """A new staging directory (short-named: the checkpoint's own name may be long)."""
+def make_staging(directory: Path) -> Path:
+    """A new staging directory (short-named: the checkpoint's own name may be long), with its
+    owner recorded, so that the next writer beside it removes it once its owner is gone."""
     staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=directory))
     _write_json(staging / _OWNER, owner_record())
     return staging

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -189,13 +188,20 @@ def _save_module(target: BuiltTarget, prefix: str, values, verify: bool, plan: P
 
 def _publish_file(output: str, write, force: bool) -> None:
     """`write(staging_path)` beside `output`, then one rename puts it in place (without
-    `force`, a link that refuses a file that appeared there meanwhile)."""
+    `force`, a link that refuses a file that appeared there meanwhile). The staging directory
+    records its owner: one a killed apply left is removed by the next apply beside it."""
     directory = Path(output).parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise BadInput(directory, f"cannot be created: {error.strerror or error}") from None
-    staging = tempfile.mkdtemp(prefix=f".{Path(output).name}.graphdiff-staging-", dir=directory)
+    from graphdiff.apply.checkpoint_files import make_staging, remove_abandoned_staging
+
+    try:
+        remove_abandoned_staging(directory)  # a killed apply's (--verify-outputs runs long)
+        staging = make_staging(directory)
+    except OSError as error:
+        raise BadInput(directory, f"cannot be written: {error.strerror or error}") from None
     try:
         staged = os.path.join(staging, Path(output).name)
         write(staged)

@@ -126,11 +126,15 @@ def verify_plan(
 
 def _relocated(plan: Plan, old_checkpoint, new_graph, old_model) -> Plan:
     """The plan with its inputs where they are now (fingerprints checked by with_inputs_at)."""
-    plan = with_inputs_at(
-        plan,
-        None if old_checkpoint is None else os.fspath(old_checkpoint),
-        None if new_graph is None else os.fspath(new_graph),
-    )
+    try:
+        plan = with_inputs_at(
+            plan,
+            None if old_checkpoint is None else os.fspath(old_checkpoint),
+            None if new_graph is None else os.fspath(new_graph),
+        )
+    except BadInput as error:  # verify's --checkpoint is the applied file: name the right flag
+        fault = error.fault.replace("with --checkpoint", "with --old-checkpoint")
+        raise BadInput(error.path, fault) from None
     if old_model is None:
         return plan
     recorded = plan.provenance.old_model
@@ -161,6 +165,12 @@ def _correspondence(plan: Plan, old: Side, new: Side, feeds: Mapping, inputs: Ma
     correspondence = Correspondence(
         plan, old.view, new.view, old.parts, fed_ops, outputs, fits if cut else None, paired
     )
+    _check_named_inputs(correspondence, new, old, fed_ops, paired, inputs)
+    return correspondence
+
+
+def _check_named_inputs(correspondence, new: Side, old: Side, fed_ops, paired, inputs) -> None:
+    """What --feed and --input name must be inputs, and an --input pair must take one array."""
     named = [("--feed", op, name, new) for op, name in fed_ops.items()]
     named += [("--input", op, op, new) for op in paired]
     named += [("--input", op, op, old) for op in paired.values()]
@@ -173,7 +183,26 @@ def _correspondence(plan: Plan, old: Side, new: Side, feeds: Mapping, inputs: Ma
                 f"{name}: not an input of the {which} graph {side.label} (a placeholder, or an "
                 "iterator's or queue's output): verify feeds only inputs",
             )
-    return correspondence
+    for new_name, old_name in inputs.items():
+        new_op = op_and_port(new_name, new, "--input")[0]
+        _one_array_fits_both(f"{new_name}={old_name}", new, new_op, old, paired[new_op])
+
+
+def _one_array_fits_both(text: str, new: Side, new_op: str, old: Side, old_op: str) -> None:
+    """An --input pair is fed one array: both inputs must take its dtype and shape."""
+    a, b = new.tensor(f"{new_op}:0"), old.tensor(f"{old_op}:0")
+    if a.dtype != b.dtype or not a.shape.is_compatible_with(b.shape):
+        raise BadInput(
+            "--input",
+            f"{text}: the new input takes {a.dtype.name} {_shape_text(a.shape)}, the old one "
+            f"{b.dtype.name} {_shape_text(b.shape)}: one array cannot feed both",
+        )
+
+
+def _shape_text(shape) -> str:
+    if shape.rank is None:
+        return "of any shape"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape.as_list()) + "]"
 
 
 def _pairs(tensors, correspondence, old: Side, new: Side, where: str, plan: Plan) -> list:

@@ -38,6 +38,8 @@ def op_and_port(text: str, side: Side, flag: str, which: str = "new") -> tuple[s
     op, colon, port = text.rpartition(":")
     if not colon or not port.isdigit():
         op, port = text, "0"
+    if op not in side.view.dag and op in side.outputs:
+        raise BadInput(flag, f"{text}: '{op}' is an output's name, which takes no port: give {op}")
     if op not in side.view.dag:
         outputs = f" (its outputs: {', '.join(side.outputs)})" if side.outputs else ""
         raise BadInput(flag, f"{text}: no op '{op}' in the {which} graph {side.label}{outputs}")
