@@ -203,6 +203,76 @@ def test_a_checkpoint_alone_leaves_a_layer_that_order_and_shapes_do_not_decide(
     assert "its layer-2 could be NEW's 'x' or 'y' by order and shapes" in left, left
 
 
+# The nested model with a layer inserted before the nested ones and a head of 3 outputs: its
+# `pre` and `inserted` are both 6 x 6, so the stored `pre` could be either.
+NESTED_CHANGED = """
+    def build_model():
+        body = keras.Sequential(
+            [layers.Dense(4, activation="relu"), layers.BatchNormalization()], name="body"
+        )
+        head_in = keras.Input((4,))
+        head = keras.Model(head_in, layers.Dense(3, use_bias=False)(head_in), name="head")
+        inputs = keras.Input((6,))
+        x = layers.Dense(6, name="pre")(inputs)
+        x = layers.Dense(6, name="inserted")(x)
+        return keras.Model(inputs, head(body(x)))
+    """
+
+
+VALUE = ".ATTRIBUTES/VARIABLE_VALUE"
+
+
+def test_a_checkpoint_alone_pairs_layers_inside_nested_models(keras2_files, tmp_path):
+    changed = write_model(tmp_path / "changed", NESTED_CHANGED)
+    plan = make_plan(keras2_files.path("nested", "checkpoint"), changed)
+
+    restored = {e.name: e.stored_key for e in plan.variables if e.action == RESTORE}
+    assert restored == {
+        f"body/{name}": f"layer_with_weights-1/layer_with_weights-{layer}/{weight}/{VALUE}"
+        for name, layer, weight in [
+            ("dense/kernel", 0, "kernel"),
+            ("dense/bias", 0, "bias"),
+            ("batch_normalization/gamma", 1, "gamma"),
+            ("batch_normalization/beta", 1, "beta"),
+            ("batch_normalization/moving_mean", 1, "moving_mean"),
+            ("batch_normalization/moving_variance", 1, "moving_variance"),
+        ]
+    }
+    unused = {u.key: u.reason for u in plan.unused}
+    assert "could be NEW's 'pre' or 'inserted'" in unused["layer-1/kernel"]
+    assert "layer-3/layer-1 is in its place" in unused["layer-3/layer_with_weights-0/kernel"]
+
+
+# Another model than the Sequential whose checkpoint is given: a CNN that only happens to end
+# in a Dense(8 -> 3) as the Sequential does.
+UNRELATED = """
+    def build_model():
+        inputs = keras.Input((8, 8, 3))
+        x = layers.Conv2D(8, 3)(inputs)
+        x = layers.BatchNormalization()(x)
+        x = layers.Conv2D(8, 3)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, layers.Dense(3)(x))
+    """
+
+
+def test_a_checkpoint_alone_into_another_model_restores_no_chance_alike_layer(
+    keras2_files, tmp_path
+):
+    # Order and shapes line up its head with the CNN's, and only that: 1 of its 3 layers. It
+    # was restored (every best alignment agreed); a checkpoint so unlike NEW is not a version
+    # of it, and nothing is restored.
+    other = write_model(tmp_path / "other", UNRELATED)
+    plan = make_plan(keras2_files.path("sequential", "checkpoint"), other)
+
+    assert not plan.restored
+    head = {u.key: u.reason for u in plan.unused}["layer-3/kernel"]
+    assert "order and shapes line up 1 of its 3 layers with weights with NEW's 5" in head, head
+    assert "not taken to be a version of NEW's model" in head, head
+    assert "nothing is restored" in plan.variables[0].reason, plan.variables[0].reason
+
+
 def _one_line_exit_2(result, *fragments):
     assert result.returncode == 2, (result.returncode, result.stderr)
     lines = result.stderr.strip().splitlines()

@@ -12,6 +12,12 @@ of NEW (no doubt left). Every other stored layer stays unpaired, with why (no la
 in its place has its shapes, or which layers of NEW it could be), and NEW's layers nothing
 pairs with are initialized.
 
+Shapes meet by chance too: another model's checkpoint (MobileNetV2's into EfficientNetB0)
+aligns a few layers (a 1280-wide batch norm, a head of as many classes). A changed model keeps
+most of its layers, so the alignment is trusted only when its best pairs at least half of the
+layers with weights of the checkpoint or of NEW; otherwise nothing is paired, and the plan
+says how few lined up.
+
 This is the structure's word only: two layers of one shape in one place (NEW swapped them)
 pair by their order. Each paired weight's reason says so, and that --old-model decides.
 """
@@ -43,15 +49,27 @@ class _Leaf:
     stored: StoredLayer
 
 
-def align(stored: list[StoredLayer], model) -> Pairing:
+def align(stored: list[StoredLayer], model) -> tuple[Pairing, str]:
     """The pairing of the stored layers with `model`'s that order and shapes leave no doubt
-    about; the other stored weights in `unpaired`, with the reason."""
+    about, the other stored weights in `unpaired` with the reason; and what the alignment
+    found, for the plan to say."""
     old = list(_stored_leaves(stored, ""))
     new = [layer for layer in _live_leaves(model) if layer.weights]
     fits = _fits(old, new)
     before = _best_prefixes(len(old), len(new), fits)
     after = _best_suffixes(len(old), len(new), fits)
     best = before[len(old)][len(new)]
+    found = (
+        f"order and shapes line up {best} of its {len(old)} layers with weights with NEW's "
+        f"{len(new)}"
+    )
+    if 2 * best < min(len(old), len(new)):
+        found += ": fewer than half of either, so it is not taken to be a version of NEW's model"
+        pairing = Pairing()
+        for leaf in old:
+            for weight in leaf.stored.weights:
+                pairing.unpaired[weight.key] = f"the checkpoint does not fit NEW: {found}"
+        return pairing, f"{found}; nothing is restored"
     by_rank: dict[int, list[tuple[int, int]]] = {}  # k -> the k-th pairs of best alignments
     for i, j in sorted(fits):
         if before[i][j] + 1 + after[i + 1][j + 1] == best:
@@ -69,7 +87,7 @@ def align(stored: list[StoredLayer], model) -> Pairing:
         why = _why_unpaired(leaf, candidates)
         for weight in leaf.stored.weights:
             pairing.unpaired[weight.key] = why
-    return pairing
+    return pairing, f"{found}, paired where every best alignment agrees"
 
 
 def _why_unpaired(leaf: _Leaf, candidates: list) -> str:

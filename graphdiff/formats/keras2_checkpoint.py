@@ -95,11 +95,9 @@ def keras2_checkpoint_source(
         try:
             pairing = pair(stored, built.model)
         except Mismatch as mismatch:
-            why = (
-                f"its layers do not fit NEW's one for one ({mismatch}): paired with NEW's by "
-                f"their order and shapes where those leave no doubt; {why}"
-            )
-            source = _aligned(prefix, specs, others, align(stored, built.model), why, built)
+            pairing, found = align(stored, built.model)
+            why = f"its layers do not fit NEW's one for one ({mismatch}): {found}; {why}"
+            source = _aligned(prefix, specs, others, pairing, why, built)
         else:
             for key in pairing.keys.values():
                 add_note(pairing, key, _TAKEN_FROM_NEW)

@@ -117,6 +117,12 @@ class CountedNames:
             self._scopes[scopes] = self._positional(*scopes)
         return self._scopes[scopes]
 
+    def counts(self, old_scope: str) -> bool:
+        """The last part of this old scope is a counter's name (`block_1` beside `block`)."""
+        parent, _, part = old_scope.rpartition("/")
+        base = _COUNTED.match(part).group("base")
+        return _counted(self._old.get((parent, base), ()), base)
+
     def _positional(self, old_scope: str, new_scope: str) -> bool:
         old_parts = old_scope.split("/") if old_scope else []
         new_parts = new_scope.split("/") if new_scope else []

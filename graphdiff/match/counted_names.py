@@ -14,7 +14,9 @@ the same activation with the same strides (a convolution's); its witnesses are:
   place the old layer's variables in it: strong, unless the walk started from inputs or
   outputs paired by their order (a model's outputs `Identity`, `Identity_1`): then weak;
 - the same position name (`conv2d_1` on both sides): weak;
-- being the one alike sibling (same input, same shapes) that applies the same activation.
+- being the one alike sibling (same input, same shapes) that applies the same activation;
+- being the one alike layer in the block of the same chosen name (`encoder/layer_3/dense_3`
+  and `model/layer_3/dense_4`): strong; weak when the block's name only counts too.
 
 The best-supported candidate wins when it has two weak witnesses or a strong one, and no
 other candidate comes close; several alike: the layers around it decide when they are
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from graphdiff.match.alignment import Alignment
+from graphdiff.match.chain_names import CountedNames
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.layer_graph import LayerGraph, layer_graph
 from graphdiff.match.units import fits_whole, group_units, unit_of
@@ -39,6 +42,7 @@ from graphdiff.plan import Evidence, Match
 
 CONFIDENCE = 0.9
 STRONG, WEAK = 2, 1  # what a witness counts for
+BLOCK = "in the block of the same name"
 _COUNTS = (
     "only counts layers of a kind (Keras names unnamed layers dense, dense_1, ...): which "
     "layer is new, only the code says; name the layers, or confirm with --map"
@@ -133,7 +137,8 @@ def settle_counted_layers(
         layer_graph(context.old_dag, set(context.old_models())),
         layer_graph(context.new_dag, set(context.models())),
     )
-    options = {u: _options(layers, u, blind, weak_walks) for u in counted_units}
+    counted_blocks = CountedNames(context.checkpoint, context.new_variables)
+    options = {u: _options(layers, u, blind, weak_walks, counted_blocks) for u in counted_units}
     for unit in counted_units:
         withdrawn |= _veto_counts(assignments, layers, unit, options[unit])
     decided, open_ = _decide(layers, options)
@@ -154,7 +159,9 @@ def settle_counted_layers(
     return withdrawn
 
 
-def _options(layers: _Layers, old_unit: str, blind: Alignment, weak_walks) -> _Options:
+def _options(
+    layers: _Layers, old_unit: str, blind: Alignment, weak_walks, counted_blocks: CountedNames
+) -> _Options:
     """Every alike new layer with what speaks for it (each witness once per layer)."""
     found = _Options()
     keys = set(layers.old.units[old_unit])
@@ -179,8 +186,13 @@ def _options(layers: _Layers, old_unit: str, blind: Alignment, weak_walks) -> _O
         if olds & keys and unit_of(name) in layers.new.units:
             found.siblings.add(unit_of(name))
             found.witnesses[unit_of(name)]  # a candidate, with no witness of its own yet
+    block, weight = _block_partner(layers, old_unit, counted_blocks)
+    if block is not None:
+        found.witnesses[block].append(BLOCK)
+        found.score[block] += weight
     partner = _position_partner(layers, old_unit)
-    if partner is not None:
+    if partner is not None and (block is None or unit_of(partner) == unit_of(block)):
+        # A count of Dense layers across blocks says nothing against the block's name.
         found.witnesses[partner].append("same position name")
         found.score[partner] += WEAK
     only = _only_alike(layers, old_unit)
@@ -192,6 +204,29 @@ def _options(layers: _Layers, old_unit: str, blind: Alignment, weak_walks) -> _O
             del found.witnesses[unit]
             found.score.pop(unit, None)
     return found
+
+
+def _block_partner(layers: _Layers, old_unit: str, counted_blocks: CountedNames):
+    """(The new layer alike to the old one in the block of the same name, what that weighs),
+    or (None, 0). `encoder/layer_3/dense_3` and `model/layer_3/dense_4`: the layer's own name
+    only counts Dense layers, but `layer_3` was chosen, one block of that name on each side,
+    one alike layer in each: strong. A block name that only counts (`block_1` beside
+    `block`) weighs as a position, and nothing once the number of such blocks changed."""
+    old_block = old_unit.rpartition("/")[0]
+    if old_block not in layers.old.blocks():
+        return None, 0
+    last = old_block.rpartition("/")[2]
+    olds = [b for b in layers.old.blocks() if b.rpartition("/")[2] == last]
+    news = [b for b in layers.new.blocks() if b.rpartition("/")[2] == last]
+    if len(olds) != 1 or len(news) != 1:
+        return None, 0
+    alike = [u for u in layers.new.blocks()[news[0]] if layers.alike(u, old_unit)]
+    if len(alike) != 1:
+        return None, 0
+    olds_alike = [u for u in layers.old.blocks()[old_block] if layers.alike(alike[0], u)]
+    if olds_alike != [old_unit] or counted_blocks.positional(f"{old_block}/", f"{news[0]}/"):
+        return None, 0
+    return alike[0], WEAK if counted_blocks.counts(old_block) else STRONG
 
 
 def _only_alike(layers: _Layers, old_unit: str) -> str | None:
@@ -230,7 +265,10 @@ def _decide(layers: _Layers, options) -> tuple[dict[str, str], dict[str, list[st
         by_signature = ranked == [best] and best in found.siblings
         # A strong witness wins over weak ones (a walk over a position name), not over
         # another strong one; two weak ones that agree are as good as a strong one.
-        if (score >= STRONG and second < STRONG and score > second) or by_signature:
+        # A strong witness and a chosen block name outweigh one strong witness (the walks
+        # from the two ends disagree about an inserted block; the block names do not).
+        outweighs = score >= 2 * STRONG and second <= STRONG
+        if (score >= STRONG and second < STRONG and score > second) or outweighs or by_signature:
             chosen[unit] = best
         else:
             open_[unit] = ranked
@@ -431,6 +469,9 @@ def _evidence(layers: _Layers, new_unit: str, old_unit: str, found) -> tuple[Evi
         for w in found.witnesses.get(new_unit, ())
         if w.startswith("walk")
     ]
+    if BLOCK in found.witnesses.get(new_unit, ()):
+        block = new_unit.rpartition("/")[0].rpartition("/")[2]
+        evidence.append(Evidence("block", f"the one layer of its kind in '{block}' on both sides"))
     if "same position name" in found.witnesses.get(new_unit, ()):
         evidence.append(
             Evidence("position", f"'{new_unit}': a counted name, a position, not an identity")

@@ -39,15 +39,20 @@ class LayerGraph:
     def block_mates(self, unit: str) -> set[str]:
         """Units under the same scope as this one, when that scope holds only part of the
         layers (a block of a model, not the model itself)."""
+        return self.blocks().get(unit.rpartition("/")[0], {unit}) - {unit}
+
+    def blocks(self) -> dict[str, set[str]]:
+        """Scope -> the units right under it, for scopes that hold part of the layers only."""
         if self._blocks is None:
-            self._blocks = defaultdict(set)
+            found = defaultdict(set)
             for u in self.units:
-                self._blocks[u.rpartition("/")[0]].add(u)
-        block = unit.rpartition("/")[0]
-        mates = self._blocks.get(block, set())
-        if not block or len(mates) == len(self.units):
-            return set()
-        return mates - {unit}
+                found[u.rpartition("/")[0]].add(u)
+            self._blocks = {
+                block: units
+                for block, units in found.items()
+                if block and len(units) < len(self.units)
+            }
+        return self._blocks
 
     def neighbours(self, unit: str) -> set[str]:
         return self.succ.get(unit, set()) | self.pred.get(unit, set())

@@ -196,6 +196,73 @@ SUBCLASSED_BLOCKS = """
 """
 
 
+# A subclassed model whose encoder (a Sequential named `scope`) holds residual blocks, each a
+# Layer named by hand (`layer_i`, `adapter`) with a Dense and a LayerNorm named `fc`, `ln`.
+SUBCLASSED_ENCODER = """
+    class Block(layers.Layer):
+        def __init__(self, tag, activation="relu", **kwargs):
+            super().__init__(**kwargs)
+            self.fc = T(tag + "_fc", layers.Dense(16, activation=activation, name="fc"))
+            self.ln = T(tag + "_ln", layers.LayerNormalization(name="ln"))
+
+        def call(self, x):
+            return self.ln(x + self.fc(x))
+
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.encoder = keras.Sequential([{blocks}], name="{scope}")
+            self.head = T("head", layers.Dense(4, name="head"))
+
+        def call(self, x):
+            return self.head(self.encoder(x))
+
+
+    def input_signature():
+        return [tf.TensorSpec([None, 16], tf.float32)]
+
+
+    def build_model():
+        model = Net()
+        model(tf.zeros([1, 16]))
+        return model
+"""
+
+# A functional model whose encoder (a Sequential named `scope`) holds Sequential blocks named
+# by hand (`layer_i`, `adapter`) of a Dense and a LayerNorm with Keras's counted names.
+SEQUENTIAL_ENCODER = """
+    def block(tag, name, activation="relu"):
+        return keras.Sequential(
+            [
+                T(tag + "_fc", layers.Dense(16, activation=activation)),
+                T(tag + "_ln", layers.LayerNormalization()),
+            ],
+            name=name,
+        )
+
+
+    def build_model():
+        inputs = keras.Input((16,))
+        encoder = keras.Sequential([keras.Input((16,)), {blocks}], name="{scope}")
+        return keras.Model(inputs, T("head", layers.Dense(4, name="head"))(encoder(inputs)))
+"""
+
+
+def encoder_blocks(make: str, count: int, adapter_at=None, activation="relu") -> str:
+    """The block list of SUBCLASSED_ENCODER (`make` "Block") or SEQUENTIAL_ENCODER ("block"):
+    blocks b0.. named layer_0.., and an adapter block (tag `new`) at `adapter_at`."""
+    if make == "Block":
+        items = [f'Block("b{i}", name="layer_{i}")' for i in range(count)]
+        adapter = f'Block("new", "{activation}", name="adapter")'
+    else:
+        items = [f'block("b{i}", "layer_{i}")' for i in range(count)]
+        adapter = f'block("new", "adapter", "{activation}")'
+    if adapter_at is not None:
+        items.insert(adapter_at, adapter)
+    return ", ".join(items)
+
+
 OLD = {
     # -- Sequential / functional CNNs with automatic names -------------------------------
     "seq_cnn": """
@@ -651,6 +718,12 @@ OLD = {
                 "mobilenet",
             )
         """
+    ),
+    "subclassed_encoder": SUBCLASSED_ENCODER.format(
+        blocks=encoder_blocks("Block", 4), scope="encoder"
+    ),
+    "sequential_encoder": SEQUENTIAL_ENCODER.format(
+        blocks=encoder_blocks("block", 4), scope="encoder"
     ),
 }
 
@@ -1578,6 +1651,53 @@ CASES = (
         """,
         why="named blocks enc_i -> layer_i, an identical adapter block inserted after layer_1: "
         "the renamed names say which is which",
+    ),
+    Case(
+        "subclassed_encoder_renamed_adapter_inserted",
+        4,
+        "subclassed_encoder",
+        SUBCLASSED_ENCODER.format(blocks=encoder_blocks("Block", 4, 2), scope="model"),
+        kinds=(H5,),
+        why="encoder/layer_i -> model/layer_i, an identical adapter block inserted after "
+        "layer_1: the rename explains every block",
+    ),
+    Case(
+        "subclassed_encoder_renamed_gelu_adapter_first",
+        4,
+        "subclassed_encoder",
+        SUBCLASSED_ENCODER.format(blocks=encoder_blocks("Block", 4, 0, "gelu"), scope="model"),
+        kinds=(TF2,),
+        why="encoder -> model, a gelu adapter block made first",
+    ),
+    Case(
+        "sequential_encoder_renamed_adapter_inserted",
+        4,
+        "sequential_encoder",
+        SEQUENTIAL_ENCODER.format(blocks=encoder_blocks("block", 4, 2), scope="model"),
+        kinds=(H5, TF2),
+        why="blocks named by hand (layer_i) of layers with counted names (dense_2 is new "
+        "dense_3 after the adapter), encoder -> model, an identical adapter inserted: the "
+        "block names say which is which",
+    ),
+    Case(
+        "sequential_encoder_adapter_inserted_from_archive",
+        4,
+        "sequential_encoder",
+        SEQUENTIAL_ENCODER.format(blocks=encoder_blocks("block", 4, 2), scope="encoder"),
+        kinds=(ARCHIVE,),
+        undecidable=tuple(
+            tuple(f"{b}_{x}" for b in ("b0", "b1", "b2", "b3", "new")) for x in ("fc", "ln")
+        ),
+        why="the same from a .keras archive, whose rebuilt model names its layers without "
+        "their blocks (dense, dense_1, ...): an identical adapter among identical blocks",
+    ),
+    Case(
+        "sequential_encoder_gelu_adapter_inserted",
+        4,
+        "sequential_encoder",
+        SEQUENTIAL_ENCODER.format(blocks=encoder_blocks("block", 4, 2, "gelu"), scope="encoder"),
+        kinds=(ARCHIVE,),
+        why="a gelu adapter block among relu ones, from a .keras archive (no block names)",
     ),
     Case(
         "xception_stem_conv_made_first",
