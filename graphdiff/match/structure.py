@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from functools import partial
 
-from graphdiff.match.activations import ActivationAfter
+from graphdiff.match.activations import ACTIVATIONS, ActivationAfter
 from graphdiff.match.alignment import (
     Alignment,
     canonical_op,
@@ -253,7 +253,48 @@ def _boundary_anchors(old_nodes, new_nodes, context, kind):
             )
         if _op(context.new_dag, new_node) == _op(context.old_dag, old_node):
             anchors.append((new_node, old_node, f"the one {kind} left on each side"))
+        elif kind == "output":
+            anchors.append((new_node, old_node, ""))  # for _behind_heads only
+    if kind == "output":  # a head of another size (or activation) stops the walk there
+        anchors = [a for a in anchors if a[2]] + [
+            behind for a in anchors for behind in _behind_heads(context, a[0], a[1])
+        ]
     return anchors
+
+
+_HEAD_OPS = frozenset({"MatMul", "BiasAdd", "Add", "AddV2"})
+
+
+def _behind_heads(context, new_output: str, old_output: str) -> list[tuple[str, str, str]]:
+    """The one output of each side is computed by a dense head: what the two heads read, when
+    it is the same op on both sides, is where the walk from the outputs starts too, so that
+    a head of another size or activation (10 classes with softmax, 6 without) does not stop
+    it before it begins (the features a new head was put on)."""
+    new_features = _head_input(context.new_dag, new_output)
+    old_features = _head_input(context.old_dag, old_output)
+    if new_features is None or old_features is None:
+        return []
+    if _op(context.new_dag, new_features) != _op(context.old_dag, old_features):
+        return []
+    return [(new_features, old_features, "what the one head on each side reads")]
+
+
+def _head_input(dag, output: str) -> str | None:
+    """Back from an output through its activation and a dense head (a MatMul of a variable,
+    the bias added): the tensor the head reads, or None when that is not how it ends."""
+    node, weighted = _past_identity(dag, output), False
+    if dag.nodes[node]["op"] in ACTIVATIONS:
+        node = _past_identity(dag, dag.nodes[node]["inputs"][0][0])
+    for _ in range(4):
+        attrs = dag.nodes[node]
+        if attrs["op"] not in _HEAD_OPS or len(attrs["inputs"]) != 2:
+            break
+        behind = [through_reads(dag, producer) for producer, _ in attrs["inputs"]]
+        if behind[1] is None or behind[0] is not None:
+            break  # the second input is the head's weight, the first the data
+        weighted |= attrs["op"] == "MatMul"
+        node = _past_identity(dag, attrs["inputs"][0][0])
+    return node if weighted else None
 
 
 def _op(dag, node: str) -> str:

@@ -135,9 +135,12 @@ def slim_bn_keys(scopes) -> dict:
     return keys
 
 
-def keras_bn_cnn(blocks) -> str:
+def keras_bn_cnn(
+    blocks, head: str = 'return keras.Model(images, T("logits", layers.Dense(4))(x))'
+) -> str:
     """A Keras functional twin of slim_bn_cnn_tf1: Conv2D (no bias) + BatchNormalization +
-    ReLU per (conv tag, bn tag, channels, stride), a mean pool, a Dense tagged `logits`."""
+    ReLU per (conv tag, bn tag, channels, stride), a mean pool, then `head` (by default a
+    Dense tagged `logits`, the slim logits' twin)."""
     lines = [
         "def build_model():",
         '    images = keras.Input((16, 16, 3), name="images")',
@@ -149,7 +152,7 @@ def keras_bn_cnn(blocks) -> str:
             for conv, bn, c, s in blocks
         ),
         "    x = layers.GlobalAveragePooling2D()(x)",
-        '    return keras.Model(images, T("logits", layers.Dense(4))(x))',
+        f"    {head}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -280,6 +283,34 @@ RENUMBERED_SUB = ", ".join(
 RENUMBERED_GROUPS = tuple(
     tuple(f"{b}_{x}" for b in ("b0", "b1", "b2", "b3", "new")) for x in ("fc", "ln")
 )
+
+
+def wrapped_app(app: str, args: str, prefix: str, size: int, head: int, stem: str = "") -> str:
+    """A keras.applications net (tagged by `prefix`) inside a functional model with a Dense
+    head of `head` classes, and, with `stem`, that layer (tagged `new`) made before the net
+    and applied to the input first (every counted name in the net shifts by one)."""
+    made = f'    stem = T("new", {stem})\n' if stem else ""
+    applied = "base(stem(inputs))" if stem else "base(inputs)"
+    return (
+        f"def build_model():\n{made}"
+        f"    base = tag_all(keras.applications.{app}({args}), {prefix!r})\n"
+        f"    inputs = keras.Input(({size}, {size}, 3))\n"
+        f'    return keras.Model(inputs, T("head", layers.Dense({head}))({applied}))\n'
+    )
+
+
+def app_with_top(app: str, size: int, prefix: str) -> Untrained:
+    """A keras.applications net with its own 10-class top, untrained (Untrained)."""
+    return Untrained(
+        f"def build_model():\n"
+        f"    net = keras.applications.{app}(input_shape=({size}, {size}, 3), weights=None, "
+        f"classes=10)\n"
+        f"    return tag_all(net, {prefix!r})\n"
+    )
+
+
+def notop(size: int) -> str:
+    return f'input_shape=({size}, {size}, 3), include_top=False, weights=None, pooling="avg"'
 
 
 OLD = {
@@ -805,6 +836,36 @@ OLD = {
             b2 = T("b2", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
             x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
             return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+    """,
+    "convnext_tiny_head10": Untrained(wrapped_app("ConvNeXtTiny", notop(32), "cnx", 32, 10)),
+    "nasnet_mobile_head10": Untrained(wrapped_app("NASNetMobile", notop(32), "nas", 32, 10)),
+    "mnv3small_head10": Untrained(wrapped_app("MobileNetV3Small", notop(32), "mnv3s", 32, 10)),
+    "efficientnetv2b0_top10": app_with_top("EfficientNetV2B0", 32, "effv2"),
+    "inceptionv3_top10": app_with_top("InceptionV3", 75, "iv3"),
+    "xception_top10": app_with_top("Xception", 71, "xc"),
+    "inception_resnet_v2_top10": app_with_top("InceptionResNetV2", 75, "irv2"),
+    "relu_chain4": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("d0", layers.Dense(16, activation="relu")),
+                T("d1", layers.Dense(16, activation="relu")),
+                T("d2", layers.Dense(16, activation="relu")),
+                T("d3", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(3)),
+            ])
+    """,
+    "conv_chain": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c0", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c2", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c3", layers.Conv2D(8, 3, padding="same", activation="tanh")),
+                layers.GlobalAveragePooling2D(),
+                T("head", layers.Dense(3)),
+            ])
     """,
 }
 
@@ -1955,6 +2016,71 @@ CASES = (
         why="the same in a subclassed model, encoder renamed model",
     ),
     Case(
+        "relu_chain_middle_removed",
+        5,
+        "relu_chain4",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((8,)),
+                T("d0", layers.Dense(16, activation="relu")),
+                T("d1", layers.Dense(16, activation="relu")),
+                T("d3", layers.Dense(16, activation="relu")),
+                T("head", layers.Dense(3)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE),
+        undecidable=(("d1", "d2", "d3"),),
+        why="one of three identical relu layers after d0 removed: which, only the code says",
+    ),
+    Case(
+        "conv_chain_identical_removed",
+        5,
+        "conv_chain",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((12, 12, 3)),
+                T("c0", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c1", layers.Conv2D(8, 3, padding="same", activation="relu")),
+                T("c3", layers.Conv2D(8, 3, padding="same", activation="tanh")),
+                layers.GlobalAveragePooling2D(),
+                T("head", layers.Dense(3)),
+            ])
+        """,
+        kinds=(TF2,),
+        undecidable=(("c1", "c2"),),
+        why="one of c1, c2 (identical, after c0 which differs by its input) removed; the tanh "
+        "c3 keeps its own",
+    ),
+    Case(
+        "tf1_slim_head_replaced",
+        2,
+        "tf1_slim_bn_cnn",
+        keras_bn_cnn(
+            (("conv1", "bn1", 8, 1), ("conv2", "bn2", 16, 1), ("conv3", "bn3", 16, 2)),
+            head='x = T("new", layers.Dense(16, activation="relu"))(x)\n'
+            '    return keras.Model(images, T("new_logits", layers.Dense(7))(x))',
+        ),
+        kinds=(TF1,),
+        why="tf_slim CNN into Keras with a hidden relu dense and a 7-class head after the pool",
+    ),
+    Case(
+        "tf1_slim_conv_prepended",
+        2,
+        "tf1_slim_bn_cnn",
+        keras_bn_cnn(
+            (
+                ("new", "new_bn", 3, 1),
+                ("conv1", "bn1", 8, 1),
+                ("conv2", "bn2", 16, 1),
+                ("conv3", "bn3", 16, 2),
+            )
+        ),
+        kinds=(TF1,),
+        why="tf_slim CNN into Keras with a 3 -> 3 conv + BN made first: every name shifts",
+    ),
+    Case(
         "xception_stem_conv_made_first",
         3,
         "xception_head10",
@@ -2057,6 +2183,83 @@ CASES = (
         kinds=(H5, ARCHIVE, TF2),
         slow=True,
         why="MobileNet (v1) with its top, then a 3x3 conv before it, wrapped, a 5-class head",
+    ),
+    Case(
+        "convnext_tiny_layernorm_made_first",
+        3,
+        "convnext_tiny_head10",
+        wrapped_app("ConvNeXtTiny", notop(32), "cnx", 32, 10, "layers.LayerNormalization()"),
+        kinds=(H5,),
+        slow=True,
+        why="ConvNeXtTiny's one counted name (layer_normalization) shifted by a LayerNorm made "
+        "first, of another shape",
+    ),
+    Case(
+        "nasnet_mobile_stem_conv_made_first",
+        3,
+        "nasnet_mobile_head10",
+        wrapped_app(
+            "NASNetMobile", notop(32), "nas", 32, 10, 'layers.Conv2D(3, 1, padding="same")'
+        ),
+        kinds=(TF2,),
+        slow=True,
+        why="NASNetMobile (many alike separable convs) with a conv made first, TF2 checkpoint",
+    ),
+    Case(
+        "mobilenetv3small_stem_conv_new_head",
+        3,
+        "mnv3small_head10",
+        wrapped_app(
+            "MobileNetV3Small",
+            notop(32),
+            "mnv3s",
+            32,
+            4,
+            'layers.Conv2D(3, 3, padding="same", activation="relu")',
+        ),
+        kinds=(H5, ARCHIVE, TF2),
+        slow=True,
+        why="MobileNetV3Small wrapped: a relu conv made first, a 4-class head",
+    ),
+    Case(
+        "efficientnetv2b0_top_to_wrapped",
+        3,
+        "efficientnetv2b0_top10",
+        wrapped_app("EfficientNetV2B0", notop(32), "effv2", 32, 3),
+        kinds=(H5, TF2),
+        slow=True,
+        why="EfficientNetV2B0 with its own top, then wrapped without it under a 3-class head",
+    ),
+    Case(
+        "inceptionv3_top_to_wrapped_stem",
+        3,
+        "inceptionv3_top10",
+        wrapped_app("InceptionV3", notop(75), "iv3", 75, 6, 'layers.Conv2D(3, 1, padding="same")'),
+        kinds=(TF2,),
+        slow=True,
+        why="InceptionV3 with its softmax top, then wrapped under a 6-class head with a conv "
+        "made first: no head and no input pairs, and 188 counted names shift",
+    ),
+    Case(
+        "xception_top_to_wrapped_stem",
+        3,
+        "xception_top10",
+        wrapped_app("Xception", notop(71), "xc", 71, 5, 'layers.Conv2D(3, 1, padding="same")'),
+        kinds=(H5, ARCHIVE),
+        slow=True,
+        why="Xception with its top, then wrapped under a 5-class head with a conv made first",
+    ),
+    Case(
+        "inception_resnet_v2_top_to_wrapped_stem",
+        3,
+        "inception_resnet_v2_top10",
+        wrapped_app(
+            "InceptionResNetV2", notop(75), "irv2", 75, 5, 'layers.Conv2D(3, 1, padding="same")'
+        ),
+        kinds=(H5,),
+        slow=True,
+        why="InceptionResNetV2 with its top, then wrapped under a 5-class head with a conv made "
+        "first: 406 counted names shift and neither end pairs",
     ),
 )
 

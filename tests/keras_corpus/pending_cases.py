@@ -22,10 +22,11 @@ _RENAMED_CHAIN = (
     "inside a layer's name (a word of it) is no rename edit, so each pair is 'seen once'"
 )
 _NORMALIZATION = (
-    "MISSES: EfficientNetB0's own Normalization (mean, variance, count of 3) left initialized "
-    "beside the inserted one of its shapes (new 'normalization' before the net)"
+    "MISSES: EfficientNetB0's own Normalization left initialized beside the inserted one of its "
+    "shapes: Keras's Normalization computes with constants made from its mean and variance "
+    "(finalize_state), so no op reads those variables and the graph cannot place them; their "
+    "name only counts"
 )
-
 _RENUMBERED = (
     "WRONG: blocks named by a loop (layer_0 ... layer_3), an identical block inserted at 2 and "
     "the rest renumbered: old layer_2, layer_3 restored into new layer_2, layer_3 by name. A "
