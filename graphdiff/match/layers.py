@@ -26,6 +26,7 @@ import os
 import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from functools import partial
 
 import networkx as nx
 import numpy as np
@@ -33,6 +34,7 @@ import numpy as np
 from graphdiff.match.activations import PASS_THROUGH, applied
 from graphdiff.match.alignment import forward_graph
 from graphdiff.match.core import Assignments, MatchContext
+from graphdiff.match.units import pair_members
 from graphdiff.plan import Evidence, Match
 
 _RESHAPES = frozenset({"Reshape", "ExpandDims", "Squeeze"})
@@ -272,21 +274,32 @@ def _align(new: LayerView, old: LayerView, seeds: dict[str, list], context):
 
 def _list_contested(context, assignments, new_view, old_view, contested, new_free, old_free):
     """Layers the walks place at several old layers (or an old layer at several new ones):
-    initialized, with the keys of those old layers that fit listed as candidates."""
+    initialized, with what each of those old layers would give each variable listed."""
+    fits = partial(_fits, context)
     for new_group, old_groups in contested.items():
-        keys = sorted(k for o in old_groups for k in old_view.members[o] if k in old_free)
+        members = new_view.members[new_group]
+        options: dict[str, list[str]] = defaultdict(list)
+        for old_group in sorted(old_groups):
+            keys = [k for k in old_view.members[old_group] if k in old_free]
+            paired = pair_members(members, keys, fits)
+            for name in members:
+                fitting = [paired[name]] if name in paired else [k for k in keys if fits(name, k)]
+                options[name] += [k for k in fitting if k not in options[name]]
         olds = ", ".join(_label(old_view.members[o]) for o in sorted(old_groups))
-        for name in new_view.members[new_group]:
+        for name in members:
             if name not in new_free or not assignments.is_free(name):
                 continue
-            fitting = [k for k in keys if context.unfit(name, k) is None]
-            if fitting and name not in assignments.refused:
+            if options[name] and name not in assignments.refused:
                 reason = (
                     f"the walks through the layers (from the inputs, from the outputs, from "
                     f"what is matched) do not agree: {olds} here, and elsewhere too; "
                     "confirm with --map"
                 )
-                assignments.refuse(name, reason, fitting)
+                assignments.refuse(name, reason, options[name])
+
+
+def _fits(context, name: str, key: str) -> bool:
+    return context.unfit(name, key) is None
 
 
 def _walk_layers(new: LayerView, old: LayerView, seeds, context):

@@ -16,8 +16,9 @@ for a keras.applications net: every layer by its place in that net). A new varia
 restored from the old variable of the same tag and index among the layer's weights, and
 initialized when its tag is new, when its layer changed shape (a layer is a unit), or when
 `undecidable` lists its tag: groups of new tags the graph cannot tell apart by construction
-(an identical layer inserted among identical unnamed ones), all initialized, each listing the
-group's old variables as candidates. `klass` is the issue-15 class (`CLASSES`). `slow` cases
+(an identical layer inserted among identical unnamed ones), all initialized, each listing its
+own old variable (an inserted one: some of the group's) and no other group's as candidates.
+`klass` is the issue-15 class (`CLASSES`). `slow` cases
 (keras.applications nets) run in report.py only.
 """
 
@@ -261,6 +262,24 @@ def encoder_blocks(make: str, count: int, adapter_at=None, activation="relu") ->
     if adapter_at is not None:
         items.insert(adapter_at, adapter)
     return ", ".join(items)
+
+
+# Blocks of SEQUENTIAL_ENCODER / SUBCLASSED_ENCODER named by a loop's counter, with an
+# identical block inserted at 2 and the rest renumbered (old layer_2 is new layer_3).
+RENUMBERED = ", ".join(
+    [f'block("b{i}", "layer_{i}")' for i in range(2)]
+    + ['block("new", "layer_2")']
+    + [f'block("b{i}", "layer_{i + 1}")' for i in range(2, 4)]
+)
+RENUMBERED_SUB = ", ".join(
+    [f'Block("b{i}", name="layer_{i}")' for i in range(2)]
+    + ['Block("new", name="layer_2")']
+    + [f'Block("b{i}", name="layer_{i + 1}")' for i in range(2, 4)]
+)
+# The five blocks of RENUMBERED: one question (each lists its own and its neighbours').
+RENUMBERED_GROUPS = tuple(
+    tuple(f"{b}_{x}" for b in ("b0", "b1", "b2", "b3", "new")) for x in ("fc", "ln")
+)
 
 
 OLD = {
@@ -725,6 +744,68 @@ OLD = {
     "sequential_encoder": SEQUENTIAL_ENCODER.format(
         blocks=encoder_blocks("block", 4), scope="encoder"
     ),
+    # -- round 3: more of what users do to Sequential and functional models --------------
+    "seq_plain_cnn": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16, 16, 3)),
+                T("c1", layers.Conv2D(16, 3, activation="relu")),
+                T("c2", layers.Conv2D(16, 3, activation="relu")),
+                layers.Flatten(),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("out", layers.Dense(10, activation="softmax")),
+            ])
+    """,
+    "seq_mlp3": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((20,)),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("d2", layers.Dense(32, activation="relu")),
+                T("out", layers.Dense(5)),
+            ])
+    """,
+    "text_cnn": """
+        def build_model():
+            tokens = keras.Input((20,), dtype="int32")
+            h = T("emb", layers.Embedding(100, 16))(tokens)
+            h = T("c1", layers.Conv1D(16, 3, padding="same", activation="relu"))(h)
+            h = T("c2", layers.Conv1D(16, 3, strides=2, padding="same", activation="relu"))(h)
+            h = layers.GlobalMaxPooling1D()(h)
+            return keras.Model(tokens, T("out", layers.Dense(4))(h))
+    """,
+    "autoencoder": """
+        UP = dict(strides=2, padding="same", activation="relu")
+
+
+        def build_model():
+            x = keras.Input((16, 16, 1))
+            h = T("e1", layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"))(x)
+            h = T("e2", layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"))(h)
+            h = T("d1", layers.Conv2DTranspose(8, 3, **UP))(h)
+            h = T("d2", layers.Conv2DTranspose(8, 3, **UP))(h)
+            return keras.Model(x, T("out", layers.Conv2D(1, 3, padding="same"))(h))
+    """,
+    "tf1_layers_mlp3": OldTF1(
+        'v1 = tf.compat.v1\nx = v1.placeholder(tf.float32, [2, 20], name="inputs")\n'
+        + dense_tf1("dense", "20", 32, leaves=TF_LAYERS)
+        + dense_tf1("dense_1", "32", 32, leaves=TF_LAYERS)
+        + dense_tf1("dense_2", "32", 5, None, leaves=TF_LAYERS),
+        {
+            "d1": ("dense/kernel", "dense/bias"),
+            "d2": ("dense_1/kernel", "dense_1/bias"),
+            "out": ("dense_2/kernel", "dense_2/bias"),
+        },
+    ),
+    "branches3": """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("c0", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            b1 = T("b1", layers.Conv2D(8, 1, activation="relu"))(x)
+            b2 = T("b2", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b2]))
+            return keras.Model(inputs, T("fc", layers.Dense(4))(x))
+    """,
 }
 
 CASES = (
@@ -1698,6 +1779,180 @@ CASES = (
         SEQUENTIAL_ENCODER.format(blocks=encoder_blocks("block", 4, 2, "gelu"), scope="encoder"),
         kinds=(ARCHIVE,),
         why="a gelu adapter block among relu ones, from a .keras archive (no block names)",
+    ),
+    Case(
+        "seq_plain_cnn_bn_after_each_conv",
+        2,
+        "seq_plain_cnn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16, 16, 3)),
+                T("c1", layers.Conv2D(16, 3, activation="relu")),
+                T("n1", layers.BatchNormalization()),
+                T("c2", layers.Conv2D(16, 3, activation="relu")),
+                T("n2", layers.BatchNormalization()),
+                layers.Flatten(),
+                T("d1", layers.Dense(32, activation="relu")),
+                layers.Dropout(0.5),
+                T("out", layers.Dense(10, activation="softmax")),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="a BatchNormalization after each conv and a dropout: every old layer keeps "
+        "its place under its own name",
+    ),
+    Case(
+        "seq_plain_cnn_identical_conv_inserted",
+        1,
+        "seq_plain_cnn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16, 16, 3)),
+                T("c1", layers.Conv2D(16, 3, activation="relu")),
+                T("new", layers.Conv2D(16, 3, padding="same", activation="relu")),
+                T("c2", layers.Conv2D(16, 3, activation="relu")),
+                layers.Flatten(),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("out", layers.Dense(10, activation="softmax")),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        undecidable=(("new", "c2"),),
+        why="a 16 -> 16 relu conv inserted before c2 (16 -> 16 relu): alike but for its "
+        "padding, which is no signature; which is new only the code says",
+    ),
+    Case(
+        "seq_plain_cnn_dense_inserted_same",
+        1,
+        "seq_plain_cnn",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((16, 16, 3)),
+                T("c1", layers.Conv2D(16, 3, activation="relu")),
+                T("c2", layers.Conv2D(16, 3, activation="relu")),
+                layers.Flatten(),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("new", layers.Dense(32, activation="relu")),
+                T("out", layers.Dense(10, activation="softmax")),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="a relu dense 32 -> 32 inserted after d1 (flat -> 32): out keeps its shape "
+        "and becomes dense_2",
+    ),
+    Case(
+        "seq_mlp3_identical_dense_inserted",
+        1,
+        "seq_mlp3",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((20,)),
+                T("d1", layers.Dense(32, activation="relu")),
+                T("d2", layers.Dense(32, activation="relu")),
+                T("new", layers.Dense(32, activation="relu")),
+                T("out", layers.Dense(5)),
+            ])
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        undecidable=(("d2", "new"),),
+        why="an identical relu dense after d2: which of the two is new only the code says",
+    ),
+    Case(
+        "tf1_mlp3_into_keras_identical_inserted",
+        1,
+        "tf1_layers_mlp3",
+        """
+        def build_model():
+            inputs = keras.Input((20,))
+            h = T("d1", layers.Dense(32, activation="relu"))(inputs)
+            h = T("d2", layers.Dense(32, activation="relu"))(h)
+            h = T("new", layers.Dense(32, activation="relu"))(h)
+            return keras.Model(inputs, T("out", layers.Dense(5))(h))
+        """,
+        kinds=(TF1,),
+        undecidable=(("d2", "new"),),
+        why="tf.layers names (counted too) into Keras with an identical dense inserted",
+    ),
+    Case(
+        "text_cnn_conv_inserted",
+        2,
+        "text_cnn",
+        """
+        def build_model():
+            tokens = keras.Input((20,), dtype="int32")
+            h = T("emb", layers.Embedding(100, 16))(tokens)
+            h = T("c1", layers.Conv1D(16, 3, padding="same", activation="relu"))(h)
+            h = T("new", layers.Conv1D(16, 3, padding="same", activation="relu"))(h)
+            h = T("c2", layers.Conv1D(16, 3, strides=2, padding="same", activation="relu"))(h)
+            h = layers.GlobalMaxPooling1D()(h)
+            return keras.Model(tokens, T("out", layers.Dense(4))(h))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        undecidable=(("c1", "new"),),
+        why="a Conv1D identical to c1 inserted after it; c2 (stride 2) is told apart by its stride",
+    ),
+    Case(
+        "autoencoder_layer_inserted",
+        2,
+        "autoencoder",
+        """
+        UP = dict(strides=2, padding="same", activation="relu")
+
+
+        def build_model():
+            x = keras.Input((16, 16, 1))
+            h = T("e1", layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"))(x)
+            h = T("e2", layers.Conv2D(8, 3, strides=2, padding="same", activation="relu"))(h)
+            h = T("new", layers.Conv2D(8, 3, padding="same", activation="relu"))(h)
+            h = T("d1", layers.Conv2DTranspose(8, 3, **UP))(h)
+            h = T("d2", layers.Conv2DTranspose(8, 3, **UP))(h)
+            return keras.Model(x, T("out", layers.Conv2D(1, 3, padding="same"))(h))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        why="a stride-1 conv of e2's shape at the bottleneck of a conv autoencoder, "
+        "transposed convs after it",
+    ),
+    Case(
+        "branches_third_branch_added",
+        5,
+        "branches3",
+        """
+        def build_model():
+            inputs = keras.Input((12, 12, 3))
+            x = T("c0", layers.Conv2D(8, 3, padding="same", activation="relu"))(inputs)
+            b1 = T("b1", layers.Conv2D(8, 1, activation="relu"))(x)
+            b2 = T("b2", layers.Conv2D(8, 3, padding="same", activation="relu"))(x)
+            b3 = T("new", layers.Conv2D(8, 1, activation="relu"))(x)
+            x = layers.GlobalAveragePooling2D()(layers.Concatenate()([b1, b3, b2]))
+            return keras.Model(inputs, T("fc2", layers.Dense(4))(x))
+        """,
+        kinds=(H5, ARCHIVE, TF2),
+        undecidable=(("b1", "new"),),
+        why="a third 1x1 branch alike to b1 between b1 and b2 in the concat (fc grows): "
+        "which 1x1 branch is new only the code says",
+    ),
+    Case(
+        "sequential_encoder_renumbered_identical_inserted",
+        5,
+        "sequential_encoder",
+        SEQUENTIAL_ENCODER.format(blocks=RENUMBERED, scope="encoder"),
+        kinds=(H5, TF2),
+        undecidable=RENUMBERED_GROUPS,
+        why="blocks named by a loop's counter (layer_i), an identical block inserted at 2 and "
+        "the rest renumbered: layer_2 is the new one; the names are positions",
+    ),
+    Case(
+        "subclassed_encoder_renumbered_identical_inserted",
+        5,
+        "subclassed_encoder",
+        SUBCLASSED_ENCODER.format(blocks=RENUMBERED_SUB, scope="model"),
+        kinds=(H5,),
+        undecidable=RENUMBERED_GROUPS,
+        why="the same in a subclassed model, encoder renamed model",
     ),
     Case(
         "xception_stem_conv_made_first",

@@ -13,7 +13,8 @@ plan name (graphdiff's naming contract, model_variables.keras_variables), its la
 its index among that layer's weights. A new variable must come from the old variable of the
 same tag and index; it must be initialized when its tag is new, when the tagged layer changed
 shape (a layer is a unit: one changed weight re-initializes all of them), or when the case
-declares the tag undecidable (an identical layer among identical unnamed ones). For a TF1
+declares the tag undecidable (an identical layer among identical unnamed ones), listing its own
+old variable and only the group's as candidates. For a TF1
 old graph the case gives the checkpoint keys of each tag. For a `.keras` archive without
 --old-model, the old names are those of the model Keras rebuilds from the archive (no
 `sequential/` prefix), paired with the tags through the h5 path both models store at.
@@ -297,17 +298,21 @@ def score(case: Case, kind: str, plan, old_names: dict, new_names: dict) -> Outc
 
 
 def _candidate_faults(case: Case, plan, old_names: dict, new_names: dict) -> list[str]:
-    """Undecidable layers: each of their variables lists the contenders' old variables."""
+    """Undecidable layers: each of their variables lists its own old variable (a new layer:
+    at least one of the group's) as a candidate, and nothing outside the group's."""
     faults = []
     for group in case.undecidable:
         for entry in plan.variables:
             var = new_names[entry.name][0]
             if var.tag not in group:
                 continue
-            want = {old_names[(t, var.index)][0] for t in group if (t, var.index) in old_names}
-            if not want <= set(entry.candidates):
+            allowed = {old_names[(t, var.index)][0] for t in group if (t, var.index) in old_names}
+            own = old_names.get((var.tag, var.index), (None,))[0]
+            listed = set(entry.candidates)
+            if (own is not None and own not in listed) or not listed or not listed <= allowed:
                 faults.append(
-                    f"{entry.name}: candidates {list(entry.candidates)}, want {sorted(want)}"
+                    f"{entry.name}: candidates {list(entry.candidates)}, want {own or 'some'} "
+                    f"of {sorted(allowed)}"
                 )
     return faults
 

@@ -26,7 +26,17 @@ _NORMALIZATION = (
     "beside the inserted one of its shapes (new 'normalization' before the net)"
 )
 
+_RENUMBERED = (
+    "WRONG: blocks named by a loop (layer_0 ... layer_3), an identical block inserted at 2 and "
+    "the rest renumbered: old layer_2, layer_3 restored into new layer_2, layer_3 by name. A "
+    "numbered family that grew is taken for identities, as resnet's unit_1 ... unit_6 deepened "
+    "to unit_23 must be (tests/corpus resnet50_to_101); names alone cannot tell the two apart"
+)
+
 PENDING: dict[str, str] = {
+    "sequential_encoder_renumbered_identical_inserted[weights.h5]": _RENUMBERED,
+    "sequential_encoder_renumbered_identical_inserted[tf2]": _RENUMBERED,
+    "subclassed_encoder_renumbered_identical_inserted[weights.h5]": _RENUMBERED,
     "named_chain_renamed_adapter_inserted[weights.h5]": _RENAMED_CHAIN,
     "named_chain_renamed_adapter_inserted[keras]": _RENAMED_CHAIN,
     "named_chain_renamed_adapter_inserted[tf2]": _RENAMED_CHAIN,
