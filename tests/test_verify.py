@@ -48,14 +48,6 @@ def corrupt(source: str, target: str, key: str, delta: float = 0.5) -> str:
 
 
 @pytest.fixture(scope="module")
-def seed_applied(seed_plan, run_cli, tmp_path_factory) -> str:
-    prefix = tmp_path_factory.mktemp("verify_seed") / "new" / "model.ckpt"
-    result = run_cli("apply", seed_plan, "--output", prefix)
-    assert result.returncode == 0, result.stderr
-    return str(prefix)
-
-
-@pytest.fixture(scope="module")
 def seed_report(seed_plan, seed_applied, run_cli):
     result = run_cli("verify", seed_plan, "--checkpoint", seed_applied, "--format", "json")
     assert result.returncode == 0, result.stderr
