@@ -158,6 +158,17 @@ def seed_plan(seed_plan_run) -> Path:
     return seed_plan_run[1]
 
 
+@pytest.fixture(scope="session")
+def seed_applied(seed_plan, run_cli, tmp_path_factory) -> str:
+    """`graphdiff apply` of the seed plan, run once per session: the prefix it printed.
+    Read it, never write into it (copy it first)."""
+    prefix = tmp_path_factory.mktemp("seed_applied") / "new" / "model.ckpt"
+    result = run_cli("apply", seed_plan, "--output", prefix)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(prefix)
+    return str(prefix)
+
+
 @pytest.fixture
 def seed_plan_document(seed_plan) -> dict:
     """A fresh, editable copy of the seed plan's JSON document."""

@@ -25,13 +25,9 @@ def plan_document(seed_plan) -> dict:
 
 
 @pytest.fixture(scope="module")
-def applied(seed_plan, run_cli, tmp_path_factory) -> str:
-    """`graphdiff apply` of the seed plan; the prefix it printed."""
-    prefix = tmp_path_factory.mktemp("applied") / "new" / "model.ckpt"
-    result = run_cli("apply", seed_plan, "--output", prefix)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(prefix)
-    return str(prefix)
+def applied(seed_applied) -> str:
+    """`graphdiff apply` of the seed plan; the prefix it printed (conftest: once a session)."""
+    return seed_applied
 
 
 def checkpoint_tensors(prefix: str) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_python
+from conftest import run_in_process
 from graphs import HEADER, save_checkpoint
 from test_cli import assert_one_line_error
 
@@ -29,38 +29,22 @@ from graphdiff.verify import OutputsCheck, OutputsDiffer, verify_plan
 tf = tensorflow()
 v1 = tf.compat.v1
 
-CORRUPT = """
-import sys
-import tensorflow as tf
-v1 = tf.compat.v1
-source, target, key, delta = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-reader = tf.train.load_checkpoint(source)
-with tf.Graph().as_default():
-    for name in reader.get_variable_to_shape_map():
-        value = reader.get_tensor(name)
-        v1.Variable(value + delta if name == key else value, name=name)
-    with v1.Session() as session:
-        session.run(v1.global_variables_initializer())
-        v1.train.Saver().save(session, target, write_meta_graph=False)
-"""
-
 
 def corrupt(source: str, target: str, key: str, delta: float = 0.5) -> str:
-    """A copy of checkpoint `source` at `target` with `delta` added to `key`, saved by Saver."""
-    result = run_python("-c", CORRUPT, source, target, key, delta)
-    assert result.returncode == 0, result.stderr
+    """A copy of checkpoint `source` at `target` with `delta` added to `key`, saved by Saver
+    (in this process, in a graph of its own: a subprocess would cost a TensorFlow import)."""
+    reader = tf.train.load_checkpoint(source)
+    values = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+    with tf.Graph().as_default():
+        for name, value in values.items():
+            v1.Variable(value + delta if name == key else value, name=name)
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            v1.train.Saver().save(session, target, write_meta_graph=False)
     return target
 
 
 # --- the seed, through the CLI -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def seed_applied(seed_plan, run_cli, tmp_path_factory) -> str:
-    prefix = tmp_path_factory.mktemp("verify_seed") / "new" / "model.ckpt"
-    result = run_cli("apply", seed_plan, "--output", prefix)
-    assert result.returncode == 0, result.stderr
-    return str(prefix)
 
 
 @pytest.fixture(scope="module")
@@ -172,11 +156,12 @@ def test_verify_before_apply_says_to_apply_first(seed_plan, run_cli, tmp_path):
     assert_one_line_error(result, str(tmp_path / "new" / "model.ckpt.index"), "graphdiff apply")
 
 
-def test_a_plan_whose_old_checkpoint_is_gone(seed_plan, seed_applied, run_cli, tmp_path):
+def test_a_plan_whose_old_checkpoint_is_gone(seed_plan, seed_applied, tmp_path):
+    """Refused before new_graph.py runs: in this process (the CLI's main, as a user's)."""
     plan = private_seed(seed_plan, tmp_path)
     for data in (tmp_path / "old").glob("*.data-*"):
         data.unlink()
-    result = run_cli("verify", plan, "--checkpoint", seed_applied)
+    result = run_in_process("verify", plan, "--checkpoint", seed_applied)
     assert_one_line_error(result, "model.ckpt.data-00000-of-00001", "no such file")
 
 
