@@ -167,7 +167,7 @@ def layer_units(new_dag, names: list[str]):
     group, or with the kernel parts whose scope shares most of its name (`conv1_conv` for
     `conv1_bn`), all of them when none shares more.
     """
-    from graphdiff.match.layers import layer_view
+    from graphdiff.match.layer_view import layer_view
 
     parent = {name: name for name in names}
 

@@ -25,82 +25,30 @@ longer (or shorter) than the old run around it (a layer added among identical on
 layer is new only the code's author knows: the new layers are initialized, the old keys
 listed, and `--map` settles it. A same position name whose layer does not take the old one
 whole or applies another activation is withdrawn: the activation vetoes the count.
+
+Where the modules are: layer_sides.py compares a new layer with an old one (whole, alike),
+counted_neighbours.py settles an open layer by the layers around it, alike_runs.py checks
+the runs of alike layers and leaves what is undecided to the user.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import partial
 
 from graphdiff.match.alignment import Alignment
+from graphdiff.match.alike_runs import components, leave_to_user, run_matches, runs_around
 from graphdiff.match.chain_names import CountedNames
 from graphdiff.match.core import Assignments, MatchContext
-from graphdiff.match.layer_graph import LayerGraph, layer_graph
-from graphdiff.match.units import fits_whole, group_units, unit_of
+from graphdiff.match.counted_neighbours import settle_by_neighbours
+from graphdiff.match.layer_graph import layer_graph
+from graphdiff.match.layer_sides import LayerSides
+from graphdiff.match.units import group_units, unit_of
 from graphdiff.plan import Evidence, Match
 
 CONFIDENCE = 0.9
 STRONG, WEAK = 2, 1  # what a witness counts for
 BLOCK = "in the block of the same name"
-_COUNTS = (
-    "only counts layers of a kind (Keras names unnamed layers dense, dense_1, ...): which "
-    "layer is new, only the code says; name the layers, or confirm with --map"
-)
-
-
-@dataclass
-class _Layers:
-    """Both sides' units and layer graphs, and the fit test."""
-
-    context: MatchContext
-    old: LayerGraph
-    new: LayerGraph
-    _index: dict | None = None
-
-    def fits(self, name: str, key: str) -> bool:
-        return self.context.unfit(name, key) is None
-
-    def whole(self, new_unit: str, old_unit: str) -> dict[str, str] | None:
-        return fits_whole(self.new.units[new_unit], self.old.units[old_unit], self.fits)
-
-    def by_shapes(self, side: str, unit: str) -> list[str]:
-        """The units of `side` whose variables have the shapes of `unit`'s (other side)."""
-        if self._index is None:
-            self._index = {
-                "new": _shape_index(self.new, self.context.new_variables),
-                "old": _shape_index(self.old, self.context.checkpoint),
-            }
-        other, table = (
-            (self.old, self.context.checkpoint)
-            if side == "new"
-            else (self.new, self.context.new_variables)
-        )
-        return self._index[side].get(_shapes(other.units[unit], table), [])
-
-    def alike(self, new_unit: str, old_unit: str) -> bool:
-        """The new layer takes the old one whole and applies the same activation, with the
-        same strides."""
-        return (
-            self.whole(new_unit, old_unit) is not None
-            and self.new.activation.get(new_unit) == self.old.activation.get(old_unit)
-            and self.same_form(new_unit, old_unit)
-        )
-
-    def same_form(self, new_unit: str, old_unit: str) -> bool:
-        new_form, old_form = self.new.form.get(new_unit), self.old.form.get(old_unit)
-        return not (new_form and old_form and new_form != old_form)
-
-
-def _shapes(members, table) -> tuple:
-    return tuple(sorted(str(table[m].shape) for m in members))
-
-
-def _shape_index(graph: LayerGraph, table) -> dict[tuple, list[str]]:
-    index: dict[tuple, list[str]] = defaultdict(list)
-    for unit, members in graph.units.items():
-        index[_shapes(members, table)].append(unit)
-    return index
 
 
 @dataclass
@@ -132,7 +80,7 @@ def settle_counted_layers(
     counted_units = _counted_old_units(context)
     if not counted_units:
         return withdrawn
-    layers = _Layers(
+    layers = LayerSides(
         context,
         layer_graph(context.old_dag, set(context.old_models())),
         layer_graph(context.new_dag, set(context.models())),
@@ -142,25 +90,25 @@ def settle_counted_layers(
     for unit in counted_units:
         withdrawn |= _veto_counts(assignments, layers, unit, options[unit])
     decided, open_ = _decide(layers, options)
-    decided = _settle_by_neighbours(layers, options, decided, open_)
+    decided = settle_by_neighbours(layers, options, decided, open_)
     claimed = (set(decided.values()), set(decided))
     undecided = []
     for unit in counted_units:
         candidates = [u for u in options[unit].witnesses if u not in decided.values()]
         if _user_taken(assignments, layers, [decided.get(unit), *candidates], user_fixed):
             continue
-        if unit in decided and _run_matches(layers, decided[unit], unit, claimed):
+        if unit in decided and run_matches(layers, decided[unit], unit, claimed):
             withdrawn |= _place(assignments, layers, decided[unit], unit, options[unit], blind)
         elif unit in decided or unit in open_:
-            spots = [decided[unit]] if unit in decided else open_[unit]
-            undecided.append(_spots(layers, unit, spots, claimed))
-    for new_spots, old_spots in _components(undecided):
-        withdrawn |= _leave_to_user(assignments, layers, new_spots, old_spots)
+            places = [decided[unit]] if unit in decided else open_[unit]
+            undecided.append(runs_around(layers, unit, places, claimed))
+    for new_spots, old_spots in components(undecided):
+        withdrawn |= leave_to_user(assignments, layers, new_spots, old_spots)
     return withdrawn
 
 
 def _options(
-    layers: _Layers, old_unit: str, blind: Alignment, weak_walks, counted_blocks: CountedNames
+    layers: LayerSides, old_unit: str, blind: Alignment, weak_walks, counted_blocks: CountedNames
 ) -> _Options:
     """Every alike new layer with what speaks for it (each witness once per layer)."""
     found = _Options()
@@ -206,7 +154,7 @@ def _options(
     return found
 
 
-def _block_partner(layers: _Layers, old_unit: str, counted_blocks: CountedNames):
+def _block_partner(layers: LayerSides, old_unit: str, counted_blocks: CountedNames):
     """(The new layer alike to the old one in the block of the same name, what that weighs),
     or (None, 0). `encoder/layer_3/dense_3` and `model/layer_3/dense_4`: the layer's own name
     only counts Dense layers, but `layer_3` was chosen, one block of that name on each side,
@@ -229,7 +177,7 @@ def _block_partner(layers: _Layers, old_unit: str, counted_blocks: CountedNames)
     return alike[0], WEAK if counted_blocks.counts(old_block) else STRONG
 
 
-def _only_alike(layers: _Layers, old_unit: str) -> str | None:
+def _only_alike(layers: LayerSides, old_unit: str) -> str | None:
     """The one new layer alike to the old one, when it is alike to no other old layer."""
     news = [u for u in layers.by_shapes("new", old_unit) if layers.alike(u, old_unit)]
     if len(news) != 1:
@@ -238,7 +186,7 @@ def _only_alike(layers: _Layers, old_unit: str) -> str | None:
     return news[0] if olds == [old_unit] else None
 
 
-def _position_partner(layers: _Layers, old_unit: str) -> str | None:
+def _position_partner(layers: LayerSides, old_unit: str) -> str | None:
     """The new counted layer of the same position name (`conv2d_1`), if one."""
     last = old_unit.rpartition("/")[2]
     found = [
@@ -249,7 +197,7 @@ def _position_partner(layers: _Layers, old_unit: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _decide(layers: _Layers, options) -> tuple[dict[str, str], dict[str, list[str]]]:
+def _decide(layers: LayerSides, options) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Old layer -> its new layer where one candidate stands out and no other old layer wants
     it; the others -> their candidates (none: the graph says nothing, the names stand)."""
     chosen, open_ = {}, {}
@@ -280,74 +228,7 @@ def _decide(layers: _Layers, options) -> tuple[dict[str, str], dict[str, list[st
     return chosen, open_
 
 
-def _settle_by_neighbours(layers: _Layers, options, decided, open_) -> dict[str, str]:
-    """A layer left open goes where its mate went (a conv and the batch norm right after it,
-    one variable group with no activation between them, stay together), or where the other
-    layers of its block went (`block_1/dense_4` with `block_1/dense_3`); failing that, after
-    the layer its input comes from (a normalization goes with what it normalizes). A layer
-    strong walks put at two places (from the inputs here, from the outputs there) only by
-    its normalization or its block: a chain of steps from one end is that end's walk again
-    (a Dense after a linear Dense, a layer after the last one settled)."""
-    decided = dict(decided)
-    for related in (_mates, _block_mates, _predecessors):
-        changed = True
-        while changed:
-            changed = False
-            taken = set(decided.values())
-            for unit, candidates in list(open_.items()):
-                if options[unit].conflicting and not _joins_normalization(layers, related, unit):
-                    continue
-                places = {decided[m] for m in related(layers.old, unit) if m in decided}
-                fitting = [
-                    c
-                    for c in candidates
-                    if c not in taken and places and places <= related(layers.new, c)
-                ]
-                if len(fitting) == 1:
-                    decided[unit] = fitting[0]
-                    del open_[unit]
-                    changed = True
-                    taken.add(fitting[0])
-    return decided
-
-
-def _joins_normalization(layers: _Layers, related, unit: str) -> bool:
-    """For a layer strong walks put at two places, only what keeps a normalization with the
-    layer it normalizes (a conv and its batch norm, a Dense and the LayerNorm after it), or a
-    block together, settles it: a Dense after a Dense is not that."""
-    if related is _block_mates:
-        return True
-    if related is _predecessors:
-        return _normalization(layers, unit) and not any(
-            _normalization(layers, p) for p in _predecessors(layers.old, unit)
-        )
-    mates = [_normalization(layers, u) for u in (unit, *_mates(layers.old, unit))]
-    return any(mates) and not all(mates)
-
-
-def _normalization(layers: _Layers, unit: str) -> bool:
-    """A layer of vectors only (a batch norm, a layer norm), as old layers go."""
-    table = layers.context.checkpoint
-    return unit in layers.old.units and all(
-        len(table[k].shape or ()) <= 1 for k in layers.old.units[unit]
-    )
-
-
-def _mates(graph: LayerGraph, unit: str) -> set[str]:
-    return graph.mates(unit)
-
-
-def _block_mates(graph: LayerGraph, unit: str) -> set[str]:
-    """The other layers of the block (the scope) that holds this one, when it is not the
-    whole model: a subclassed model's `block_1/dense_3` and `block_1/layer_normalization_1`."""
-    return graph.block_mates(unit)
-
-
-def _predecessors(graph: LayerGraph, unit: str) -> set[str]:
-    return set(graph.pred.get(unit, ()))
-
-
-def _veto_counts(assignments, layers: _Layers, old_unit: str, found: _Options) -> set[str]:
+def _veto_counts(assignments, layers: LayerSides, old_unit: str, found: _Options) -> set[str]:
     """A same position name whose layer does not take the old one whole, or applies another
     activation: the count is no evidence against that, the name pair goes."""
     partner = _position_partner(layers, old_unit)
@@ -367,7 +248,7 @@ def _veto_counts(assignments, layers: _Layers, old_unit: str, found: _Options) -
     return withdrawn
 
 
-def _mismatch(layers: _Layers, new_unit: str, old_unit: str) -> str:
+def _mismatch(layers: LayerSides, new_unit: str, old_unit: str) -> str:
     new_act = layers.new.activation.get(new_unit) or ("none",)
     old_act = layers.old.activation.get(old_unit) or ("none",)
     if layers.whole(new_unit, old_unit) is None:
@@ -409,33 +290,7 @@ def _user_taken(assignments, layers, units, user_fixed) -> bool:
     return False
 
 
-def _run_matches(layers: _Layers, new_unit: str, old_unit: str, claimed) -> bool:
-    """As many alike layers in a row around the new layer as around the old one, not counting
-    those placed elsewhere: else a layer was added (or removed) among identical ones, and
-    which one the graph cannot say."""
-    new_claimed, old_claimed = claimed
-    new_run = _run(
-        layers.new, new_unit, lambda u: u not in new_claimed and layers.alike(u, old_unit)
-    )
-    old_run = _run(layers.old, old_unit, partial(_alike_old, layers, new_unit, old_claimed))
-    return len(new_run) == len(old_run)
-
-
-def _alike_old(layers: _Layers, new_unit: str, old_claimed, old_unit: str) -> bool:
-    return old_unit not in old_claimed and layers.alike(new_unit, old_unit)
-
-
-def _run(graph: LayerGraph, start: str, alike) -> set[str]:
-    run, frontier = {start}, [start]
-    while frontier:
-        for neighbour in graph.neighbours(frontier.pop()):
-            if neighbour not in run and neighbour in graph.units and alike(neighbour):
-                run.add(neighbour)
-                frontier.append(neighbour)
-    return run
-
-
-def _place(assignments, layers: _Layers, new_unit, old_unit, found, blind) -> set[str]:
+def _place(assignments, layers: LayerSides, new_unit, old_unit, found, blind) -> set[str]:
     """Restore `old_unit` whole into `new_unit`; withdraw same names that put its keys (or
     other keys) elsewhere."""
     withdrawn = set()
@@ -463,7 +318,7 @@ def _place(assignments, layers: _Layers, new_unit, old_unit, found, blind) -> se
     return withdrawn
 
 
-def _evidence(layers: _Layers, new_unit: str, old_unit: str, found) -> tuple[Evidence, ...]:
+def _evidence(layers: LayerSides, new_unit: str, old_unit: str, found) -> tuple[Evidence, ...]:
     evidence = [
         Evidence("place", f"{w} puts '{old_unit}' at '{new_unit}'")
         for w in found.witnesses.get(new_unit, ())
@@ -489,61 +344,3 @@ def _evidence(layers: _Layers, new_unit: str, old_unit: str, found) -> tuple[Evi
         Evidence("whole_layer", f"every variable of '{old_unit}' fits one of '{new_unit}'")
     )
     return tuple(evidence)
-
-
-def _spots(layers: _Layers, old_unit, spots, claimed) -> tuple[set[str], set[str]]:
-    """The old layer fits several new layers alike, or sits in a run of alike layers longer
-    or shorter than the new run around its place: (the new run, the old run)."""
-    new_claimed, old_claimed = claimed
-    new_spots, old_spots = set(spots), {old_unit}
-    for new_unit in spots:
-        new_spots |= _run(
-            layers.new,
-            new_unit,
-            lambda u: u not in new_claimed and layers.alike(u, old_unit),
-        )
-        old_spots |= _run(layers.old, old_unit, partial(_alike_old, layers, new_unit, old_claimed))
-    return new_spots, old_spots
-
-
-def _components(undecided) -> list[tuple[set[str], set[str]]]:
-    """Runs that share a layer, merged: an identical block inserted among two makes the
-    first old block fit new blocks 0 and 1, the second 1 and 2; all five are one question."""
-    merged: list[tuple[set[str], set[str]]] = []
-    for new_spots, old_spots in undecided:
-        new_spots, old_spots = set(new_spots), set(old_spots)
-        for other in [m for m in merged if m[0] & new_spots or m[1] & old_spots]:
-            merged.remove(other)
-            new_spots |= other[0]
-            old_spots |= other[1]
-        merged.append((new_spots, old_spots))
-    return merged
-
-
-def _leave_to_user(assignments, layers: _Layers, new_spots, old_spots) -> set[str]:
-    """Initialize the new layers of one undecided component, each listing the old layers'
-    keys that fit it as candidates."""
-    candidates: dict[str, list[str]] = defaultdict(list)
-    for new_unit in sorted(new_spots):
-        for old in sorted(old_spots):
-            for name, key in (layers.whole(new_unit, old) or {}).items():
-                candidates[name].append(key)
-    withdrawn = set()
-    reason = _ambiguity(new_spots, old_spots)
-    for name, keys in candidates.items():
-        pair = assignments.pairs.get(name)
-        if pair is not None and pair[1].method != "name":
-            continue
-        if pair is not None:
-            assignments.release(name)
-            withdrawn.add(name)
-        assignments.refuse(name, reason, keys, final=True)
-    return withdrawn
-
-
-def _ambiguity(new_spots: set[str], old_spots: set[str]) -> str:
-    olds, news = ", ".join(sorted(old_spots)), ", ".join(sorted(new_spots))
-    return (
-        f"{len(old_spots)} alike old layer(s) ({olds}) fit {len(new_spots)} alike new layer(s) "
-        f"({news}) at this place, and their names {_COUNTS}"
-    )

@@ -1,7 +1,7 @@
 """The layers of one graph as a graph of units: which follows which, and what each applies
 to its output (its activation).
 
-Built on layers.py's view of the stream: a unit (units.py: a scope's variables) follows
+Built on layer_view.py's view of the stream: a unit (units.py: a scope's variables) follows
 another when one of its variable groups takes the other's output with no layer between. The
 *activation* of a unit is the activation ops (Relu, Tanh, ...) that read its output directly:
 `Dense(16, "relu")` and `Dense(16, "tanh")` hold the same shapes but compute other things,
@@ -17,7 +17,7 @@ from itertools import pairwise
 
 import networkx as nx
 
-from graphdiff.match.layers import activation_of, form_of, layer_view
+from graphdiff.match.layer_view import activation_of, form_of, layer_view
 from graphdiff.match.units import unit_of
 
 
@@ -28,7 +28,7 @@ class LayerGraph:
     pred: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     activation: dict[str, tuple[str, ...]] = field(default_factory=dict)
     form: dict[str, tuple] = field(default_factory=dict)  # its convolutions' strides
-    group: dict[str, int | None] = field(default_factory=dict)  # its variable group (layers.py)
+    group: dict[str, int | None] = field(default_factory=dict)  # its variable group (layer_view.py)
     _blocks: dict[str, set[str]] | None = None
 
     def mates(self, unit: str) -> set[str]:
