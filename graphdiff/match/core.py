@@ -75,6 +75,13 @@ class Assignments:
         if final:
             self.fixed.add(new_name)
 
+    def withdraw(self, new_name: str, reason: str) -> None:
+        """Take a pair back for good: the variable is initialized, its key the candidate a
+        reviewer can confirm with --map."""
+        key, _ = self.pairs[new_name]
+        self.release(new_name)
+        self.refuse(new_name, reason, (key,), final=True)
+
     def used_keys(self) -> set[str]:
         return {key for key, _ in self.pairs.values()}
 

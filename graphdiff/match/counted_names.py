@@ -241,10 +241,10 @@ def _veto_counts(assignments, layers: LayerSides, old_unit: str, found: _Options
         pair = assignments.pairs.get(name)
         if pair is None or pair[0] not in keys or pair[1].method != "name":
             continue
-        assignments.release(name)
+        assignments.withdraw(
+            name, f"'{pair[0]}' has the same name, which only counts layers of a kind, and {why}"
+        )
         withdrawn.add(name)
-        reason = f"'{pair[0]}' has the same name, which only counts layers of a kind, and {why}"
-        assignments.refuse(name, reason, (pair[0],), final=True)
     return withdrawn
 
 
@@ -266,10 +266,10 @@ def _withdraw_where_mapped(context, assignments) -> set[str]:
     mapped = {k: n for n, (k, m) in assignments.pairs.items() if m.method == "user_rule"}
     for name, (key, match) in list(assignments.pairs.items()):
         if match.method == "name" and name in context.counted and key in mapped:
-            assignments.release(name)
+            assignments.withdraw(
+                name, f"--map gives '{key}' to '{mapped[key]}'; its name here only counts layers"
+            )
             withdrawn.add(name)
-            reason = f"--map gives '{key}' to '{mapped[key]}'; its name here only counts layers"
-            assignments.refuse(name, reason, (key,), final=True)
     return withdrawn
 
 

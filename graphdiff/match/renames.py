@@ -232,10 +232,9 @@ def settle_rule_support(assignments, rules: list[Rule]) -> list[Rule]:
             continue
         for name in names:
             key, _ = assignments.pairs[name]
-            assignments.release(name)
-            reason = (
+            assignments.withdraw(
+                name,
                 f"same place in the graph as '{key}', but the rename {describe(rule)} is "
-                "seen once; confirm it with --map"
+                "seen once; confirm it with --map",
             )
-            assignments.refuse(name, reason, (key,), final=True)
     return kept

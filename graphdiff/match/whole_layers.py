@@ -68,12 +68,11 @@ def _keep_only_whole(context, assignments, old_members, by_new) -> None:
             continue
         for name in names:
             key, _ = assignments.pairs[name]
-            assignments.release(name)
-            reason = (
+            assignments.withdraw(
+                name,
                 f"'{key}' fits here, but its layer's '{missing[0]}' fits nothing in "
-                f"'{new_unit}': a layer is restored whole, or not at all"
+                f"'{new_unit}': a layer is restored whole, or not at all",
             )
-            assignments.refuse(name, reason, (key,), final=True)
 
 
 def _could_take_more(context, assignments, old_members, new_members) -> bool:
@@ -102,9 +101,8 @@ def _withdraw(assignments, names, old_unit, kept) -> None:
     where = f"'{kept}'" if kept else "several layers alike"
     for name in names:
         key, _ = assignments.pairs[name]
-        assignments.release(name)
-        reason = (
+        assignments.withdraw(
+            name,
             f"'{key}' fits here, but the rest of its layer '{old_unit}' goes to {where}: a "
-            "layer is restored whole into one layer, or not at all"
+            "layer is restored whole into one layer, or not at all",
         )
-        assignments.refuse(name, reason, (key,), final=True)
