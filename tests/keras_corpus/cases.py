@@ -524,19 +524,7 @@ OLD = {
             )
         """
     ),
-    "inceptionv3_head10": Untrained(
-        """
-        def build_model():
-            base = tag_all(
-                keras.applications.InceptionV3(
-                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
-                ),
-                "inception",
-            )
-            inputs = keras.Input((75, 75, 3))
-            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
-        """
-    ),
+    "inceptionv3_head10": Untrained(wrapped_app("InceptionV3", notop(75), "inception", 75, 10)),
     "seq_built_by_shape": """
         def build_model():
             model = keras.Sequential([
@@ -723,31 +711,9 @@ OLD = {
                 h = T(f"ln{i}", layers.LayerNormalization(name=f"enc_{i}_ln"))(h)
             return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
     """,
-    "xception_head10": Untrained(
-        """
-        def build_model():
-            base = tag_all(
-                keras.applications.Xception(
-                    input_shape=(71, 71, 3), include_top=False, weights=None, pooling="avg"
-                ),
-                "xception",
-            )
-            inputs = keras.Input((71, 71, 3))
-            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
-        """
-    ),
+    "xception_head10": Untrained(wrapped_app("Xception", notop(71), "xception", 71, 10)),
     "inception_resnet_v2_head10": Untrained(
-        """
-        def build_model():
-            base = tag_all(
-                keras.applications.InceptionResNetV2(
-                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
-                ),
-                "irv2",
-            )
-            inputs = keras.Input((75, 75, 3))
-            return keras.Model(inputs, T("head", layers.Dense(10))(base(inputs)))
-        """
+        wrapped_app("InceptionResNetV2", notop(75), "irv2", 75, 10)
     ),
     "resnet50v2_top10": Untrained(
         """
@@ -1244,17 +1210,7 @@ CASES = (
         "nasnet_mobile_wrapped_new_head",
         3,
         "nasnet_mobile_pooled",
-        """
-        def build_model():
-            base = tag_all(
-                keras.applications.NASNetMobile(
-                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
-                ),
-                "nasnet",
-            )
-            inputs = keras.Input((32, 32, 3))
-            return keras.Model(inputs, T("head", layers.Dense(5))(base(inputs)))
-        """,
+        wrapped_app("NASNetMobile", notop(32), "nasnet", 32, 5),
         kinds=(H5,),
         slow=True,
         why="NASNetMobile (many alike separable convs) wrapped with a new head",
@@ -1490,18 +1446,9 @@ CASES = (
         "inceptionv3_stem_conv_made_first",
         3,
         "inceptionv3_head10",
-        """
-        def build_model():
-            stem = T("new", layers.Conv2D(3, 1, padding="same"))
-            base = tag_all(
-                keras.applications.InceptionV3(
-                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
-                ),
-                "inception",
-            )
-            inputs = keras.Input((75, 75, 3))
-            return keras.Model(inputs, T("head", layers.Dense(10))(base(stem(inputs))))
-        """,
+        wrapped_app(
+            "InceptionV3", notop(75), "inception", 75, 10, 'layers.Conv2D(3, 1, padding="same")'
+        ),
         kinds=(H5, ARCHIVE),
         slow=True,
         why="InceptionV3 names its convs and BNs by count (conv2d_93): a conv made before it "
@@ -2084,18 +2031,9 @@ CASES = (
         "xception_stem_conv_made_first",
         3,
         "xception_head10",
-        """
-        def build_model():
-            stem = T("new", layers.Conv2D(3, 1, padding="same"))
-            base = tag_all(
-                keras.applications.Xception(
-                    input_shape=(71, 71, 3), include_top=False, weights=None, pooling="avg"
-                ),
-                "xception",
-            )
-            inputs = keras.Input((71, 71, 3))
-            return keras.Model(inputs, T("head", layers.Dense(10))(base(stem(inputs))))
-        """,
+        wrapped_app(
+            "Xception", notop(71), "xception", 71, 10, 'layers.Conv2D(3, 1, padding="same")'
+        ),
         kinds=(H5, ARCHIVE),
         slow=True,
         why="Xception's shortcut convs and their batch norms have counted names: a conv made "
@@ -2105,18 +2043,9 @@ CASES = (
         "inception_resnet_v2_stem_conv_made_first",
         3,
         "inception_resnet_v2_head10",
-        """
-        def build_model():
-            stem = T("new", layers.Conv2D(3, 1, padding="same"))
-            base = tag_all(
-                keras.applications.InceptionResNetV2(
-                    input_shape=(75, 75, 3), include_top=False, weights=None, pooling="avg"
-                ),
-                "irv2",
-            )
-            inputs = keras.Input((75, 75, 3))
-            return keras.Model(inputs, T("head", layers.Dense(10))(base(stem(inputs))))
-        """,
+        wrapped_app(
+            "InceptionResNetV2", notop(75), "irv2", 75, 10, 'layers.Conv2D(3, 1, padding="same")'
+        ),
         kinds=(H5,),
         slow=True,
         why="406 counted names in the parallel branches of 40 alike residual blocks (block35, "
@@ -2126,18 +2055,7 @@ CASES = (
         "efficientnetb0_normalization_made_first",
         3,
         "effb0_pooled",
-        """
-        def build_model():
-            norm = T("new", layers.Normalization())
-            base = tag_all(
-                keras.applications.EfficientNetB0(
-                    input_shape=(32, 32, 3), include_top=False, weights=None, pooling="avg"
-                ),
-                "effb0",
-            )
-            inputs = keras.Input((32, 32, 3))
-            return keras.Model(inputs, T("head", layers.Dense(7))(base(norm(inputs))))
-        """,
+        wrapped_app("EfficientNetB0", notop(32), "effb0", 32, 7, "layers.Normalization()"),
         kinds=(H5, ARCHIVE, TF2),
         slow=True,
         why="a Normalization of the net's own shapes made first (old 'normalization' is new "
