@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import os
 import runpy
+import shutil
 import textwrap
 import warnings
 from pathlib import Path
 
+import h5py
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from graphdiff.formats.model_variables import keras_variables  # noqa: E402
 from graphdiff.formats.python_model import eager_tensorflow  # noqa: E402
 
 HEADER = """\
@@ -97,3 +101,14 @@ def layer_values(model) -> dict[str, list]:
     return {
         layer.name: [w.numpy() for w in layer.weights] for layer in model.layers if layer.weights
     }
+
+
+def swapped_copy(weights: Path, target: Path, model_py: Path, first: str, second: str) -> Path:
+    """A copy of `weights` with the values of variables `first` and `second` swapped: the
+    corrupted output a bad copy or a wrong restore would leave."""
+    shutil.copy(weights, target)
+    paths = {name: v.stored_at for name, v in keras_variables(build(model_py)).items()}
+    with h5py.File(target, "r+") as file:
+        a, b = file[paths[first]][()], file[paths[second]][()]
+        file[paths[first]][...], file[paths[second]][...] = b, a
+    return target

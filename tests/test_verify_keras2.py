@@ -10,17 +10,13 @@ comparison runs through both batch norms, across the insertion (a cut), to the f
 
 from __future__ import annotations
 
-import shutil
-
-import h5py
 import pytest
 from conftest import run_in_process
 from keras2_files import CNN_CHANGED, KERAS3, Keras2Files
-from keras_models import build, write_model
+from keras_models import swapped_copy, write_model
 from test_cli import assert_one_line_error
 
 from graphdiff.apply.executor import apply_plan
-from graphdiff.formats.model_variables import keras_variables
 from graphdiff.plan_io import write_plan
 from graphdiff.planning import make_plan
 from graphdiff.verify import verify_plan
@@ -86,19 +82,10 @@ def test_same_architecture_verifies_before_publishing(files, tmp_path):
     assert out.exists()
 
 
-def swapped(weights, target, model_py, first: str, second: str):
-    shutil.copy(weights, target)
-    paths = {name: v.stored_at for name, v in keras_variables(build(model_py)).items()}
-    with h5py.File(target, "r+") as file:
-        a, b = file[paths[first]][()], file[paths[second]][()]
-        file[paths[first]][...], file[paths[second]][...] = b, a
-    return target
-
-
 def test_batch_norm_statistics_swapped_in_the_written_weights_exit_3(files, tmp_path):
     _, _, changed = files
     plan, plan_path = applied(files, "whole", tmp_path)
-    bad = swapped(
+    bad = swapped_copy(
         plan.output_prefix,
         tmp_path / "bad.weights.h5",
         changed,

@@ -14,7 +14,7 @@ import shutil
 import h5py
 import pytest
 from conftest import REPO, run_in_process
-from keras_models import build, save_weights, trained, write_model
+from keras_models import build, save_weights, swapped_copy, trained, write_model
 
 from graphdiff.apply.executor import apply_plan
 from graphdiff.formats.model_variables import keras_variables
@@ -63,16 +63,6 @@ def test_a_layer_inserted_is_verified_through_the_layers_after_it(insert_plan):
         "functional_1/encoder_1/Relu:0",
     )
     assert report.variables_checked == 6 and report.not_compared == ()
-
-
-def swapped_copy(weights, target, model_py, first: str, second: str):
-    """A copy of `weights` with the values of variables `first` and `second` swapped."""
-    shutil.copy(weights, target)
-    paths = {name: v.stored_at for name, v in keras_variables(build(model_py)).items()}
-    with h5py.File(target, "r+") as file:
-        a, b = file[paths[first]][()], file[paths[second]][()]
-        file[paths[first]][...], file[paths[second]][...] = b, a
-    return target
 
 
 def test_two_kernels_swapped_in_the_written_weights_exit_3_naming_them(insert_plan, tmp_path):
