@@ -54,6 +54,13 @@ def is_keras2_tree(graph) -> bool:
     return _model_node(graph) is not None
 
 
+def checkpoint_layers(graph, specs, prefix: str):
+    """The model's stored layers (stored_layers) and every value's checkpoint key by node;
+    the graph must hold a tf.keras 2 model (is_keras2_tree)."""
+    keys = _value_keys(graph, specs, prefix)
+    return stored_layers(graph, _model_node(graph), keys, specs, prefix), keys
+
+
 def _model_node(graph) -> int | None:
     if _is_model(graph, 0):
         return 0
@@ -73,8 +80,7 @@ def keras2_checkpoint_source(
     new_model: str | None,
 ) -> Source:
     """The Source for the tf.keras 2 checkpoint at `prefix` (index read: `specs`)."""
-    keys = _value_keys(graph, specs, prefix)
-    stored = stored_layers(graph, _model_node(graph), keys, specs, prefix)
+    stored, keys = checkpoint_layers(graph, specs, prefix)
     paths, roles = tree_names(graph)
     roles = {node: _under_an_optimizer(paths.get(node, ""), role) for node, role in roles.items()}
     model_keys = {w.key for w in _all_weights(stored)}

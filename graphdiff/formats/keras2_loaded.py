@@ -70,17 +70,16 @@ def _last_axis_as_minus_one(model) -> None:
 
 
 def _checkpoint_model(prefix: str, model_file: str):
-    from graphdiff.formats.keras2_checkpoint import _model_node, _value_keys, stored_layers
+    from graphdiff.formats.keras2_checkpoint import checkpoint_layers, is_keras2_tree
     from graphdiff.formats.tf2_checkpoint import OBJECT_GRAPH_KEY, object_graph
     from graphdiff.loading import read_checkpoint_index
 
     specs = read_checkpoint_index(prefix)
     graph = object_graph(prefix)
-    node = None if graph is None else _model_node(graph)
-    if node is None:
+    if graph is None or not is_keras2_tree(graph):
         raise BadInput(prefix, "not a tf.keras 2 checkpoint (no layer-N in its object graph)")
     specs.pop(OBJECT_GRAPH_KEY, None)
-    stored = stored_layers(graph, node, _value_keys(graph, specs, prefix), specs, prefix)
+    stored, _ = checkpoint_layers(graph, specs, prefix)
     built = _keras_model(model_file)
     return built, _paired(stored, built, prefix, model_file)
 
