@@ -102,7 +102,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         model_keys=context.old_models(),
     )
     choices = _choose(context, assignments, alignment, candidates, contested, book, counted, chain)
-    used_edits = _settle_choices(assignments, choices, book, demoted)
+    used_edits = _settle_choices(assignments, choices, book, demoted, chain)
     rules = {
         edit: as_rule(edit, f"inferred-{i}", count)
         for i, (edit, count) in enumerate(used_edits.most_common(), start=1)
@@ -435,13 +435,23 @@ def _evidence(alignment, book, name, key, chain) -> tuple[Evidence, ...]:
     return tuple(evidence)
 
 
-def _settle_choices(assignments, choices, book, demoted) -> Counter:
-    """One key, several takers: copies of one scope (towers) all take it, else the strongest."""
+def _settle_choices(assignments, choices, book, demoted, chain) -> Counter:
+    """One key, several takers: copies of one scope (towers) all take it, else the strongest.
+    Takers in series (blocks of one chain that its alignment leaves unsure) are no towers."""
     by_key = defaultdict(list)
     for name, (key, _, _) in choices.items():
         by_key[key].append(name)
     used_edits: Counter = Counter()
     for key, takers in by_key.items():
+        if _in_series(key, takers, chain):
+            for name in takers:
+                assignments.refuse(
+                    name,
+                    f"alike layers one after another each fit '{key}' (one of them is new): "
+                    "which one it was, only the code says; confirm with --map",
+                    (key,),
+                )
+            continue
         edits = {n: rename_edits(key, n) for n in takers}
         strength = {n: book.strength(edits[n]) for n in takers}
         best = max(strength.values())
@@ -478,3 +488,11 @@ def _settle_choices(assignments, choices, book, demoted) -> Counter:
             assignments.assign(name, key, Match(method, confidence, evidence))
             used_edits.update(rename_edits(key, name))
     return used_edits
+
+
+def _in_series(key: str, takers: list[str], chain) -> bool:
+    """Several takers of `key` are members of one chain that its alignment leaves unsure: one
+    feeds the next, so they are not copies of one net side by side (towers), and only one of
+    them was the old layer."""
+    unsure = [n for n in takers if n in chain and key in chain[n][0] and not chain[n][2]]
+    return len(unsure) > 1

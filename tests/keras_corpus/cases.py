@@ -346,6 +346,14 @@ OLD = {
             return keras.Model(inputs, T("fc", layers.Dense(4))(backbone(inputs)))
     """,
     # -- layers as units -----------------------------------------------------------------
+    "dense_bn_head": """
+        def build_model():
+            inputs = keras.Input((12,))
+            h = T("feat", layers.Dense(16, use_bias=False, name="features"))(inputs)
+            h = T("feat_bn", layers.BatchNormalization(name="features_bn"))(h)
+            h = layers.ReLU()(h)
+            return keras.Model(inputs, T("pred", layers.Dense(16, name="predictions"))(h))
+    """,
     "mlp_predictions": """
         def build_model():
             inputs = keras.Input((8,))
@@ -1120,6 +1128,25 @@ CASES = (
             return keras.Model([x, y], [T("out", layers.Dense(3, name="out"))(h), aux])
         """,
         why="'proj' renamed 'stem'; a new layer named 'proj' of the same shape reads input y",
+    ),
+    Case(
+        "dense_bn_inserted_head_renamed",
+        2,
+        "dense_bn_head",
+        """
+        def build_model():
+            inputs = keras.Input((12,))
+            h = T("feat", layers.Dense(16, use_bias=False, name="features"))(inputs)
+            h = T("feat_bn", layers.BatchNormalization(name="features_bn"))(h)
+            h = layers.ReLU()(h)
+            h = T("new", layers.Dense(16))(h)
+            h = T("new_bn", layers.BatchNormalization())(h)
+            return keras.Model(inputs, T("pred", layers.Dense(16, name="logits"))(h))
+        """,
+        kinds=(H5, ARCHIVE),
+        undecidable=(("pred", "new"),),
+        why="a linear dense of predictions' shape and a BN inserted before it, predictions "
+        "renamed logits: two alike layers in series, one old; no copies (towers)",
     ),
     # -- 3. keras.applications nets -----------------------------------------------------------
     Case(
