@@ -63,12 +63,14 @@ def test_plan_is_exact(keras_corpus, case, kind):
 MISSING = [run for run in GUARDED if run not in EXACT]
 
 
-@pytest.mark.parametrize(("case", "kind"), MISSING, ids=_ids(MISSING))
-def test_pending_run_restores_nothing_wrongly(keras_corpus, case, kind):
-    """Pending for misses only: leaving a variable initialized is allowed, a guess is not."""
-    outcome = keras_corpus.outcome(case, kind)
-    lines = _wrong_lines(outcome)
-    assert not lines, f"{outcome.run} ({case.why}):\n" + "\n".join(lines)
+if MISSING:  # pending runs that only miss and are planned here (the slow ones: report.py)
+
+    @pytest.mark.parametrize(("case", "kind"), MISSING, ids=_ids(MISSING))
+    def test_pending_run_restores_nothing_wrongly(keras_corpus, case, kind):
+        """Pending for misses only: leaving a variable initialized is allowed, a guess is not."""
+        outcome = keras_corpus.outcome(case, kind)
+        lines = _wrong_lines(outcome)
+        assert not lines, f"{outcome.run} ({case.why}):\n" + "\n".join(lines)
 
 
 def _wrong_lines(outcome) -> list[str]:

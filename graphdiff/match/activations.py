@@ -3,7 +3,7 @@
 `Dense(16, "relu")` and `Dense(16, "tanh")` hold the same shapes but compute other things:
 the activation is evidence that no shape gives. It is read from the ops that consume the
 layer's output: one activation op (Relu, Tanh, Elu, Softmax, ...); Keras's composites (gelu's
-Erfc, silu's `x * sigmoid(x)`, hard_sigmoid's `relu6(x + 3) / 6`); or, behind a residual sum,
+Erf or Erfc, silu's `x * sigmoid(x)`, hard_sigmoid's `relu6(x + 3) / 6`); or, behind a residual sum,
 the activation after the sum (`+Relu`, a ResNet block's end). Anything else (the next layer, a
 normalization) says nothing: None, never a veto.
 """
@@ -28,6 +28,7 @@ ACTIVATIONS = frozenset(
 )
 PASS_THROUGH = frozenset({"Identity", "Cast", "IdentityN", "StopGradient"})
 _SUMS = frozenset({"Add", "AddV2", "AddN"})
+_ELEMENTWISE = frozenset({"Mul", "Neg", "RealDiv", "Sub", "Add", "AddV2", "Pow", "Square"})
 _PARAMETER_PATH = frozenset({"Identity", "ReadVariableOp", "Cast", "Reshape", "ExpandDims"})
 _VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 
@@ -41,7 +42,7 @@ def applied(graph, output: str, keep) -> str | None:
     kinds = [dag.nodes[c]["op"] for c in consumers]
     if len(consumers) == 1 and kinds[0] in ACTIVATIONS:
         return kinds[0]
-    near = {c2 for c in consumers for c2 in _consumers(graph, c, keep)} | set(consumers)
+    near = _composite(graph, consumers, keep)
     near_kinds = {dag.nodes[n]["op"] for n in near}
     if near_kinds & {"Erf", "Erfc"}:
         return "Gelu"
@@ -58,6 +59,19 @@ def applied(graph, output: str, keep) -> str | None:
         if not constant and kind in ACTIVATIONS:
             return f"+{kind}"  # a residual sum, then the activation
     return None
+
+
+def _composite(graph, consumers: list[str], keep) -> set[str]:
+    """The ops an activation written as a composite spans: the consumers and theirs, and one
+    step more through element-wise ops (gelu's Erfc sits behind a Neg and a Mul)."""
+    second = {after for node in consumers for after in _consumers(graph, node, keep)}
+    third = {
+        after
+        for node in second
+        if graph.dag.nodes[node]["op"] in _ELEMENTWISE
+        for after in _consumers(graph, node, keep)
+    }
+    return set(consumers) | second | third
 
 
 def _multiplies_by_sigmoid(dag, node: str, output: str) -> bool:

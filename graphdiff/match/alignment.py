@@ -33,6 +33,7 @@ _MACHINERY_OP = re.compile(
     r"^(Resource|Sparse|ResourceSparse)?Apply|^Assign|^(Save|Restore)(V2|Slice)?$"
     r"|^(IsVariableInitialized|VarIsInitializedOp|NoOp)$"
 )
+_SUMS = frozenset({"AddV2", "AddN"})  # canonical ops
 _INPUT_OPS = frozenset({"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"})
 _INTERNAL_SUFFIX = "graphdiff_unknown_shape"
 
@@ -229,11 +230,28 @@ class _Walk:
                 continue
             why = f"consumer of '{new_node}' ~ '{old_node}'"
             if len(new_free) == 1 and len(old_free) == 1:
-                if self.compatible(new_free[0], old_free[0]):
-                    self.propose(new_free[0], old_free[0], why, replicated=replica)
+                one_new, one_old = new_free[0], old_free[0]
+                if self.compatible(one_new, one_old) and self._summands_alike(one_new, one_old):
+                    self.propose(one_new, one_old, why, replicated=replica)
                 continue
             settled &= self._pair_by_signature(new_free, old_free, why, allow_replicas, replica)
         return settled
+
+    def _summands_alike(self, new_node: str, old_node: str) -> bool:
+        """A sum pairs only with a sum of the same kinds of terms: a residual `x + f(x)` whose
+        f is another kind of op on one side (gelu's Mul against a Relu: another layer there)
+        is not the same tensor, and walking through it would pair the layers after it as if
+        the block in between were the same."""
+        if canonical_op(self.new.dag.nodes[new_node]["op"]) not in _SUMS:
+            return True
+        new_terms = self.new.dag.nodes[new_node]["inputs"]
+        old_terms = self.old.dag.nodes[old_node]["inputs"]
+        if len(new_terms) != len(old_terms):
+            return False
+        return all(
+            _term_kind(self.new.dag, new_term) == _term_kind(self.old.dag, old_term)
+            for (new_term, _), (old_term, _) in zip(new_terms, old_terms, strict=True)
+        )
 
     def _pair_by_signature(self, new_free, old_free, why, allow_replicas, replica) -> bool:
         new_by_sig = _by_signature(self.new, new_free, self.alignment.proposals)
@@ -302,6 +320,16 @@ class _Walk:
                     groups[(op, port, out_port)].append(consumer)
             graph.groups[node] = groups
         return groups
+
+
+def _term_kind(dag: nx.DiGraph, node: str) -> str:
+    """The op that made a term of a sum, looking through reads and identities."""
+    for _ in range(4):
+        op = canonical_op(dag.nodes[node]["op"])
+        if op != "Identity" or not dag.nodes[node]["inputs"]:
+            return op
+        node = dag.nodes[node]["inputs"][0][0]
+    return op
 
 
 def _by_signature(graph: ForwardGraph, nodes, proposals=None, proposers=None) -> dict:

@@ -25,7 +25,6 @@ from functools import partial
 
 from graphdiff.match.activations import ActivationAfter
 from graphdiff.match.alignment import (
-    Alignment,
     canonical_op,
     forward_graph,
     merge_walks,
@@ -39,6 +38,7 @@ from graphdiff.match.chain_names import (
     release_counted_same_names,
 )
 from graphdiff.match.chains import chain_candidates
+from graphdiff.match.contradicted_names import withdraw_contradicted_names
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.counted_names import settle_counted_layers
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
@@ -60,7 +60,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         walk_name: walk(old, new, anchors, compatible) for walk_name, anchors in boundary.items()
     }
     blind = merge_walks(blind_walks)
-    demoted = _withdraw_contradicted_names(context, assignments, blind)
+    demoted = withdraw_contradicted_names(context, assignments, blind, (old, new, compatible))
     weak = {
         w
         for w, ends in (
@@ -283,72 +283,6 @@ def _contested(candidates: dict[str, set[str]], unsettled: set[str]) -> dict[str
     return contested
 
 
-def _withdraw_contradicted_names(context, assignments: Assignments, blind: Alignment) -> set[str]:
-    """Same names that the graph, read without names, gives to other variables on both sides.
-
-    Only when each side has exactly one other partner, and either the walk from the inputs
-    and the walk from the outputs agree, or the names split a layer that the graph keeps
-    whole (a sibling cannot take its same-named key, its shape differs, and the graph puts
-    both in one other layer): the names were reused for other variables (layers renumbered),
-    and keeping them would restore each into its neighbour.
-    """
-    primaries = set(context.old_models())
-    variables = set(context.new_variables)
-    demoted = set()
-    for name, (key, match) in list(assignments.pairs.items()):
-        if match.method != "name":
-            continue
-        placed = blind.proposals.get(name, set()) & primaries
-        takers = blind.proposers.get(key, set()) & variables
-        if _name_reused(blind, name, key, placed, takers, assignments):
-            assignments.release(name)
-            demoted.add(name)
-            continue
-        if len(placed) != 1 or len(takers) != 1:
-            continue
-        other_key, other_name = next(iter(placed)), next(iter(takers))
-        if other_key == key or other_name == name:
-            continue
-        if blind.proposers.get(other_key, set()) & variables != {name}:
-            continue
-        both = {"inputs", "outputs"}
-        agreed = both <= blind.walks[(name, other_key)] and both <= blind.walks[(other_name, key)]
-        if not agreed and not _layer_split(context, blind, name, other_key):
-            continue
-        assignments.release(name)
-        demoted.add(name)
-    return demoted
-
-
-def _name_reused(blind: Alignment, name, key, placed, takers, assignments) -> bool:
-    """The name now labels a variable the graph reaches from nowhere (a new layer on a new
-    input), while both walks put its key at one other, unmatched variable: that one is it."""
-    if placed or len(takers) != 1:
-        return False
-    other = next(iter(takers))
-    return (
-        other != name
-        and other not in assignments.pairs
-        and {"inputs", "outputs"} <= blind.walks[(other, key)]
-    )
-
-
-def _layer_split(context, blind: Alignment, name: str, other_key: str) -> bool:
-    """A sibling of `name` lost its same-named key to a shape change, and the graph places it
-    in the layer where it places `name`."""
-    scope, other_scope = name.rpartition("/")[0], other_key.rpartition("/")[0]
-    for sibling in context.new_variables:
-        if sibling == name or sibling.rpartition("/")[0] != scope:
-            continue
-        spec = context.checkpoint.get(sibling)
-        if spec is None or not context.unfit(sibling, sibling):
-            continue
-        placed = blind.proposals.get(sibling, set())
-        if len(placed) == 1 and next(iter(placed)).rpartition("/")[0] == other_scope:
-            return True
-    return False
-
-
 def _choose(
     context, assignments, alignment, candidates, contested, book, counted, chain
 ) -> dict[str, tuple]:
@@ -391,6 +325,15 @@ def _choose(
                     sorted(keys | {predicted}),
                 )
                 continue
+            taken = _placed_elsewhere(context, book, alignment, name, predicted)
+            if not keys and taken:
+                assignments.refuse(
+                    name,
+                    f"the renames say '{predicted}', but the graph places it at {taken} and "
+                    "nothing here (the name was given to an inserted layer)",
+                    (predicted,),
+                )
+                continue
             method = "structure" if predicted in keys else "inferred_rule"
             choices[name] = (predicted, method, _evidence(alignment, book, name, predicted, chain))
         elif len(keys) == 1:
@@ -417,6 +360,18 @@ def _choose(
                 sorted(keys or alike[name]),
             )
     return choices
+
+
+def _placed_elsewhere(context, book, alignment, name: str, key: str) -> str | None:
+    """Another new variable the graph puts `key` at, with no rename against it, if one."""
+    takers = sorted(
+        other
+        for other in alignment.proposers.get(key, ())
+        if other != name
+        and other in context.new_variables
+        and book.contradiction(other, key) is None
+    )
+    return takers[0] if len(takers) == 1 else None
 
 
 def _fits(context, name: str, key: str) -> bool:
