@@ -229,3 +229,50 @@ def test_a_model_planned_against_itself_restores_everything_by_name(tmp_path):
     assert len(plan.variables) == len(model.weights)
     assert all(e.source == e.name for e in plan.variables)
     assert not any("thin" in _kinds(plan, e.name) for e in plan.variables)
+
+
+def numbered_blocks(widths: list[int]) -> str:
+    """Blocks named by a loop's counter (layer_0, ...), one Dense of each width."""
+    return f"""
+def build_model():
+    inputs = keras.Input((8,))
+    h = inputs
+    for i, width in enumerate({widths}):
+        h = layers.Dense(width, activation="relu", name=f"layer_{{i}}")(h)
+    return keras.Model(inputs, layers.Dense(3, name="head")(h))
+"""
+
+
+def test_a_numbered_family_grown_by_a_member_alike_is_restored_by_name_on_thin_evidence(
+    tmp_path,
+):
+    """layer_0..2 grew to layer_0..3, all alike: the user's names are identities (as for
+    tf_slim's resnet grown by units), but a block inserted among them with the rest
+    renumbered makes the same graph, so each pair is marked thin and `show` says why."""
+    old_py = write_model(tmp_path / "old", numbered_blocks([8, 8, 8]))
+    new_py = write_model(tmp_path / "new", numbered_blocks([8, 8, 8, 8]))
+    old = tmp_path / "old.weights.h5"
+    save_weights(old_py, old)
+    plan = make_plan(old, new_py, old_model=old_py)
+
+    for i in range(3):
+        assert plan.entry(f"layer_{i}/kernel").source == f"layer_{i}/kernel"
+        assert "thin" in _kinds(plan, f"layer_{i}/kernel")
+    assert plan.entry("layer_3/kernel").action == INITIALIZE
+    assert "thin" not in _kinds(plan, "head/kernel")
+    look = format_text(build_view(plan)).split("needs a look\n", 1)[1]
+    assert "layer_1 is one of a numbered family that grew from 3 to 4 members alike" in look
+
+
+def test_a_numbered_family_grown_by_a_member_unlike_the_others_is_not_thin(tmp_path):
+    """The added layer_3 is wider than the rest: the graph tells where it is, so the names
+    are no longer the only witness of the others."""
+    old_py = write_model(tmp_path / "old", numbered_blocks([8, 8, 8]))
+    new_py = write_model(tmp_path / "new", numbered_blocks([8, 8, 8, 16]))
+    old = tmp_path / "old.weights.h5"
+    save_weights(old_py, old)
+    plan = make_plan(old, new_py, old_model=old_py)
+
+    for i in range(3):
+        assert plan.entry(f"layer_{i}/kernel").source == f"layer_{i}/kernel"
+        assert "thin" not in _kinds(plan, f"layer_{i}/kernel")

@@ -4,9 +4,9 @@ Some pairs rest on thin evidence and are still made, because nothing speaks agai
 a person would make them too: a head at the same place under another name, restored through
 an inferred rule seen twice (its kernel and its bias: structure cannot know intent); a
 counted name (Keras's `dense_1`, a position) that nothing in the graph confirms, because the
-graph has nothing to say. Their
-match gets an Evidence("thin", why); `show` lists them and `render` colours them, so that a
-reviewer can `--exclude` what they disagree with.
+graph has nothing to say; a member of a numbered family that grew by members alike to it
+(numbered_families.py). Their match gets an Evidence("thin", why); `show` lists them and
+`render` colours them, so that a reviewer can `--exclude` what they disagree with.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from graphdiff.match.core import Assignments, MatchContext
+from graphdiff.match.numbered_families import NumberedFamilies
 from graphdiff.match.rules import describe
 from graphdiff.plan import Evidence, Rule
 
@@ -24,8 +25,9 @@ GRAPH_KINDS = frozenset({"data_path", "place", "layer", "unique_shape", "summed_
 def mark_thin(context: MatchContext, assignments: Assignments, rules: list[Rule]) -> None:
     """Add an Evidence("thin", why) to every pair that rests on a single weak witness."""
     by_id = {rule.id: rule for rule in rules}
+    families = NumberedFamilies(context)
     for name, (key, match) in list(assignments.pairs.items()):
-        why = _thin(context, name, match, by_id)
+        why = _thin(context, name, match, by_id) or families.grown(name, key)
         if why is not None:
             evidence = (*match.evidence, Evidence("thin", why))
             assignments.pairs[name] = (key, replace(match, evidence=evidence))
