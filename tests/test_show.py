@@ -137,8 +137,8 @@ def drawn_counts(svg, side: str) -> tuple[int, int]:
     for g in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}g"):
         if (g.get("id") or "").startswith(f"{side}:"):
             for word in texts(g):
-                found = re.match(
-                    r"(?:\d+ alike scopes \u00b7 )?(\d+) (restored|initialized) ", word
+                found = re.match(  # "N restored on thin evidence" is a part, not more
+                    r"(?:\d+ alike scopes \u00b7 )?(\d+) (restored|initialized) (?!on thin)", word
                 )
                 if found:
                     drawn[found.group(2)] += int(found.group(1))
