@@ -12,33 +12,74 @@ the old one), saying nothing of the rest.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from graphdiff.match.alignment import Alignment, canonical_op
+from graphdiff.match.activations import ActivationAfter
+from graphdiff.match.alignment import Alignment, ForwardGraph, canonical_op
 from graphdiff.match.core import Assignments
 
 _NUMBERED = re.compile(r"\d+$")
 
 
+@dataclass(frozen=True)
+class Sides:
+    """The two forward graphs and what each layer applies after its op (activations.py)."""
+
+    old: ForwardGraph
+    new: ForwardGraph
+    old_activation: ActivationAfter
+    new_activation: ActivationAfter
+
+    def refuses(self, name: str, key: str) -> bool:
+        """The op reading `name` applies another activation than the one reading `key`.
+        Only the activation: other strides are no refusal here (tf_slim's resnet made deeper
+        keeps its strided last unit's name on a unit of stride 1)."""
+        new_reader, old_reader = _reader(self.new, name), _reader(self.old, key)
+        if not new_reader or not old_reader:
+            return False
+        new_applies = self.new_activation.of(new_reader)
+        old_applies = self.old_activation.of(old_reader)
+        return bool(new_applies and old_applies and new_applies != old_applies)
+
+
 def withdraw_contradicted_names(context, assignments: Assignments, blind: Alignment, sides):
-    """Release the same-name pairs the graph gives to other variables; return their names.
-    `sides` is (old forward graph, new forward graph, compatible) of the walks."""
-    old, new, compatible = sides
-    vetoed = _vetoed_families(context, assignments, old, new, compatible)
+    """Release the same-name pairs the graph gives to other variables; return their names."""
+    vetoed = _vetoed_families(assignments, sides)
     return _withdraw_contradicted_names(context, assignments, blind, vetoed)
 
 
-def _vetoed_families(context, assignments: Assignments, old, new, compatible) -> set:
+class RefusedPredictions:
+    """Rename predictions the graph refuses: the op reading the new variable is not the one
+    reading the predicted key (another activation), as when a renamed stack had a block of
+    another kind inserted and the rest renumbered. The block under that name and its numbered
+    family lose the names' word: the block is initialized, and in the family a prediction the
+    graph places elsewhere is not taken."""
+
+    def __init__(self, predictions: dict[str, str], sides: Sides):
+        self.blocks, self.families = set(), set()
+        for name, key in predictions.items():
+            if sides.refuses(name, key):
+                self.blocks.add(_numbered_scope(name))
+                self.families.add(_family(name))
+        self.blocks.discard(None)
+        self.families.discard(None)
+
+    def in_refused_block(self, name: str) -> bool:
+        return _numbered_scope(name) in self.blocks
+
+    def in_doubted_family(self, name: str) -> bool:
+        return _family(name) in self.families
+
+
+def _vetoed_families(assignments: Assignments, sides: Sides) -> set:
     """Numbered families (`encoder/layer_`) with a same-name pair whose op the graph refuses
     (the layer under that name now applies another activation): the name was given to
     another layer, and the walk that stops there is no witness for the names after it."""
-    families = set()
-    for name, (key, match) in assignments.pairs.items():
-        if match.method != "name" or _family(name) is None:
-            continue
-        new_reader, old_reader = _reader(new, name), _reader(old, key)
-        if new_reader and old_reader and not compatible(new_reader, old_reader):
-            families.add(_family(name))
-    return families
+    return {
+        _family(name)
+        for name, (key, match) in assignments.pairs.items()
+        if match.method == "name" and _family(name) is not None and sides.refuses(name, key)
+    }
 
 
 def _reader(graph, variable: str) -> str | None:

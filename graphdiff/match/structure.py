@@ -38,7 +38,11 @@ from graphdiff.match.chain_names import (
     release_counted_same_names,
 )
 from graphdiff.match.chains import chain_candidates
-from graphdiff.match.contradicted_names import withdraw_contradicted_names
+from graphdiff.match.contradicted_names import (
+    RefusedPredictions,
+    Sides,
+    withdraw_contradicted_names,
+)
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.counted_names import settle_counted_layers
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
@@ -48,7 +52,9 @@ from graphdiff.plan import Evidence, Match, Rule
 def match_by_structure(context: MatchContext, assignments: Assignments) -> list[Rule]:
     """Add structural and rule-based pairs to `assignments`; return the inferred rules used."""
     old, new = forward_graph(context.old_dag), forward_graph(context.new_dag)
-    compatible = _compatibility(context, ActivationAfter(old), ActivationAfter(new))
+    old_activation, new_activation = ActivationAfter(old), ActivationAfter(new)
+    compatible = _compatibility(context, old_activation, new_activation)
+    sides = Sides(old, new, old_activation, new_activation)
     boundary = {
         "inputs": boundary_anchors(old.inputs, new.inputs, context, "input"),
         "outputs": boundary_anchors(old.outputs, new.outputs, context, "output"),
@@ -60,7 +66,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         walk_name: walk(old, new, anchors, compatible) for walk_name, anchors in boundary.items()
     }
     blind = merge_walks(blind_walks)
-    demoted = withdraw_contradicted_names(context, assignments, blind, (old, new, compatible))
+    demoted = withdraw_contradicted_names(context, assignments, blind, sides)
     weak = {
         w
         for w, ends in (
@@ -101,7 +107,9 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         demoted,
         model_keys=context.old_models(),
     )
-    choices = _choose(context, assignments, alignment, candidates, contested, book, counted, chain)
+    choices = _choose(
+        context, assignments, alignment, candidates, contested, book, counted, chain, sides
+    )
     used_edits = _settle_choices(assignments, choices, book, demoted, chain)
     rules = {
         edit: as_rule(edit, f"inferred-{i}", count)
@@ -284,7 +292,7 @@ def _contested(candidates: dict[str, set[str]], unsettled: set[str]) -> dict[str
 
 
 def _choose(
-    context, assignments, alignment, candidates, contested, book, counted, chain
+    context, assignments, alignment, candidates, contested, book, counted, chain, sides
 ) -> dict[str, tuple]:
     """Each free primary's proposed key, with method and evidence; refusals go to assignments."""
     used = assignments.used_keys()
@@ -306,17 +314,45 @@ def _choose(
 
     choices = {}
     steps = [n for n, role in context.new_roles.items() if role.kind == "global_step"]
-    for name in context.models() + steps:
-        if not assignments.is_free(name):
-            continue
-        keys = candidates.get(name, set())
+    free = [name for name in context.models() + steps if assignments.is_free(name)]
+    predictions = {}
+    for name in free:
         predicted = book.predict(name, same_role(name))
-        if predicted is not None and not _fits(context, name, predicted):
-            predicted = None
+        if predicted is not None and _fits(context, name, predicted):
+            predictions[name] = predicted
+    refused = RefusedPredictions(predictions, sides)
+
+    def shifted(name: str, keys: set[str]) -> str | None:
+        """In a family whose renames the graph refused, the one key the graph places here
+        and nowhere else (the blocks after an inserted one, renumbered)."""
+        if len(keys) != 1 or not refused.in_doubted_family(name):
+            return None
+        key = next(iter(keys))
+        takers = alignment.proposers.get(key, set()) & set(context.new_variables)
+        return key if takers == {name} and key not in used else None
+
+    for name in free:
+        keys = candidates.get(name, set())
+        predicted = predictions.get(name)
+        if shifted(name, keys) and predicted not in keys:
+            key = shifted(name, keys)
+            choices[name] = (key, "structure", _evidence(alignment, book, name, key, chain))
+            continue
+        if predicted is not None and refused.in_refused_block(name):
+            assignments.refuse(
+                name,
+                f"the renames say '{predicted}', but the graph refuses it: a layer of this block "
+                "applies another op than the old one (a block inserted under a renumbered name)",
+                (predicted,),
+            )
+            continue
         if predicted is not None:
             # Structural candidates that a stronger rename gives to other variables are the
-            # walk's own mistakes (a shifted chain), not evidence against the prediction.
+            # walk's own mistakes (a shifted chain), not evidence against the prediction;
+            # unless the renames were refused in this numbered family.
             credible = {k for k in keys if book.contradiction(name, k) is None}
+            if refused.in_doubted_family(name):
+                credible = set(keys)
             if credible and predicted not in keys:
                 where = ", ".join(sorted(credible))
                 assignments.refuse(

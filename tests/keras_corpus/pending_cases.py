@@ -23,16 +23,7 @@ _NORMALIZATION = (
     "(finalize_state), so no op reads those variables and the graph cannot place them; their "
     "name only counts"
 )
-_RENAMED_RENUMBERED = (
-    "WRONG: residual blocks named by a loop (layer_0 ... layer_3), a gelu block inserted at 2, "
-    "the rest renumbered, and encoder renamed model: the rename encoder/ -> model/ (seen on "
-    "every block) sends old layer_2, layer_3 to new layer_2 (the gelu block's ln) and layer_3 "
-    "although the walk from the outputs puts them one block later; without the rename (and in "
-    "a Sequential of plain blocks) the graph wins"
-)
-
 PENDING: dict[str, str] = {
-    "subclassed_encoder_renamed_renumbered_gelu_inserted[weights.h5]": _RENAMED_RENUMBERED,
     "efficientnetb0_normalization_made_first[weights.h5]": _NORMALIZATION,
     "efficientnetb0_normalization_made_first[keras]": _NORMALIZATION,
     "efficientnetb0_normalization_made_first[tf2]": _NORMALIZATION,
