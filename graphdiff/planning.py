@@ -206,6 +206,8 @@ def _context(source: Source, new, new_roles, options) -> MatchContext:
         allowed=_allowed_transforms(options),
         counted=source.counted | new.counted,
         old_layers=source.layered,
+        old_within=source.within,
+        new_within=new.within,
     )
 
 

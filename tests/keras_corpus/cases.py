@@ -719,6 +719,13 @@ OLD = {
                 h = T(f"ln{i}", layers.LayerNormalization(name=f"enc_{i}_ln"))(h)
             return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
     """,
+    "named_net_normalized": """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("norm", layers.Normalization())(inputs)
+            h = T("a", layers.Dense(16, activation="relu", name="hidden"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(4, name="logits"))(h), name="net")
+    """,
     "named_chain_suffix": """
         def build_model():
             inputs = keras.Input((16,))
@@ -1776,6 +1783,42 @@ CASES = (
         """,
         why="named blocks enc_i -> layer_i, an identical adapter block inserted after layer_1: "
         "the renamed names say which is which",
+    ),
+    Case(
+        "named_net_wrapped_normalization_made_first",
+        1,
+        "named_net_normalized",
+        """
+        def build_model():
+            stem = T("new", layers.Normalization())
+            inner = keras.Input((8,))
+            h = T("norm", layers.Normalization())(inner)
+            h = T("a", layers.Dense(16, activation="relu", name="hidden"))(h)
+            net = keras.Model(inner, T("head", layers.Dense(4, name="logits"))(h), name="net")
+            inputs = keras.Input((8,))
+            return keras.Model(inputs, T("task", layers.Dense(2, name="task"))(net(stem(inputs))))
+        """,
+        why="a net with an unnamed Normalization (no op reads its mean and variance: Keras "
+        "computes with constants made from them) wrapped in a model with a Normalization of its "
+        "shapes made first: old 'normalization' is new 'normalization_1', the one Normalization "
+        "in 'net', where the old net's named layers went",
+    ),
+    Case(
+        "named_net_normalization_made_first",
+        1,
+        "named_net_normalized",
+        """
+        def build_model():
+            stem = T("new", layers.Normalization())
+            inputs = keras.Input((8,))
+            h = T("norm", layers.Normalization())(stem(inputs))
+            h = T("a", layers.Dense(16, activation="relu", name="hidden"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(4, name="logits"))(h), name="net")
+        """,
+        undecidable=(("norm", "new"),),
+        why="the same Normalization made first in the net itself: the two Normalization "
+        "layers are in one model, no op reads either, their names only count: which one is "
+        "old only the code says",
     ),
     Case(
         "named_chain_suffix_renamed_adapter_inserted",

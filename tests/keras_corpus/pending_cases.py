@@ -17,12 +17,6 @@ line here and the collected test (tests/test_keras_matcher_corpus.py) requires i
 
 from __future__ import annotations
 
-_NORMALIZATION = (
-    "MISSES: EfficientNetB0's own Normalization left initialized beside the inserted one of its "
-    "shapes: Keras's Normalization computes with constants made from its mean and variance "
-    "(finalize_state), so no op reads those variables and the graph cannot place them; their "
-    "name only counts"
-)
 _RENUMBERED = (
     "WRONG: blocks named by a loop (layer_0 ... layer_3), an identical block inserted at 2 and "
     "the rest renumbered: old layer_2, layer_3 restored into new layer_2, layer_3 by name. A "
@@ -34,9 +28,6 @@ PENDING: dict[str, str] = {
     "sequential_encoder_renumbered_identical_inserted[weights.h5]": _RENUMBERED,
     "sequential_encoder_renumbered_identical_inserted[tf2]": _RENUMBERED,
     "subclassed_encoder_renumbered_identical_inserted[weights.h5]": _RENUMBERED,
-    "efficientnetb0_normalization_made_first[weights.h5]": _NORMALIZATION,
-    "efficientnetb0_normalization_made_first[keras]": _NORMALIZATION,
-    "efficientnetb0_normalization_made_first[tf2]": _NORMALIZATION,
 }
 
 WRONG = "WRONG"
