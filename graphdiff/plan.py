@@ -133,7 +133,9 @@ class Rule:
 
     kind "prefix": a scope prefix at a '/' boundary ("" is the root); "regex": a Python regular
     expression applied with re.sub to checkpoint keys; "leaf": the last path component renamed
-    (`weights` -> `kernel`). origin says who made it: "user" (--map) or "inferred" (from matches).
+    (`weights` -> `kernel`); "word" (inferred only): a word renamed inside one scope's name,
+    `*` for the rest of that name (`enc*` -> `layer*`: `enc_3_fc/kernel` -> `layer_3_fc/kernel`).
+    origin says who made it: "user" (--map) or "inferred" (from matches).
     """
 
     id: str

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
+from graphdiff.match.name_words import numbered_family, word_edit
 from graphdiff.match.renames import MIN_SUPPORT, rename_edits
 
 RATIO = 2  # how many times more witnesses the decisive rename needs than any rival's
@@ -105,23 +106,51 @@ class CountedNames:
     removed, and `block_2 -> block_2` is a place in a list, not the same block.
     """
 
-    def __init__(self, old_names, new_names):
+    def __init__(self, old_names, new_names, counted=frozenset()):
         self._old, self._new = _families(old_names), _families(new_names)
+        self._old_numbered = _families(old_names, numbered_family)
+        self._new_numbered = _families(new_names, numbered_family)
+        self._counted = counted  # variables whose layer's name was counted (Keras's dense_1)
         self._scopes: dict[tuple[str, str], bool] = {}  # the answer depends on scopes only
 
     def positional(self, key: str, name: str) -> bool:
         """The scopes `key` and `name` share at their ends include a counted one whose
-        family has another size on each side."""
+        family has another size on each side, or a word renamed inside a counted name
+        (`conv2d_1` -> `my_conv2d_1`: the second Conv2D is no identity, whatever its word)."""
         scopes = (key.rpartition("/")[0], name.rpartition("/")[0])
         if scopes not in self._scopes:
-            self._scopes[scopes] = self._positional(*scopes)
-        return self._scopes[scopes]
+            self._scopes[scopes] = self._positional(*scopes) or self._word_in_count(*scopes)
+        if self._scopes[scopes]:
+            return True
+        return (key in self._counted or name in self._counted) and _word_renamed(key, name)
 
     def counts(self, old_scope: str) -> bool:
         """The last part of this old scope is a counter's name (`block_1` beside `block`)."""
         parent, _, part = old_scope.rpartition("/")
         base = _COUNTED.match(part).group("base")
         return _counted(self._old.get((parent, base), ()), base)
+
+    def _word_in_count(self, old_scope: str, new_scope: str) -> bool:
+        """The scopes differ by a word renamed in a name whose number may be a place: one
+        that counts (`conv2d_1`), or one of a numbered family that has another size on each
+        side (`enc_0` ... `enc_3` -> `layer_0` ... `layer_4`: a block was added, and which
+        one the numbers do not say)."""
+        edit = word_edit(*_heads(old_scope, new_scope))
+        if edit is None:
+            return False
+        depth = edit[0].count("/")
+        sizes = []
+        for families, numbered, scope in (
+            (self._old, self._old_numbered, old_scope),
+            (self._new, self._new_numbered, new_scope),
+        ):
+            parts = scope.split("/")
+            parent, component = "/".join(parts[:depth]), parts[depth]
+            base = _COUNTED.match(component).group("base")
+            if _counted(families.get((parent, base), ()), base):
+                return True
+            sizes.append(len(numbered.get((parent, numbered_family(component)), ())))
+        return sizes[0] != sizes[1]
 
     def _positional(self, old_scope: str, new_scope: str) -> bool:
         old_parts = old_scope.split("/") if old_scope else []
@@ -139,8 +168,21 @@ class CountedNames:
         return False
 
 
-def _families(names) -> dict[tuple[str, str], set[str]]:
-    """(parent scope, base name) -> the child scopes of that base."""
+def _heads(old_scope: str, new_scope: str) -> tuple[str, str]:
+    """The two scopes without the names they end in alike."""
+    old, new = old_scope.split("/"), new_scope.split("/")
+    while len(old) > 1 and len(new) > 1 and old[-1] == new[-1]:
+        old, new = old[:-1], new[:-1]
+    return "/".join(old), "/".join(new)
+
+
+def _word_renamed(key: str, name: str) -> bool:
+    return any(e[0] == "word" for e in rename_edits(key, name))
+
+
+def _families(names, base_of=None) -> dict[tuple[str, str], set[str]]:
+    """(parent scope, base name) -> the child scopes of that base (`base_of`: another
+    grouping of the children, as numbered_family)."""
     families: dict[tuple[str, str], set[str]] = defaultdict(set)
     seen = set()
     for name in names:
@@ -150,7 +192,10 @@ def _families(names) -> dict[tuple[str, str], set[str]]:
             if scope in seen:
                 continue
             seen.add(scope)
-            base = _COUNTED.match(parts[depth]).group("base")
+            if base_of is None:
+                base = _COUNTED.match(parts[depth]).group("base")
+            else:
+                base = base_of(parts[depth])
             families[("/".join(parts[:depth]), base)].add(parts[depth])
     return families
 

@@ -85,7 +85,7 @@ def settle_counted_layers(
         layer_graph(context.old_dag, set(context.old_models())),
         layer_graph(context.new_dag, set(context.models())),
     )
-    counted_blocks = CountedNames(context.checkpoint, context.new_variables)
+    counted_blocks = CountedNames(context.checkpoint, context.new_variables, context.counted)
     options = {u: _options(layers, u, blind, weak_walks, counted_blocks) for u in counted_units}
     for unit in counted_units:
         withdrawn |= _veto_counts(assignments, layers, unit, options[unit])

@@ -1,6 +1,7 @@
 """Rename evidence: the edits between a checkpoint key and a new name, and how often each is seen.
 
-An edit is a scope prefix swapped (`enc` -> `encoder`, `` -> `model`) or a leaf renamed
+An edit is a scope prefix swapped (`enc` -> `encoder`, `` -> `model`), a word renamed inside
+a scope's name (`enc_3_fc` -> `layer_3_fc`: `enc*` -> `layer*`, name_words.py) or a leaf renamed
 (`weights` -> `kernel`). A `RenameBook` counts the edits behind the structural pairs; an edit
 seen at least MIN_SUPPORT times is a rule. The book then answers two questions the matcher
 asks before it trusts a pair: which key do the rules predict for a new name, and does a
@@ -12,10 +13,12 @@ from __future__ import annotations
 import functools
 from collections import Counter
 
+from graphdiff.match.name_words import word_edit
 from graphdiff.match.rules import describe, rewrite
 from graphdiff.plan import Rule
 
 MIN_SUPPORT = 2  # a rename seen once is a coincidence, not a rule
+SCOPE_KINDS = ("prefix", "word")  # the edits of a name's scopes (a leaf edit may follow one)
 
 Edit = tuple[str, str, str]  # (kind, old, new)
 
@@ -31,9 +34,11 @@ def rename_edits(key: str, name: str) -> tuple[Edit, ...]:
     same = 0
     while same < min(len(old), len(new)) and old[len(old) - 1 - same] == new[len(new) - 1 - same]:
         same += 1
-    old_head, new_head = old[: len(old) - same], new[: len(new) - same]
+    old_head = "/".join(old[: len(old) - same])
+    new_head = "/".join(new[: len(new) - same])
     if old_head != new_head:
-        edits.append(("prefix", "/".join(old_head), "/".join(new_head)))
+        words = word_edit(old_head, new_head)
+        edits.append(("word", *words) if words else ("prefix", old_head, new_head))
     return tuple(edits)
 
 
@@ -53,21 +58,23 @@ class RenameBook:
         self.fits = fits  # fits(name, key): the key's tensor could be restored into the name
         self.demoted = set(demoted)  # same names the graph showed to be different variables
         self.model_keys = self.keys if model_keys is None else set(model_keys)
-        self._prefixes = [e for e in self.rules if e[0] == "prefix"]
+        self._scopes = [e for e in self.rules if e[0] in SCOPE_KINDS]
         self._leaves = [e for e in self.rules if e[0] == "leaf"]
         # Rules by the scope or leaf they apply to, so that a question about one name reads
         # the few rules that can touch it, not all of them (a chain of 1,600 renamed blocks
-        # makes 1,600 rules).
+        # makes 1,600 rules). A word rule is filed under the scope its renamed name is in.
         self._rank = {e: i for i, e in enumerate(self.rules)}
-        self._prefix_rank = {e: i for i, e in enumerate(self._prefixes)}
+        self._scope_rank = {e: i for i, e in enumerate(self._scopes)}
         self._leaf_rank = {e: i for i, e in enumerate(self._leaves)}
         self._by_side: dict[tuple[str, int], dict[str, list[Edit]]] = {}
         self._children_cache: dict[int, dict[str, set[str]]] = {}
-        for kind, rules in (("prefix", self._prefixes), ("leaf", self._leaves)):
+        for kind in ("prefix", "word", "leaf"):
             for side in (1, 2):
                 index: dict[str, list[Edit]] = {}
-                for e in rules:
-                    index.setdefault(e[side], []).append(e)
+                for e in self.rules:
+                    if e[0] == kind:
+                        where = e[side].rpartition("/")[0] if kind == "word" else e[side]
+                        index.setdefault(where, []).append(e)
                 self._by_side[(kind, side)] = index
 
     def strength(self, edits) -> int:
@@ -92,10 +99,15 @@ class RenameBook:
         own = self.strength(own_edits)
         for edits in self._compositions_touching(key, name):
             stronger = self.strength(edits)
-            if stronger <= own or (2 * own >= stronger and self.copies(own_edits, edits)):
+            # Two words renamed into one (`enc*` and `dec*` both -> `layer*`) as often each:
+            # the name cannot say which old one it is.
+            tie = stronger == own and set(edits) != set(own_edits) and _has_word(edits + own_edits)
+            if (stronger <= own and not tie) or (
+                2 * own >= stronger and self.copies(own_edits, edits)
+            ):
                 continue
             forward = _apply(edits, key)
-            if forward is not None and forward != name and forward in self.new_names:
+            if not tie and forward is not None and forward != name and forward in self.new_names:
                 return f"the rename {self.describe(edits)} sends '{key}' to '{forward}'"
             backward = _apply([_reverse(e) for e in reversed(edits)], name)
             if backward is not None and backward != key and backward in self.keys:
@@ -133,8 +145,8 @@ class RenameBook:
     def _compositions_touching(self, key: str, name: str) -> list[tuple[Edit, ...]]:
         """Every rule alone, and each prefix rule followed by each leaf rule, in that order;
         only those that rewrite `key` forward or `name` backward (the others cannot)."""
-        forward_prefixes = self._prefix_rules(key, side=1)
-        backward_prefixes = self._prefix_rules(name, side=2)
+        forward_prefixes = self._scope_rules(key, side=1)
+        backward_prefixes = self._scope_rules(name, side=2)
         forward_leaves = self._by_side[("leaf", 1)].get(_leaf(key), [])
         backward_leaves = self._by_side[("leaf", 2)].get(_leaf(name), [])
         found: set[tuple[Edit, ...]] = set()
@@ -154,22 +166,27 @@ class RenameBook:
             return self._rank[edits[0]]
         prefix, leaf = edits
         return len(self.rules) + (
-            self._prefix_rank[prefix] * len(self._leaves) + self._leaf_rank[leaf]
+            self._scope_rank[prefix] * len(self._leaves) + self._leaf_rank[leaf]
         )
 
-    def _prefix_rules(self, name: str, side: int) -> list[Edit]:
+    def _scope_rules(self, name: str, side: int) -> list[Edit]:
         """Prefix rules whose old (side 1) or new (side 2) scope is "", a scope of `name` or
-        `name` itself, in the order of self.rules."""
-        index = self._by_side[("prefix", side)]
+        `name` itself, and word rules for a name in one of those scopes, in the order of
+        self.rules (a word rule that does not fit the name rewrites it to None)."""
         parts = name.split("/")
         scopes = [""] + ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        found = [e for scope in scopes for e in index.get(scope, ())]
+        found = [
+            e
+            for kind in SCOPE_KINDS
+            for scope in scopes
+            for e in self._by_side[(kind, side)].get(scope, ())
+        ]
         return sorted(found, key=self._rank.__getitem__)
 
     def predict(self, name: str, acceptable) -> str | None:
         """The key the rules give `name`: undo one prefix and at most one leaf rule."""
         leaves_by_new = self._by_side[("leaf", 2)]
-        for prefix in [None] + self._prefix_rules(name, side=2):
+        for prefix in [None] + self._scope_rules(name, side=2):
             base = name if prefix is None else rewrite(as_rule(_reverse(prefix)), name)
             if base is None:
                 continue
@@ -196,6 +213,10 @@ def _apply(edits, name: str) -> str | None:
         if name is None:
             return None
     return name
+
+
+def _has_word(edits) -> bool:
+    return any(e[0] == "word" for e in edits)
 
 
 def _leaf(name: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from graphdiff.errors import BadInput
+from graphdiff.match.name_words import apply_word_edit
 from graphdiff.plan import Rule
 
 _REGEX_SIGNS = re.compile(r"[\^$*+?()\[\]{}|\\]")
@@ -59,12 +60,15 @@ def rewrite(rule: Rule, key: str) -> str | None:
         if leaf != rule.old:
             return None
         return f"{head}/{rule.new}" if head else rule.new
+    if rule.kind == "word":
+        return apply_word_edit(rule.old, rule.new, key)
     raise ValueError(f"unknown rule kind {rule.kind!r}")
 
 
 def describe(rule: Rule) -> str:
-    """How a person would write the rule: `enc/ -> encoder/`, `(root) -> tower_0/`."""
-    if rule.kind == "prefix":
+    """How a person would write the rule: `enc/ -> encoder/`, `(root) -> tower_0/`, and a
+    word renamed in scope names, `*` for the rest of the name: `enc* -> layer*`."""
+    if rule.kind in ("prefix", "word"):
         return f"{_scope(rule.old)} -> {_scope(rule.new)}"
     if rule.kind == "leaf":
         return f".../{rule.old} -> .../{rule.new}"

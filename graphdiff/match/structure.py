@@ -71,7 +71,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
         if by_order(*ends)
     }
     demoted |= settle_counted_layers(context, assignments, blind, weak)
-    counted = CountedNames(context.checkpoint, context.new_variables)
+    counted = CountedNames(context.checkpoint, context.new_variables, context.counted)
     demoted |= release_counted_same_names(context, assignments, counted)
     anchors = [(name, key, "anchor") for name, (key, _) in assignments.pairs.items()]
     # The walks from the inputs and the outputs do not read names: walked again, they would
@@ -93,7 +93,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     }
     contested = _contested(candidates, unsettled)
     decided = decisive_choices(candidates, contested, counted)
-    support = _votes(candidates, contested, decided)
+    support = _votes(candidates, contested, decided, counted)
     book = RenameBook(
         support,
         context.new_variables,
@@ -222,25 +222,35 @@ def _variable_candidates(context, assignments, alignment) -> dict[str, set[str]]
     return found
 
 
-def _votes(candidates: dict[str, set[str]], contested: dict[str, set[str]], decided) -> Counter:
+def _votes(
+    candidates: dict[str, set[str]], contested: dict[str, set[str]], decided, counted
+) -> Counter:
     """Each variable votes for the rename edits that every key it might be shares.
 
     A clean pair votes for all its edits. Where the graph leaves a choice (several candidates,
     or a key other variables fit as well), only what all the choices agree on counts: a leaf
     renamed `weights` -> `kernel` survives a shifted chain; the shifted scope pairs do not.
     A choice the names of the whole chain single out (`decided`, chain_names.py) counts in full.
+    A word renamed in a counted name is no vote: that name is a position.
     """
     votes: Counter = Counter()
+
+    def edits_of(key: str, name: str) -> set:
+        edits = set(rename_edits(key, name))
+        if counted.positional(key, name):
+            edits = {e for e in edits if e[0] != "word"}
+        return edits
+
     for name, keys in candidates.items():
         if name in decided:
-            votes.update(rename_edits(decided[name], name))
+            votes.update(edits_of(decided[name], name))
             continue
         choices = set(keys)
         for rival in contested.get(name, ()):
             choices |= candidates.get(rival, set())
         common = None
         for key in choices:
-            edits = set(rename_edits(key, name))
+            edits = edits_of(key, name)
             common = edits if common is None else common & edits
         votes.update(common or ())
     return votes

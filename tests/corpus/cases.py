@@ -138,6 +138,10 @@ OLD_GRAPHS = {
         with nets.variables():
             nets.encoder([f"layer_{i}" for i in range(6)])
     """,
+    "encoder_blocks_adam": """
+        with nets.variables():
+            nets.train(nets.encoder([f"block{i}_main" for i in range(6)]))
+    """,
     "encoder_100": """
         with nets.variables():
             nets.encoder([f"layer_{i}" for i in range(100)])
@@ -779,6 +783,22 @@ CASES = (
         rules=rules({("prefix", "encoder", "model")}),
         why="adapter_inserted_moved_adam at 100 layers (600 variables, no optimizer): the "
         "same answer, and no rule per layer.",
+    ),
+    Case(
+        "adapter_inserted_word_renamed_adam",
+        "encoder_blocks_adam",
+        """
+        with nets.variables():
+            names = [f"layer{i}_main" for i in range(6)]
+            nets.train(nets.encoder(names[:4] + ["adapter"] + names[4:]))
+        """,
+        renames=((r"^encoder/layer(\d)_main/", r"encoder/block\1_main/"),),
+        fresh=("^encoder/adapter/",),
+        rules=rules({("word", "encoder/block*", "encoder/layer*")}),
+        why="The same with the word of each layer's name renamed, block{i}_main -> "
+        "layer{i}_main, and a block identical to the layers inserted after layer3: each pair "
+        "is its own scope rename, seen in one layer; the word renamed is seen in every layer. "
+        "Every layer and its Adam slots from its own old layer; the adapter is new.",
     ),
     Case(
         "adapter_distinct_moved",

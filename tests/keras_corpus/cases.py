@@ -726,6 +726,15 @@ OLD = {
                 h = T(f"ln{i}", layers.LayerNormalization(name=f"enc_{i}_ln"))(h)
             return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
     """,
+    "named_chain_suffix": """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = inputs
+            for i in range(4):
+                h = T(f"fc{i}", layers.Dense(16, activation="relu", name=f"block{i}_fc_enc"))(h)
+                h = T(f"ln{i}", layers.LayerNormalization(name=f"block{i}_ln_enc"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
+    """,
     "xception_head10": Untrained(wrapped_app("Xception", notop(71), "xception", 71, 10)),
     "inception_resnet_v2_head10": Untrained(
         wrapped_app("InceptionResNetV2", notop(75), "irv2", 75, 10)
@@ -1790,6 +1799,48 @@ CASES = (
         """,
         why="named blocks enc_i -> layer_i, an identical adapter block inserted after layer_1: "
         "the renamed names say which is which",
+    ),
+    Case(
+        "named_chain_suffix_renamed_adapter_inserted",
+        4,
+        "named_chain_suffix",
+        """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = inputs
+            for i in range(4):
+                if i == 2:
+                    h = T("new", layers.Dense(16, activation="relu", name="adapter_fc_dec"))(h)
+                    h = T("new_ln", layers.LayerNormalization(name="adapter_ln_dec"))(h)
+                h = T(f"fc{i}", layers.Dense(16, activation="relu", name=f"block{i}_fc_dec"))(h)
+                h = T(f"ln{i}", layers.LayerNormalization(name=f"block{i}_ln_dec"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
+        """,
+        why="a word renamed at the end of every block's names (block{i}_fc_enc -> "
+        "block{i}_fc_dec), an identical adapter block inserted before block2: the word "
+        "rename explains every block",
+    ),
+    Case(
+        "named_chain_renamed_renumbered_block_first",
+        5,
+        "named_chain",
+        """
+        def build_model():
+            inputs = keras.Input((16,))
+            h = inputs
+            tags = [("new", "new_ln")] + [(f"fc{i}", f"ln{i}") for i in range(4)]
+            for i, (fc, ln) in enumerate(tags):
+                h = T(fc, layers.Dense(16, activation="relu", name=f"layer_{i}_fc"))(h)
+                h = T(ln, layers.LayerNormalization(name=f"layer_{i}_ln"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
+        """,
+        undecidable=(
+            ("new", "fc0", "fc1", "fc2", "fc3"),
+            ("new_ln", "ln0", "ln1", "ln2", "ln3"),
+        ),
+        why="enc_i -> layer_i by a loop's numbers, an identical block made first: enc* -> "
+        "layer* would give old enc_0 to the new layer_0. Four enc_#_fc, five layer_#_fc: a "
+        "numbered family grew, its numbers are places, and the word rename is no witness",
     ),
     Case(
         "subclassed_encoder_renamed_adapter_inserted",

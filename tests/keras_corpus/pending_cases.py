@@ -17,10 +17,6 @@ line here and the collected test (tests/test_keras_matcher_corpus.py) requires i
 
 from __future__ import annotations
 
-_RENAMED_CHAIN = (
-    "MISSES: named blocks renamed enc_i_* -> layer_i_* with an adapter inserted: the rename "
-    "inside a layer's name (a word of it) is no rename edit, so each pair is 'seen once'"
-)
 _NORMALIZATION = (
     "MISSES: EfficientNetB0's own Normalization left initialized beside the inserted one of its "
     "shapes: Keras's Normalization computes with constants made from its mean and variance "
@@ -46,9 +42,6 @@ PENDING: dict[str, str] = {
     "sequential_encoder_renumbered_identical_inserted[weights.h5]": _RENUMBERED,
     "sequential_encoder_renumbered_identical_inserted[tf2]": _RENUMBERED,
     "subclassed_encoder_renumbered_identical_inserted[weights.h5]": _RENUMBERED,
-    "named_chain_renamed_adapter_inserted[weights.h5]": _RENAMED_CHAIN,
-    "named_chain_renamed_adapter_inserted[keras]": _RENAMED_CHAIN,
-    "named_chain_renamed_adapter_inserted[tf2]": _RENAMED_CHAIN,
     "efficientnetb0_normalization_made_first[weights.h5]": _NORMALIZATION,
     "efficientnetb0_normalization_made_first[keras]": _NORMALIZATION,
     "efficientnetb0_normalization_made_first[tf2]": _NORMALIZATION,
