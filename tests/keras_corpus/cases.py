@@ -354,6 +354,13 @@ OLD = {
             h = layers.ReLU()(h)
             return keras.Model(inputs, T("pred", layers.Dense(16, name="predictions"))(h))
     """,
+    "softmax_head": """
+        def build_model():
+            x = keras.Input((8,))
+            h = T("h", layers.Dense(16, activation="relu"))(x)
+            out = T("pred", layers.Dense(10, activation="softmax", name="predictions"))(h)
+            return keras.Model(x, out)
+    """,
     "mlp_predictions": """
         def build_model():
             inputs = keras.Input((8,))
@@ -1154,6 +1161,22 @@ CASES = (
         undecidable=(("pred", "new"),),
         why="a linear dense of predictions' shape and a BN inserted before it, predictions "
         "renamed logits: two alike layers in series, one old; no copies (towers)",
+    ),
+    Case(
+        "head_renamed_alike_head_beside",
+        2,
+        "softmax_head",
+        """
+        def build_model():
+            x = keras.Input((8,))
+            h = T("h", layers.Dense(16, activation="relu"))(x)
+            aux = T("new", layers.Dense(10, activation="softmax", name="aux"))(h)
+            main = T("pred", layers.Dense(10, activation="softmax", name="main"))(h)
+            return keras.Model(x, [main, aux])
+        """,
+        kinds=(H5, ARCHIVE),
+        why="predictions renamed main, an alike head 'aux' beside it on the same features: one "
+        "layer beside its original is no tower (was: predictions copied into both)",
     ),
     # -- 3. keras.applications nets -----------------------------------------------------------
     Case(
