@@ -285,6 +285,26 @@ RENUMBERED_GROUPS = tuple(
 )
 
 
+# A DenseNet in small: blocks (BN, ReLU, conv) each concatenated to its input, named by a
+# loop (`conv2_block{i}_...`), then a transition (`pool2_bn`, `pool2_conv`); tagged by name.
+DENSE_BLOCKS = """
+    def build_model():
+        inputs = keras.Input((8, 8, 3))
+        x = T("conv1", layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv1"))(inputs)
+        for i in range(1, {blocks} + 1):
+            y = T(f"b{{i}}_bn", layers.BatchNormalization(name=f"conv2_block{{i}}_0_bn"))(x)
+            y = layers.ReLU()(y)
+            name = f"conv2_block{{i}}_1_conv"
+            conv = layers.Conv2D(4, 3, padding="same", use_bias=False, name=name)
+            x = layers.Concatenate()([x, T(f"b{{i}}_conv", conv)(y)])
+        x = T("pool2_bn", layers.BatchNormalization(name="pool2_bn"))(x)
+        x = layers.ReLU()(x)
+        x = T("pool2_conv", layers.Conv2D(8, 1, use_bias=False, name="pool2_conv"))(x)
+        x = layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(x))
+"""
+
+
 def wrapped_app(app: str, args: str, prefix: str, size: int, head: int, stem: str = "") -> str:
     """A keras.applications net (tagged by `prefix`) inside a functional model with a Dense
     head of `head` classes, and, with `stem`, that layer (tagged `new`) made before the net
@@ -361,6 +381,7 @@ OLD = {
             out = T("pred", layers.Dense(10, activation="softmax", name="predictions"))(h)
             return keras.Model(x, out)
     """,
+    "dense_block2": DENSE_BLOCKS.format(blocks=2),
     "mlp_predictions": """
         def build_model():
             inputs = keras.Input((8,))
@@ -1177,6 +1198,15 @@ CASES = (
         kinds=(H5, ARCHIVE),
         why="predictions renamed main, an alike head 'aux' beside it on the same features: one "
         "layer beside its original is no tower (was: predictions copied into both)",
+    ),
+    Case(
+        "dense_block_family_grew",
+        3,
+        "dense_block2",
+        DENSE_BLOCKS.format(blocks=3),
+        kinds=(H5, TF2),
+        why="DenseNet121 -> 169 in small: conv2_block3 is a new member of a grown family, though "
+        "its BN reads what pool2_bn read, with its shape (was: pool2_bn restored into it)",
     ),
     # -- 3. keras.applications nets -----------------------------------------------------------
     Case(
