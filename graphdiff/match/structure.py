@@ -42,7 +42,7 @@ from graphdiff.match.chains import chain_candidates
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.counted_names import settle_counted_layers
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
-from graphdiff.match.towers import in_series, side_by_side
+from graphdiff.match.towers import in_series, one_feeds_another, side_by_side
 from graphdiff.plan import Evidence, Match, Rule
 
 
@@ -465,6 +465,9 @@ def _settle_choices(assignments, choices, book, demoted, chain, new) -> Counter:
             ]
         if len(leaders) > 1 and side_by_side(new, leaders):
             _refuse_all(assignments, takers, key, "reading the same tensor")
+            continue
+        if len(leaders) > 1 and one_feeds_another(new, leaders):
+            _refuse_all(assignments, takers, key, "one after another")
             continue
         for name in takers:
             _, method, evidence = choices[name]

@@ -382,6 +382,38 @@ OLD = {
             return keras.Model(x, out)
     """,
     "dense_block2": DENSE_BLOCKS.format(blocks=2),
+    "conv_bn_named": """
+        def build_model():
+            x = keras.Input((8, 8, 3))
+            h = T("c", layers.Conv2D(8, 3, use_bias=False, name="stem_conv"))(x)
+            h = T("bn", layers.BatchNormalization(name="stem_bn"))(h)
+            h = layers.GlobalAveragePooling2D()(h)
+            return keras.Model(x, T("out", layers.Dense(3, name="out"))(h))
+    """,
+    "seq_gru": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((6, 4)),
+                T("g1", layers.GRU(8, return_sequences=True)),
+                T("g2", layers.GRU(8)),
+                T("out", layers.Dense(3)),
+            ])
+    """,
+    "encoder_decoder_seq": """
+        def build_model():
+            encoder = keras.Sequential([
+                keras.Input((8,)),
+                T("e1", layers.Dense(16, activation="relu")),
+                T("e2", layers.Dense(16, activation="relu")),
+            ], name="encoder")
+            decoder = keras.Sequential([
+                keras.Input((16,)),
+                T("d1", layers.Dense(16, activation="relu")),
+                T("d2", layers.Dense(8)),
+            ], name="decoder")
+            x = keras.Input((8,))
+            return keras.Model(x, decoder(encoder(x)))
+    """,
     "mlp_predictions": """
         def build_model():
             inputs = keras.Input((8,))
@@ -1207,6 +1239,68 @@ CASES = (
         kinds=(H5, TF2),
         why="DenseNet121 -> 169 in small: conv2_block3 is a new member of a grown family, though "
         "its BN reads what pool2_bn read, with its shape (was: pool2_bn restored into it)",
+    ),
+    Case(
+        "bn_renamed_conv_bn_inserted",
+        2,
+        "conv_bn_named",
+        """
+        def build_model():
+            x = keras.Input((8, 8, 3))
+            h = T("c", layers.Conv2D(8, 3, use_bias=False, name="stem_conv"))(x)
+            h = T("new_bn", layers.BatchNormalization())(h)
+            h = T("new", layers.Conv2D(8, 1, use_bias=False))(h)
+            h = T("bn", layers.BatchNormalization(name="stem_norm"))(h)
+            h = layers.GlobalAveragePooling2D()(h)
+            return keras.Model(x, T("out", layers.Dense(3, name="out"))(h))
+        """,
+        kinds=(H5, TF2),
+        undecidable=(("bn", "new_bn"),),
+        why="stem_bn renamed stem_norm, a BN + 1x1 conv inserted before it: two alike BNs in "
+        "series, one old; no copies (was: stem_bn restored into both)",
+    ),
+    Case(
+        "gru_inserted_between_grus",
+        4,
+        "seq_gru",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((6, 4)),
+                T("g1", layers.GRU(8, return_sequences=True)),
+                T("new", layers.GRU(8, return_sequences=True)),
+                T("g2", layers.GRU(8)),
+                T("out", layers.Dense(3)),
+            ])
+        """,
+        kinds=(H5,),
+        why="a GRU of g2's shapes inserted before it: old gru_1 (the last, one step out) is new "
+        "gru_2 (same successor, same return_sequences)",
+    ),
+    Case(
+        "decoder_relu_inserted_encoder_kept",
+        1,
+        "encoder_decoder_seq",
+        """
+        def build_model():
+            encoder = keras.Sequential([
+                keras.Input((8,)),
+                T("e1", layers.Dense(16, activation="relu")),
+                T("e2", layers.Dense(16, activation="relu")),
+            ], name="encoder")
+            decoder = keras.Sequential([
+                keras.Input((16,)),
+                T("new", layers.Dense(16, activation="relu")),
+                T("d1", layers.Dense(16, activation="relu")),
+                T("d2", layers.Dense(8)),
+            ], name="decoder")
+            x = keras.Input((8,))
+            return keras.Model(x, decoder(encoder(x)))
+        """,
+        kinds=(H5,),
+        undecidable=(("new", "d1"),),
+        why="an identical relu dense made first in the decoder: which decoder layer is new only "
+        "the code says, but e2 is in the encoder on both sides (a chosen container name)",
     ),
     # -- 3. keras.applications nets -----------------------------------------------------------
     Case(

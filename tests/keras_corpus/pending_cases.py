@@ -30,7 +30,20 @@ _HEAD_BESIDE = (
     "tells, and a walk paired by position is weak evidence"
 )
 
+_GRU = (
+    "MISSES: a GRU of g2's shapes inserted before g2: old gru_1 left for a decision between new "
+    "gru_1 and gru_2, though only gru_2 returns one step (return_sequences) and feeds the dense, "
+    "as the old one did; the recurrent ops run inside a while loop the walks do not look into"
+)
+_CONTAINER = (
+    "MISSES: an identical relu dense made first in a named decoder: e2 (encoder/dense_1 on both "
+    "sides) is left undecided with the decoder's alike layers; the chosen container name "
+    "'encoder' should settle it"
+)
+
 PENDING: dict[str, str] = {
+    "gru_inserted_between_grus[weights.h5]": _GRU,
+    "decoder_relu_inserted_encoder_kept[weights.h5]": _CONTAINER,
     "head_renamed_alike_head_beside[weights.h5]": _HEAD_BESIDE,
     "head_renamed_alike_head_beside[keras]": _HEAD_BESIDE,
     "sequential_encoder_renumbered_identical_inserted[weights.h5]": _RENUMBERED,
