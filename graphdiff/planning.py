@@ -18,6 +18,7 @@ from graphdiff.graph_model import variables_of
 from graphdiff.loading import index_path, sha256_of
 from graphdiff.match.by_name import match_by_name
 from graphdiff.match.core import Assignments, MatchContext
+from graphdiff.match.grown_families import settle_grown_families
 from graphdiff.match.layers import match_by_layers
 from graphdiff.match.lookups import match_lookup_tables
 from graphdiff.match.renames import settle_rule_support
@@ -206,6 +207,8 @@ def _context(source: Source, new, new_roles, options) -> MatchContext:
         allowed=_allowed_transforms(options),
         counted=source.counted | new.counted,
         old_layers=source.layered,
+        old_within=source.within,
+        new_within=new.within,
     )
 
 
@@ -230,6 +233,7 @@ def _match(old: OldSide, rules: SourceRules, options: Options, count: int) -> Ma
     match_by_name(context, assignments)
     inferred: list[Rule] = []
     if options.structural:
+        settle_grown_families(context, assignments)
         inferred = match_by_structure(context, assignments)
         match_lookup_tables(context, assignments)
         match_by_layers(context, assignments)

@@ -217,3 +217,23 @@ def test_the_picture_of_a_keras_plan_draws_the_data_flow_in_data_order(tmp_path)
                if re.match(r'\s*"new\u2236\w+" \[', line)]  # fmt: skip
     assert ordered == ["a", "extra", "b", "head"]
     assert [b.key for b in build_view(plan).boxes("new")] == ["a", "b", "extra", "head"]
+
+
+def test_keras_variables_say_which_models_hold_their_layer():
+    """A net wrapped in a model: its layers are within it, the wrapper's own at the root
+    (what match/models_within.py reads; a variable's Keras path does not say it)."""
+    import keras
+
+    from graphdiff.formats.model_variables import keras_variables
+
+    inner_in = keras.Input((4,))
+    net = keras.Model(inner_in, keras.layers.Dense(3, name="hidden")(inner_in), name="net")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="task")(net(inputs)))
+    within = {name: v.within for name, v in keras_variables(model).items()}
+    assert within == {
+        "hidden/kernel": "net",
+        "hidden/bias": "net",
+        "task/kernel": "",
+        "task/bias": "",
+    }

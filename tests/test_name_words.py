@@ -12,7 +12,8 @@ import pytest
 
 from graphdiff.match.chain_names import CountedNames
 from graphdiff.match.name_words import apply_word_edit, word_edit
-from graphdiff.match.renames import RenameBook, rename_edits
+from graphdiff.match.renames import RenameBook, as_rule, rename_edits
+from graphdiff.match.rules import describe
 
 
 @pytest.mark.parametrize(
@@ -98,3 +99,7 @@ def test_a_word_rename_of_a_counted_name_is_a_position():
     keras_counted = frozenset({"conv2d_1/kernel"})  # Keras named it by counting, alone
     lone = CountedNames(["conv2d_1/kernel"], ["my_conv2d_1/kernel"], keras_counted)
     assert lone.positional("conv2d_1/kernel", "my_conv2d_1/kernel")
+
+
+def test_a_word_rule_reads_as_its_patterns():
+    assert describe(as_rule(("word", "model/enc*", "model/layer*"))) == "model/enc* -> model/layer*"

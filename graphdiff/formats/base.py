@@ -72,6 +72,7 @@ class Source:
     graph_note: str | None = None
     counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
     layered: bool = False  # names are Keras layer paths: a scope is one layer, whole or nothing
+    within: dict[str, str] = field(default_factory=dict)  # name -> Keras models around its layer
     notes: dict[str, str] = field(default_factory=dict)
 
     def stored_key(self, name: str) -> str:
@@ -89,5 +90,6 @@ class NewModel:
     partitions: dict = field(default_factory=dict)  # full name -> Partitioned (TF1 only)
     messages: list[str] = field(default_factory=list)
     counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
+    within: dict[str, str] = field(default_factory=dict)  # name -> Keras models around its layer
     sources: list[str] = field(default_factory=list)  # the user's modules the .py imported
     initial_shapes: dict = field(default_factory=dict)  # unknown static shape -> initial value's

@@ -71,6 +71,7 @@ def keras_source(path: str, kind: str, old_model: str | None) -> Source:
         roles=roles,
         counted=counted,
         layered=True,
+        within={name: v.within for name, v in variables.items()},
     )
 
 

@@ -45,4 +45,7 @@ def model_new_model(path: str) -> NewModel:
         for name, v in target.variables.items()
     }
     counted = frozenset(name for name, v in target.variables.items() if v.counted)
-    return NewModel(target.kind, dag, table, messages=target.built.messages, counted=counted)
+    within = {name: v.within for name, v in target.variables.items()}
+    return NewModel(
+        target.kind, dag, table, messages=target.built.messages, counted=counted, within=within
+    )

@@ -32,12 +32,14 @@ class ModelVariable:
     shape: tuple[int, ...]
     stored_at: str  # h5 path (Keras) or object path (tf.Module)
     counted: bool = False  # its layer's name is one Keras made by counting (dense_1), not chosen
+    within: str = ""  # the Keras models around its layer below the root (`efficientnetb0`)
 
 
 def keras_variables(model) -> dict[str, ModelVariable]:
     """Plan name -> ModelVariable for every variable `model.save_weights` writes, in its order."""
     recorded = _saved_by_keras(model)
     counted = _counted_layers_variables(model)
+    within = _models_around(model)
     seen: dict[str, int] = {}
     found = {}
     for h5_path, variable in recorded:
@@ -45,8 +47,34 @@ def keras_variables(model) -> dict[str, ModelVariable]:
         seen[path] = seen.get(path, 0) + 1
         name = path if seen[path] == 1 else f"{path}~{seen[path]}"
         found[name] = ModelVariable(
-            name, variable, _dtype(variable), _shape(variable), h5_path, id(variable) in counted
+            name,
+            variable,
+            _dtype(variable),
+            _shape(variable),
+            h5_path,
+            id(variable) in counted,
+            within.get(id(variable), ""),
         )
+    return found
+
+
+def _models_around(model) -> dict[int, str]:
+    """Id of each variable -> the names of the models that hold its layer, below `model`
+    (`efficientnetb0` for a keras.applications net wrapped in a model; "" at the root).
+    A variable's path does not say it: Keras names a layer by where it was built."""
+    import keras
+
+    found: dict[int, str] = {}
+
+    def visit(container, where: str) -> None:
+        for layer in container._flatten_layers(include_self=False, recursive=False):
+            if isinstance(layer, keras.Model):
+                visit(layer, f"{where}/{layer.name}" if where else layer.name)
+            else:
+                for variable in layer.weights:
+                    found.setdefault(id(variable), where)
+
+    visit(model, "")
     return found
 
 

@@ -145,6 +145,7 @@ def tf2_source(prefix: str, specs: dict[str, TensorSpec], old_model: str | None,
         roles=all_roles,
         counted=frozenset(name for name, v in variables.items() if v.counted),
         layered=built.kind == KERAS,
+        within={name: v.within for name, v in variables.items()},
     )
 
 

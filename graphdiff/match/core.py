@@ -28,6 +28,8 @@ class MatchContext:
     allowed: frozenset[str] = frozenset({"reshape"})  # value transforms a pair may need
     counted: frozenset[str] = frozenset()  # names made by counting (Keras's dense_1), not chosen
     old_layers: bool = False  # the old side's scopes are its layers (Keras paths)
+    old_within: dict[str, str] = field(default_factory=dict)  # key -> Keras models around it
+    new_within: dict[str, str] = field(default_factory=dict)  # name -> Keras models around it
 
     def unfit(self, name: str, key: str) -> str | None:
         """Why checkpoint key `key` cannot be restored into new variable `name`, or None."""

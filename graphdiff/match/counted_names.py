@@ -43,12 +43,14 @@ from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.counted_neighbours import settle_by_neighbours
 from graphdiff.match.layer_graph import layer_graph
 from graphdiff.match.layer_sides import LayerSides
+from graphdiff.match.models_within import model_moves, model_partner
 from graphdiff.match.units import group_units, unit_of
 from graphdiff.plan import Evidence, Match
 
 CONFIDENCE = 0.9
 STRONG, WEAK = 2, 1  # what a witness counts for
 BLOCK = "in the block of the same name"
+MODEL = "in the model where its old model's layers went"
 
 
 @dataclass
@@ -86,7 +88,10 @@ def settle_counted_layers(
         layer_graph(context.new_dag, set(context.models())),
     )
     counted_blocks = CountedNames(context.checkpoint, context.new_variables, context.counted)
-    options = {u: _options(layers, u, blind, weak_walks, counted_blocks) for u in counted_units}
+    moves = model_moves(context, assignments)
+    options = {
+        u: _options(layers, u, blind, weak_walks, counted_blocks, moves) for u in counted_units
+    }
     for unit in counted_units:
         withdrawn |= _veto_counts(assignments, layers, unit, options[unit])
     decided, open_ = _decide(layers, options)
@@ -108,7 +113,12 @@ def settle_counted_layers(
 
 
 def _options(
-    layers: LayerSides, old_unit: str, blind: Alignment, weak_walks, counted_blocks: CountedNames
+    layers: LayerSides,
+    old_unit: str,
+    blind: Alignment,
+    weak_walks,
+    counted_blocks: CountedNames,
+    moves: dict[str, str],
 ) -> _Options:
     """Every alike new layer with what speaks for it (each witness once per layer)."""
     found = _Options()
@@ -138,6 +148,10 @@ def _options(
     if block is not None:
         found.witnesses[block].append(BLOCK)
         found.score[block] += weight
+    in_model = model_partner(layers, old_unit, moves)
+    if in_model is not None:
+        found.witnesses[in_model].append(MODEL)
+        found.score[in_model] += STRONG
     partner = _position_partner(layers, old_unit)
     if partner is not None and (block is None or unit_of(partner) == unit_of(block)):
         # A count of Dense layers across blocks says nothing against the block's name.
@@ -147,11 +161,25 @@ def _options(
     if only is not None:
         found.witnesses[only].append("the one layer of its shapes and activation")
         found.score[only] += WEAK
+    if found.witnesses and not placed_by and not found.siblings:
+        for unit in _unplaced(layers, old_unit, blind):
+            found.witnesses[unit]  # no walk places either: a candidate, with no witness
     for unit in list(found.witnesses):
         if not layers.alike(unit, old_unit):
             del found.witnesses[unit]
             found.score.pop(unit, None)
     return found
+
+
+def _unplaced(layers: LayerSides, old_unit: str, blind: Alignment) -> list[str]:
+    """The new layers of the old one's shapes that no walk places anywhere, as no walk places
+    it (a Normalization's mean and variance, which Keras folds into constants, are read by no
+    op): the graph cannot tell them apart, and each is a candidate."""
+    return [
+        unit
+        for unit in layers.by_shapes("new", old_unit)
+        if not any(blind.proposals.get(m) for m in layers.new.units[unit])
+    ]
 
 
 def _block_partner(layers: LayerSides, old_unit: str, counted_blocks: CountedNames):
@@ -327,6 +355,15 @@ def _evidence(layers: LayerSides, new_unit: str, old_unit: str, found) -> tuple[
     if BLOCK in found.witnesses.get(new_unit, ()):
         block = new_unit.rpartition("/")[0].rpartition("/")[2]
         evidence.append(Evidence("block", f"the one layer of its kind in '{block}' on both sides"))
+    if MODEL in found.witnesses.get(new_unit, ()):
+        model = layers.context.new_within.get(layers.new.units[new_unit][0]) or "(root)"
+        evidence.append(
+            Evidence(
+                "block",
+                f"the one layer of its kind in model '{model}', where the old model's layers "
+                "of chosen names went",
+            )
+        )
     if "same position name" in found.witnesses.get(new_unit, ()):
         evidence.append(
             Evidence("position", f"'{new_unit}': a counted name, a position, not an identity")

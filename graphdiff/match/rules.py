@@ -68,8 +68,10 @@ def rewrite(rule: Rule, key: str) -> str | None:
 def describe(rule: Rule) -> str:
     """How a person would write the rule: `enc/ -> encoder/`, `(root) -> tower_0/`, and a
     word renamed in scope names, `*` for the rest of the name: `enc* -> layer*`."""
-    if rule.kind in ("prefix", "word"):
+    if rule.kind == "prefix":
         return f"{_scope(rule.old)} -> {_scope(rule.new)}"
+    if rule.kind == "word":
+        return f"{rule.old} -> {rule.new}"
     if rule.kind == "leaf":
         return f".../{rule.old} -> .../{rule.new}"
     return f"s/{rule.old}/{rule.new}/"

@@ -46,6 +46,7 @@ from graphdiff.match.contradicted_names import (
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.counted_names import settle_counted_layers
 from graphdiff.match.renames import RenameBook, as_rule, rename_edits
+from graphdiff.match.towers import in_series, one_feeds_another, side_by_side
 from graphdiff.plan import Evidence, Match, Rule
 
 
@@ -110,7 +111,7 @@ def match_by_structure(context: MatchContext, assignments: Assignments) -> list[
     choices = _choose(
         context, assignments, alignment, candidates, contested, book, counted, chain, sides
     )
-    used_edits = _settle_choices(assignments, choices, book, demoted, chain)
+    used_edits = _settle_choices(assignments, choices, book, demoted, chain, new)
     rules = {
         edit: as_rule(edit, f"inferred-{i}", count)
         for i, (edit, count) in enumerate(used_edits.most_common(), start=1)
@@ -426,22 +427,16 @@ def _evidence(alignment, book, name, key, chain) -> tuple[Evidence, ...]:
     return tuple(evidence)
 
 
-def _settle_choices(assignments, choices, book, demoted, chain) -> Counter:
+def _settle_choices(assignments, choices, book, demoted, chain, new) -> Counter:
     """One key, several takers: copies of one scope (towers) all take it, else the strongest.
-    Takers in series (blocks of one chain that its alignment leaves unsure) are no towers."""
+    Takers in series or side by side on one tensor are no towers (towers.py): none takes it."""
     by_key = defaultdict(list)
     for name, (key, _, _) in choices.items():
         by_key[key].append(name)
     used_edits: Counter = Counter()
     for key, takers in by_key.items():
-        if _in_series(key, takers, chain):
-            for name in takers:
-                assignments.refuse(
-                    name,
-                    f"alike layers one after another each fit '{key}' (one of them is new): "
-                    "which one it was, only the code says; confirm with --map",
-                    (key,),
-                )
+        if in_series(key, takers, chain):
+            _refuse_all(assignments, takers, key, "one after another")
             continue
         edits = {n: rename_edits(key, n) for n in takers}
         strength = {n: book.strength(edits[n]) for n in takers}
@@ -459,6 +454,12 @@ def _settle_choices(assignments, choices, book, demoted, chain) -> Counter:
                 and 2 * strength[n] >= best  # a whole copy, not one layer named alike
                 and book.copies(edits[n], edits[leader])
             ]
+        if len(leaders) > 1 and side_by_side(new, leaders):
+            _refuse_all(assignments, takers, key, "reading the same tensor")
+            continue
+        if len(leaders) > 1 and one_feeds_another(new, leaders):
+            _refuse_all(assignments, takers, key, "one after another")
+            continue
         for name in takers:
             _, method, evidence = choices[name]
             if name not in leaders:
@@ -481,9 +482,11 @@ def _settle_choices(assignments, choices, book, demoted, chain) -> Counter:
     return used_edits
 
 
-def _in_series(key: str, takers: list[str], chain) -> bool:
-    """Several takers of `key` are members of one chain that its alignment leaves unsure: one
-    feeds the next, so they are not copies of one net side by side (towers), and only one of
-    them was the old layer."""
-    unsure = [n for n in takers if n in chain and key in chain[n][0] and not chain[n][2]]
-    return len(unsure) > 1
+def _refuse_all(assignments, takers, key: str, how: str) -> None:
+    for name in takers:
+        assignments.refuse(
+            name,
+            f"alike layers {how} each fit '{key}' (the others are new): which one it was, "
+            "only the code says; confirm with --map",
+            (key,),
+        )

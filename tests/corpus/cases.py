@@ -154,6 +154,10 @@ OLD_GRAPHS = {
         with nets.variables():
             nets.encoder(["auto:block"] * 6)
     """,
+    "densenet2_adam": """
+        with nets.variables():
+            nets.train([nets.densenet(2)])
+    """,
     "student_teacher": """
         with nets.variables():
             with nets.scope("student"):
@@ -1196,6 +1200,23 @@ CASES = (
         why="Two towers from one pretrained net, tower_1 with an extra block appended. Both "
         "towers restore every old variable; only tower_1/enc3 is new. One extra block must not "
         "cost tower_1 its whole restore.",
+    ),
+    Case(
+        "densenet_block_appended_moved",
+        "densenet2_adam",
+        """
+        with nets.variables():
+            with nets.scope("model"):
+                net = nets.densenet(3)
+            nets.train([net])
+        """,
+        renames=MOVED,
+        fresh=("^model/densenet/block3/", "^model/densenet/transition"),
+        rules=moved("model"),
+        why="A dense block appended (block1, block2 -> block3) and the net moved: block3's "
+        "norm reads what transition_bn read, with its shapes, but block3 is a member its "
+        "numbered family did not have: new (was: transition_bn restored into it). The "
+        "transition's shapes grew: new too.",
     ),
 )
 

@@ -235,6 +235,34 @@ def gan(order=("generator", "discriminator")):
 
 # --- stacks of identical blocks (transformer-like), for chains with insertions -------------------
 
+
+def densenet(blocks: int, size: int = 8):
+    """A DenseNet in small: conv1, then blocks `block1` ... (batch-norm-like scale and shift,
+    a conv of 4 channels) each concatenated to its input, a transition (`transition_bn`,
+    `transition`) and logits. A block appended reads what the transition read, with its
+    shapes; the transition's own shapes grow."""
+
+    def norm(x, name):
+        with v1.variable_scope(name):
+            gamma = v1.get_variable("gamma", [x.shape[-1]], initializer=v1.ones_initializer())
+            beta = v1.get_variable("beta", [x.shape[-1]], initializer=v1.zeros_initializer())
+            mean, variance = tf.nn.moments(x, [0, 1, 2], keepdims=True)
+            return tf.nn.relu(tf.nn.batch_normalization(x, mean, variance, beta, gamma, 1e-3))
+
+    def convolve(x, name, channels, size=3):
+        with v1.variable_scope(name):
+            w = v1.get_variable("weights", [size, size, x.shape[-1], channels])
+            return tf.nn.conv2d(x, w, 1, "SAME")
+
+    with v1.variable_scope("densenet"):
+        x = convolve(images(size), "conv1", CHANNELS)
+        for i in range(1, blocks + 1):
+            with v1.variable_scope(f"block{i}"):
+                x = tf.concat([x, convolve(norm(x, "bn"), "conv", 4)], -1)
+        x = convolve(norm(x, "transition_bn"), "transition", CHANNELS, 1)
+        return dense(tf.reduce_mean(x, [1, 2]), "logits", 5)
+
+
 WIDTH = 8
 
 

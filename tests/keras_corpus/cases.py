@@ -283,6 +283,26 @@ def numbered_blocks(make: str, old: int, inserted_at: int, activation="relu") ->
     return ", ".join(made)
 
 
+# A DenseNet in small: blocks (BN, ReLU, conv) each concatenated to its input, named by a
+# loop (`conv2_block{i}_...`), then a transition (`pool2_bn`, `pool2_conv`); tagged by name.
+DENSE_BLOCKS = """
+    def build_model():
+        inputs = keras.Input((8, 8, 3))
+        x = T("conv1", layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv1"))(inputs)
+        for i in range(1, {blocks} + 1):
+            y = T(f"b{{i}}_bn", layers.BatchNormalization(name=f"conv2_block{{i}}_0_bn"))(x)
+            y = layers.ReLU()(y)
+            name = f"conv2_block{{i}}_1_conv"
+            conv = layers.Conv2D(4, 3, padding="same", use_bias=False, name=name)
+            x = layers.Concatenate()([x, T(f"b{{i}}_conv", conv)(y)])
+        x = T("pool2_bn", layers.BatchNormalization(name="pool2_bn"))(x)
+        x = layers.ReLU()(x)
+        x = T("pool2_conv", layers.Conv2D(8, 1, use_bias=False, name="pool2_conv"))(x)
+        x = layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(x))
+"""
+
+
 def wrapped_app(app: str, args: str, prefix: str, size: int, head: int, stem: str = "") -> str:
     """A keras.applications net (tagged by `prefix`) inside a functional model with a Dense
     head of `head` classes, and, with `stem`, that layer (tagged `new`) made before the net
@@ -351,6 +371,46 @@ OLD = {
             h = T("feat_bn", layers.BatchNormalization(name="features_bn"))(h)
             h = layers.ReLU()(h)
             return keras.Model(inputs, T("pred", layers.Dense(16, name="predictions"))(h))
+    """,
+    "softmax_head": """
+        def build_model():
+            x = keras.Input((8,))
+            h = T("h", layers.Dense(16, activation="relu"))(x)
+            out = T("pred", layers.Dense(10, activation="softmax", name="predictions"))(h)
+            return keras.Model(x, out)
+    """,
+    "dense_block2": DENSE_BLOCKS.format(blocks=2),
+    "conv_bn_named": """
+        def build_model():
+            x = keras.Input((8, 8, 3))
+            h = T("c", layers.Conv2D(8, 3, use_bias=False, name="stem_conv"))(x)
+            h = T("bn", layers.BatchNormalization(name="stem_bn"))(h)
+            h = layers.GlobalAveragePooling2D()(h)
+            return keras.Model(x, T("out", layers.Dense(3, name="out"))(h))
+    """,
+    "seq_gru": """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((6, 4)),
+                T("g1", layers.GRU(8, return_sequences=True)),
+                T("g2", layers.GRU(8)),
+                T("out", layers.Dense(3)),
+            ])
+    """,
+    "encoder_decoder_seq": """
+        def build_model():
+            encoder = keras.Sequential([
+                keras.Input((8,)),
+                T("e1", layers.Dense(16, activation="relu")),
+                T("e2", layers.Dense(16, activation="relu")),
+            ], name="encoder")
+            decoder = keras.Sequential([
+                keras.Input((16,)),
+                T("d1", layers.Dense(16, activation="relu")),
+                T("d2", layers.Dense(8)),
+            ], name="decoder")
+            x = keras.Input((8,))
+            return keras.Model(x, decoder(encoder(x)))
     """,
     "mlp_predictions": """
         def build_model():
@@ -716,6 +776,13 @@ OLD = {
                 h = T(f"fc{i}", layers.Dense(16, activation="relu", name=f"enc_{i}_fc"))(h)
                 h = T(f"ln{i}", layers.LayerNormalization(name=f"enc_{i}_ln"))(h)
             return keras.Model(inputs, T("head", layers.Dense(3, name="head"))(h))
+    """,
+    "named_net_normalized": """
+        def build_model():
+            inputs = keras.Input((8,))
+            h = T("norm", layers.Normalization())(inputs)
+            h = T("a", layers.Dense(16, activation="relu", name="hidden"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(4, name="logits"))(h), name="net")
     """,
     "named_chain_suffix": """
         def build_model():
@@ -1145,6 +1212,93 @@ CASES = (
         undecidable=(("pred", "new"),),
         why="a linear dense of predictions' shape and a BN inserted before it, predictions "
         "renamed logits: two alike layers in series, one old; no copies (towers)",
+    ),
+    Case(
+        "head_renamed_alike_head_beside",
+        2,
+        "softmax_head",
+        """
+        def build_model():
+            x = keras.Input((8,))
+            h = T("h", layers.Dense(16, activation="relu"))(x)
+            aux = T("new", layers.Dense(10, activation="softmax", name="aux"))(h)
+            main = T("pred", layers.Dense(10, activation="softmax", name="main"))(h)
+            return keras.Model(x, [main, aux])
+        """,
+        kinds=(H5, ARCHIVE),
+        why="predictions renamed main, an alike head 'aux' beside it on the same features: one "
+        "layer beside its original is no tower (was: predictions copied into both)",
+    ),
+    Case(
+        "dense_block_family_grew",
+        3,
+        "dense_block2",
+        DENSE_BLOCKS.format(blocks=3),
+        kinds=(H5, TF2),
+        why="DenseNet121 -> 169 in small: conv2_block3 is a new member of a grown family, though "
+        "its BN reads what pool2_bn read, with its shape (was: pool2_bn restored into it)",
+    ),
+    Case(
+        "bn_renamed_conv_bn_inserted",
+        2,
+        "conv_bn_named",
+        """
+        def build_model():
+            x = keras.Input((8, 8, 3))
+            h = T("c", layers.Conv2D(8, 3, use_bias=False, name="stem_conv"))(x)
+            h = T("new_bn", layers.BatchNormalization())(h)
+            h = T("new", layers.Conv2D(8, 1, use_bias=False))(h)
+            h = T("bn", layers.BatchNormalization(name="stem_norm"))(h)
+            h = layers.GlobalAveragePooling2D()(h)
+            return keras.Model(x, T("out", layers.Dense(3, name="out"))(h))
+        """,
+        kinds=(H5, TF2),
+        undecidable=(("bn", "new_bn"),),
+        why="stem_bn renamed stem_norm, a BN + 1x1 conv inserted before it: two alike BNs in "
+        "series, one old; no copies (was: stem_bn restored into both)",
+    ),
+    Case(
+        "gru_inserted_between_grus",
+        4,
+        "seq_gru",
+        """
+        def build_model():
+            return keras.Sequential([
+                keras.Input((6, 4)),
+                T("g1", layers.GRU(8, return_sequences=True)),
+                T("new", layers.GRU(8, return_sequences=True)),
+                T("g2", layers.GRU(8)),
+                T("out", layers.Dense(3)),
+            ])
+        """,
+        kinds=(H5,),
+        why="a GRU of g2's shapes inserted before it: old gru_1 (the last, one step out) is new "
+        "gru_2 (same successor, same return_sequences)",
+    ),
+    Case(
+        "decoder_relu_inserted_encoder_kept",
+        1,
+        "encoder_decoder_seq",
+        """
+        def build_model():
+            encoder = keras.Sequential([
+                keras.Input((8,)),
+                T("e1", layers.Dense(16, activation="relu")),
+                T("e2", layers.Dense(16, activation="relu")),
+            ], name="encoder")
+            decoder = keras.Sequential([
+                keras.Input((16,)),
+                T("new", layers.Dense(16, activation="relu")),
+                T("d1", layers.Dense(16, activation="relu")),
+                T("d2", layers.Dense(8)),
+            ], name="decoder")
+            x = keras.Input((8,))
+            return keras.Model(x, decoder(encoder(x)))
+        """,
+        kinds=(H5,),
+        undecidable=(("new", "d1"),),
+        why="an identical relu dense made first in the decoder: which decoder layer is new only "
+        "the code says, but e2 is in the encoder on both sides (a chosen container name)",
     ),
     # -- 3. keras.applications nets -----------------------------------------------------------
     Case(
@@ -1774,6 +1928,42 @@ CASES = (
         """,
         why="named blocks enc_i -> layer_i, an identical adapter block inserted after layer_1: "
         "the renamed names say which is which",
+    ),
+    Case(
+        "named_net_wrapped_normalization_made_first",
+        1,
+        "named_net_normalized",
+        """
+        def build_model():
+            stem = T("new", layers.Normalization())
+            inner = keras.Input((8,))
+            h = T("norm", layers.Normalization())(inner)
+            h = T("a", layers.Dense(16, activation="relu", name="hidden"))(h)
+            net = keras.Model(inner, T("head", layers.Dense(4, name="logits"))(h), name="net")
+            inputs = keras.Input((8,))
+            return keras.Model(inputs, T("task", layers.Dense(2, name="task"))(net(stem(inputs))))
+        """,
+        why="a net with an unnamed Normalization (no op reads its mean and variance: Keras "
+        "computes with constants made from them) wrapped in a model with a Normalization of its "
+        "shapes made first: old 'normalization' is new 'normalization_1', the one Normalization "
+        "in 'net', where the old net's named layers went",
+    ),
+    Case(
+        "named_net_normalization_made_first",
+        1,
+        "named_net_normalized",
+        """
+        def build_model():
+            stem = T("new", layers.Normalization())
+            inputs = keras.Input((8,))
+            h = T("norm", layers.Normalization())(stem(inputs))
+            h = T("a", layers.Dense(16, activation="relu", name="hidden"))(h)
+            return keras.Model(inputs, T("head", layers.Dense(4, name="logits"))(h), name="net")
+        """,
+        undecidable=(("norm", "new"),),
+        why="the same Normalization made first in the net itself: the two Normalization "
+        "layers are in one model, no op reads either, their names only count: which one is "
+        "old only the code says",
     ),
     Case(
         "named_chain_suffix_renamed_adapter_inserted",

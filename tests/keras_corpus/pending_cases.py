@@ -17,16 +17,28 @@ line here and the collected test (tests/test_keras_matcher_corpus.py) requires i
 
 from __future__ import annotations
 
-_NORMALIZATION = (
-    "MISSES: EfficientNetB0's own Normalization left initialized beside the inserted one of its "
-    "shapes: Keras's Normalization computes with constants made from its mean and variance "
-    "(finalize_state), so no op reads those variables and the graph cannot place them; their "
-    "name only counts"
+_HEAD_BESIDE = (
+    "MISSES: predictions renamed main with an alike head 'aux' beside it on the same features: "
+    "both left initialized; only the outputs' order (main is output 0, as predictions was) "
+    "tells, and a walk paired by position is weak evidence"
 )
+
+_GRU = (
+    "MISSES: a GRU of g2's shapes inserted before g2: old gru_1 left for a decision between new "
+    "gru_1 and gru_2, though only gru_2 returns one step (return_sequences) and feeds the dense, "
+    "as the old one did; the recurrent ops run inside a while loop the walks do not look into"
+)
+_CONTAINER = (
+    "MISSES: an identical relu dense made first in a named decoder: e2 (encoder/dense_1 on both "
+    "sides) is left undecided with the decoder's alike layers; the chosen container name "
+    "'encoder' should settle it"
+)
+
 PENDING: dict[str, str] = {
-    "efficientnetb0_normalization_made_first[weights.h5]": _NORMALIZATION,
-    "efficientnetb0_normalization_made_first[keras]": _NORMALIZATION,
-    "efficientnetb0_normalization_made_first[tf2]": _NORMALIZATION,
+    "gru_inserted_between_grus[weights.h5]": _GRU,
+    "decoder_relu_inserted_encoder_kept[weights.h5]": _CONTAINER,
+    "head_renamed_alike_head_beside[weights.h5]": _HEAD_BESIDE,
+    "head_renamed_alike_head_beside[keras]": _HEAD_BESIDE,
 }
 
 WRONG = "WRONG"
