@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from graphdiff.match.activations import ActivationAfter
-from graphdiff.match.alignment import Alignment, ForwardGraph, canonical_op
+from graphdiff.match.alignment import Alignment, ForwardGraph, canonical_op, forward_graph
 from graphdiff.match.core import Assignments
 
 _NUMBERED = re.compile(r"\d+$")
@@ -40,6 +40,19 @@ class Sides:
         new_applies = self.new_activation.of(new_reader)
         old_applies = self.old_activation.of(old_reader)
         return bool(new_applies and old_applies and new_applies != old_applies)
+
+
+def renumbered_families(context, assignments: Assignments) -> set:
+    """Numbered families whose same names the graph refuses somewhere (a block of another
+    activation took a member's name): renumbered around an inserted block, not grown, so a
+    member they did not have may well be an old one moved up (see in_family)."""
+    old, new = forward_graph(context.old_dag), forward_graph(context.new_dag)
+    sides = Sides(old, new, ActivationAfter(old), ActivationAfter(new))
+    return _vetoed_families(assignments, sides)
+
+
+def in_family(name: str, families: set) -> bool:
+    return _family(name) in families
 
 
 def withdraw_contradicted_names(context, assignments: Assignments, blind: Alignment, sides):

@@ -7,7 +7,9 @@ their place. In DenseNet121 -> DenseNet169, `conv4_block25_0_bn` reads what `poo
 read, with its shape: it is still a new layer, not the old transition's batch norm.
 
 Counted names (Keras's `dense_1`, TensorFlow's uniquified `block_1`) are positions, not
-identities: they are left to the stages that place positions.
+identities: they are left to the stages that place positions. So is a family whose same names
+the graph refuses (a block of another activation took `layer_1`, the rest renumbered): it did
+not grow by a new member, it was renumbered (contradicted_names.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from graphdiff.match.contradicted_names import in_family, renumbered_families
 from graphdiff.match.core import Assignments, MatchContext
 from graphdiff.match.name_words import numbered_family
 
@@ -24,9 +27,12 @@ _COUNTED = re.compile(r"^(?P<base>.+)_\d+$")
 def settle_grown_families(context: MatchContext, assignments: Assignments) -> None:
     """Initialize each free new variable that lies in a member a grown family lacked."""
     old, new = _Scopes(context.checkpoint), _Scopes(context.new_variables)
+    renumbered = renumbered_families(context, assignments)
     for name in context.models():
         if not assignments.is_free(name) or name in context.counted:
             continue
+        if in_family(name, renumbered):
+            continue  # renumbered around an inserted block: the graph places its members
         member = _new_member(name, old, new)
         if member is not None:
             assignments.refuse(
