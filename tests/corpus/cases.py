@@ -396,6 +396,19 @@ CASES = (
         "subgraphs are copies (towers), not for one layer beside its original.",
     ),
     Case(
+        "parallel_heads_both_renamed",
+        "chain",
+        """
+        with nets.variables():
+            nets.chain(heads=("main", "aux"))
+        """,
+        fresh=("^main/", "^aux/"),
+        ambiguous=(("^(main|aux)/w$", ("logits/w",)), ("^(main|aux)/b$", ("logits/b",))),
+        why="The old head renamed main and a second head of its shapes beside it on the same "
+        "features, renamed too: one layer beside its original is no tower, and nothing tells "
+        "which is the old one (was: logits copied into both).",
+    ),
+    Case(
         "parallel_head_moved",
         "chain",
         """
