@@ -1051,12 +1051,18 @@ def start_apply(*args) -> subprocess.Popen:
 
 
 def signal_mid_write(process: subprocess.Popen, root: Path, number: int) -> tuple[str, str]:
-    """Send `number` once the staged data file has bytes; return the process's output."""
+    """Send `number` once the staged data file has bytes; return the process's output.
+
+    The process is stopped (SIGSTOP, at once, by the kernel) the moment bytes are seen, sent
+    `number`, and continued: on an idle machine the rest of the 128 MiB was written and
+    committed between seeing the bytes and a plain send_signal (CI saw exit 0)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         staged = [p for p in root.rglob(f"*{checkpoint_files.STAGING}*/**/*.data-*") if p.exists()]
         if any(p.stat().st_size > 0 for p in staged):
+            process.send_signal(signal.SIGSTOP)
             process.send_signal(number)
+            process.send_signal(signal.SIGCONT)
             return process.communicate(timeout=120)
         time.sleep(0.001)
     raise AssertionError(f"apply ended (status {process.poll()}) before the signal")

@@ -111,7 +111,9 @@ def test_focus_on_block3_shows_every_unit_in_order(resnet_plans, tmp_path):
             centre(groups[units[k - 1]]),
         )
         assert old[1] == pytest.approx(new[1])
-    assert "needs-decision" in groups[units[22]].get("class")
+    # unit_23 is a member block3's family did not have (grown_families.py): new, not a
+    # decision, although the graph puts the old strided unit_6 at its place
+    assert groups[units[22]].get("class").split() == ["node", "new"]
 
 
 def test_focus_down_to_variables_lists_shape_source_and_method(resnet_plans, tmp_path):
