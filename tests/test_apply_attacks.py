@@ -1040,6 +1040,8 @@ BIG_NEW = "from test_apply_attacks import big_model\nbig_model(2)\nv1.get_variab
 
 
 def start_apply(*args) -> subprocess.Popen:
+    """apply in a child whose SIGINT is the default one: a shell that started the tests in the
+    background (`cmd &`) ignores SIGINT, and a child would inherit that."""
     return subprocess.Popen(
         [sys.executable, "-m", "graphdiff", "apply", *map(str, args)],
         env=cli_env(),
@@ -1047,6 +1049,7 @@ def start_apply(*args) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -1054,8 +1057,7 @@ def signal_mid_write(process: subprocess.Popen, root: Path, number: int) -> tupl
     """Send `number` once the staged data file has bytes; return the process's output.
 
     The process is stopped (SIGSTOP, at once, by the kernel) the moment bytes are seen, sent
-    `number`, and continued: on an idle machine the rest of the 128 MiB was written and
-    committed between seeing the bytes and a plain send_signal (CI saw exit 0)."""
+    `number`, and continued, so that it cannot finish the write in between."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         staged = [p for p in root.rglob(f"*{checkpoint_files.STAGING}*/**/*.data-*") if p.exists()]
