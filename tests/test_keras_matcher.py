@@ -243,17 +243,21 @@ def build_model():
 """
 
 
+def _plan_numbered(tmp_path, old_widths: list[int], new_widths: list[int]):
+    old_py = write_model(tmp_path / "old", numbered_blocks(old_widths))
+    new_py = write_model(tmp_path / "new", numbered_blocks(new_widths))
+    old = tmp_path / "old.weights.h5"
+    save_weights(old_py, old)
+    return make_plan(old, new_py, old_model=old_py)
+
+
 def test_a_numbered_family_grown_by_a_member_alike_is_restored_by_name_on_thin_evidence(
     tmp_path,
 ):
     """layer_0..2 grew to layer_0..3, all alike: the user's names are identities (as for
     tf_slim's resnet grown by units), but a block inserted among them with the rest
     renumbered makes the same graph, so each pair is marked thin and `show` says why."""
-    old_py = write_model(tmp_path / "old", numbered_blocks([8, 8, 8]))
-    new_py = write_model(tmp_path / "new", numbered_blocks([8, 8, 8, 8]))
-    old = tmp_path / "old.weights.h5"
-    save_weights(old_py, old)
-    plan = make_plan(old, new_py, old_model=old_py)
+    plan = _plan_numbered(tmp_path, [8, 8, 8], [8, 8, 8, 8])
 
     for i in range(3):
         assert plan.entry(f"layer_{i}/kernel").source == f"layer_{i}/kernel"
@@ -267,11 +271,7 @@ def test_a_numbered_family_grown_by_a_member_alike_is_restored_by_name_on_thin_e
 def test_a_numbered_family_grown_by_a_member_unlike_the_others_is_not_thin(tmp_path):
     """The added layer_3 is wider than the rest: the graph tells where it is, so the names
     are no longer the only witness of the others."""
-    old_py = write_model(tmp_path / "old", numbered_blocks([8, 8, 8]))
-    new_py = write_model(tmp_path / "new", numbered_blocks([8, 8, 8, 16]))
-    old = tmp_path / "old.weights.h5"
-    save_weights(old_py, old)
-    plan = make_plan(old, new_py, old_model=old_py)
+    plan = _plan_numbered(tmp_path, [8, 8, 8], [8, 8, 8, 16])
 
     for i in range(3):
         assert plan.entry(f"layer_{i}/kernel").source == f"layer_{i}/kernel"

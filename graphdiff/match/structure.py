@@ -335,8 +335,9 @@ def _choose(
     for name in free:
         keys = candidates.get(name, set())
         predicted = predictions.get(name)
-        if shifted(name, keys) and predicted not in keys:
-            key = shifted(name, keys)
+        moved_up = shifted(name, keys)
+        if moved_up and predicted not in keys:
+            key = moved_up
             choices[name] = (key, "structure", _evidence(alignment, book, name, key, chain))
             continue
         if predicted is not None and refused.in_refused_block(name):
